@@ -1,0 +1,10 @@
+"""hoirecon: monocular 3D human-object interaction reconstruction on mmengine.
+
+Importing the package installs the checkpoint-loading policy of
+:mod:`hoirecon.engine.checkpoint_compat` (safe ``weights_only`` loading that
+works with torch >= 2.6 on mmengine 0.10.7).
+"""
+from .version import __version__
+from .engine import checkpoint_compat  # noqa: F401  (registers the local loader)
+
+__all__ = ['__version__']
