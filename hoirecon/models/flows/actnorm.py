@@ -1,0 +1,54 @@
+"""Activation normalisation with data-dependent initialisation (Glow)."""
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+
+class ActNorm(nn.Module):
+    """Per-feature affine map ``y = exp(log_scale) * x + shift``.
+
+    On the first call in training mode (x -> z direction) the scale and shift are
+    set from the batch so that the outputs have zero mean and unit standard
+    deviation per feature. The ``initialized`` buffer records this, so it is saved
+    with checkpoints and a loaded model is not re-initialised. A feature that is
+    constant over the first batch keeps scale 1.
+
+    Args:
+        features: D, number of features.
+    """
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(features))
+        self.shift = nn.Parameter(torch.zeros(features))
+        self.register_buffer('initialized', torch.tensor(False))
+
+    @torch.no_grad()
+    def initialize(self, x: torch.Tensor) -> None:
+        """Set scale and shift so that ``forward(x)`` is standardised per feature.
+
+        Args:
+            x: (B, D) batch, B >= 2.
+        """
+        if x.shape[0] < 2:
+            raise ValueError(f'ActNorm: data-dependent initialisation needs a batch of at least 2 samples, got '
+                             f'{x.shape[0]}; train with a larger batch or load a checkpoint first.')
+        mean = x.mean(dim=0)
+        std = x.std(dim=0, unbiased=False)
+        std = torch.where(std > 1e-6, std, torch.ones_like(std))
+        self.log_scale.copy_(-torch.log(std))
+        self.shift.copy_(-mean / std)
+        self.initialized.fill_(True)
+
+    def forward(self, x: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x -> y. Args: x (B, D); context unused. Returns: y (B, D), log|det dy/dx| (B,)."""
+        if self.training and not self.initialized:
+            self.initialize(x)
+        y = x * torch.exp(self.log_scale) + self.shift
+        return y, self.log_scale.sum().expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor, context: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """y -> x. Args: y (B, D); context unused. Returns: x (B, D), log|det dx/dy| (B,)."""
+        x = (y - self.shift) * torch.exp(-self.log_scale)
+        return x, (-self.log_scale.sum()).expand(y.shape[0])

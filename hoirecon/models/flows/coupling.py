@@ -1,0 +1,110 @@
+"""Additive coupling layer and its conditional residual-MLP shift network."""
+from typing import Tuple
+
+import torch
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """``h + Linear(Dropout(ReLU(BN(Linear(ReLU(BN(h))) + Linear(context)))))``.
+
+    The last linear layer starts near zero, so the block starts near identity.
+
+    Args:
+        hidden_features: H, width of ``h``.
+        context_features: C, width of the context (added after the first linear layer).
+        dropout: dropout probability.
+        batch_norm: use BatchNorm1d before each activation.
+    """
+
+    def __init__(self, hidden_features: int, context_features: int, dropout: float, batch_norm: bool):
+        super().__init__()
+        self.norm1 = nn.BatchNorm1d(hidden_features, eps=1e-3) if batch_norm else nn.Identity()
+        self.linear1 = nn.Linear(hidden_features, hidden_features)
+        self.context_proj = nn.Linear(context_features, hidden_features)
+        self.norm2 = nn.BatchNorm1d(hidden_features, eps=1e-3) if batch_norm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(hidden_features, hidden_features)
+        nn.init.uniform_(self.linear2.weight, -1e-3, 1e-3)
+        nn.init.uniform_(self.linear2.bias, -1e-3, 1e-3)
+
+    def forward(self, h: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Args: h (B, H), context (B, C). Returns: (B, H)."""
+        t = self.linear1(torch.relu(self.norm1(h))) + self.context_proj(context)
+        t = self.linear2(self.dropout(torch.relu(self.norm2(t))))
+        return h + t
+
+
+class ResidualMLP(nn.Module):
+    """Conditional residual MLP: ``Linear([x, context]) -> blocks -> Linear``.
+
+    The context is concatenated to the input and added inside every block.
+    The output layer is zero-initialised, so a new coupling layer is the identity.
+
+    Args:
+        in_features: width of the input ``x``.
+        out_features: width of the output.
+        context_features: C, width of the context.
+        hidden_features: H, hidden width.
+        num_blocks: number of :class:`ResidualBlock`.
+        dropout: dropout probability inside the blocks.
+        batch_norm: use batch norm inside the blocks.
+    """
+
+    def __init__(self, in_features: int, out_features: int, context_features: int, hidden_features: int,
+                 num_blocks: int, dropout: float, batch_norm: bool):
+        super().__init__()
+        self.input_layer = nn.Linear(in_features + context_features, hidden_features)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(hidden_features, context_features, dropout, batch_norm) for _ in range(num_blocks))
+        self.output_layer = nn.Linear(hidden_features, out_features)
+        nn.init.zeros_(self.output_layer.weight)
+        nn.init.zeros_(self.output_layer.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Args: x (B, in_features), context (B, C). Returns: (B, out_features)."""
+        h = self.input_layer(torch.cat((x, context), dim=-1))
+        for block in self.blocks:
+            h = block(h, context)
+        return self.output_layer(h)
+
+
+class AdditiveCoupling(nn.Module):
+    """``y_a = x_a``, ``y_b = x_b + shift(x_a, context)``; volume preserving (log|det| = 0).
+
+    With ``parity=0`` the features ``x[..., 0::2]`` (the ``mask[::2]`` side) are
+    the unchanged conditioning half ``x_a`` and ``x[..., 1::2]`` are shifted;
+    ``parity=1`` swaps the halves. :class:`ConditionalGlow` alternates parities.
+
+    Args:
+        features: D >= 2.
+        context_features: C.
+        parity: 0 or 1, which half is left unchanged.
+        hidden_features, num_blocks, dropout, batch_norm: of the :class:`ResidualMLP` shift net.
+    """
+
+    def __init__(self, features: int, context_features: int, parity: int, hidden_features: int, num_blocks: int,
+                 dropout: float, batch_norm: bool):
+        super().__init__()
+        if features < 2:
+            raise ValueError(f'AdditiveCoupling needs features >= 2 to split them in two halves, got {features}.')
+        if parity not in (0, 1):
+            raise ValueError(f'AdditiveCoupling: parity must be 0 or 1, got {parity!r}.')
+        index = torch.arange(features)
+        self.register_buffer('identity_index', index[parity::2], persistent=False)
+        self.register_buffer('transform_index', index[1 - parity::2], persistent=False)
+        self.shift_net = ResidualMLP(len(self.identity_index), len(self.transform_index), context_features,
+                                     hidden_features, num_blocks, dropout, batch_norm)
+
+    def _shift(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.shift_net(x.index_select(-1, self.identity_index), context)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x -> y. Args: x (B, D), context (B, C). Returns: y (B, D), zeros (B,)."""
+        y = x.index_add(-1, self.transform_index, self._shift(x, context))
+        return y, x.new_zeros(x.shape[0])
+
+    def inverse(self, y: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """y -> x (the unchanged half gives the same shift). Returns: x (B, D), zeros (B,)."""
+        x = y.index_add(-1, self.transform_index, -self._shift(y, context))
+        return x, y.new_zeros(y.shape[0])

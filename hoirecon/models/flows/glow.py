@@ -1,0 +1,145 @@
+"""Conditional Glow: a normalising flow p(x | context) with a standard-normal base."""
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from hoirecon.registry import MODELS
+from .actnorm import ActNorm
+from .coupling import AdditiveCoupling
+from .lu_linear import LULinear
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) summed over the last dim. Args: z (..., D). Returns: (...)."""
+    return -0.5 * (z**2).sum(dim=-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
+
+
+@MODELS.register_module()
+class ConditionalGlow(nn.Module):
+    """Conditional Glow flow (StackFLOW's pose and relation flows).
+
+    The map ``f: x -> z`` is ``num_layers`` times ActNorm -> :class:`LULinear` ->
+    :class:`AdditiveCoupling` (parities alternating 0, 1, 0, ...), whose shift nets
+    see the context. With a standard-normal base,
+    ``log p(x | c) = log N(f(x); 0, I) + log|det df/dx|``; sampling runs the
+    layers backwards from ``z ~ N(0, I)``. Only ActNorm and LULinear change
+    volume, so the log-determinant does not depend on the context.
+
+    In training mode the map depends on the batch (batch norm statistics) and on
+    dropout, and the first training call of :meth:`log_prob` initialises ActNorm
+    from the data; in eval mode the map is deterministic and exactly invertible.
+
+    Args:
+        features: D, dimension of x (>= 2).
+        context_features: C, dimension of the conditioning vector.
+        num_layers: number of ActNorm/LULinear/coupling triples.
+        hidden_features: width of the coupling shift nets.
+        num_blocks_per_layer: residual blocks per shift net.
+        dropout: dropout probability in the shift nets.
+        batch_norm: batch norm in the shift nets.
+    """
+
+    def __init__(self,
+                 features: int,
+                 context_features: int,
+                 num_layers: int = 4,
+                 hidden_features: int = 1024,
+                 num_blocks_per_layer: int = 2,
+                 dropout: float = 0.5,
+                 batch_norm: bool = True):
+        super().__init__()
+        if features < 2:
+            raise ValueError(f'ConditionalGlow: features must be >= 2 (coupling splits them), got {features}.')
+        if context_features < 1 or num_layers < 1:
+            raise ValueError(f'ConditionalGlow: context_features ({context_features}) and num_layers ({num_layers}) '
+                             'must be >= 1.')
+        self.features = features
+        self.context_features = context_features
+        layers = []
+        for i in range(num_layers):
+            layers += [
+                ActNorm(features),
+                LULinear(features),
+                AdditiveCoupling(features, context_features, i % 2, hidden_features, num_blocks_per_layer, dropout,
+                                 batch_norm),
+            ]
+        self.layers = nn.ModuleList(layers)
+
+    def _check_context(self, context: torch.Tensor) -> None:
+        if context.dim() != 2 or context.shape[1] != self.context_features:
+            raise ValueError(f'ConditionalGlow: context must have shape (B, {self.context_features}), '
+                             f'got {tuple(context.shape)}.')
+
+    def transform(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Data to latent. Args: x (B, D), context (B, C). Returns: z (B, D), log|det dz/dx| (B,)."""
+        logabsdet = x.new_zeros(x.shape[0])
+        for layer in self.layers:
+            x, step = layer(x, context)
+            logabsdet = logabsdet + step
+        return x, logabsdet
+
+    def inverse(self, z: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Latent to data. Args: z (B, D), context (B, C). Returns: x (B, D), log|det dx/dz| (B,)."""
+        logabsdet = z.new_zeros(z.shape[0])
+        for layer in reversed(self.layers):
+            z, step = layer.inverse(z, context)
+            logabsdet = logabsdet + step
+        return z, logabsdet
+
+    def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Log density of x given the context, and its latent.
+
+        Args:
+            x: (B, D) points.
+            context: (B, C) conditioning vectors.
+
+        Returns:
+            ``log_prob`` (B,) in nats and ``z`` (B, D).
+        """
+        self._check_context(context)
+        if x.dim() != 2 or x.shape != (context.shape[0], self.features):
+            raise ValueError(f'ConditionalGlow.log_prob: x must have shape (B, {self.features}) with B = '
+                             f'{context.shape[0]} (the context batch), got {tuple(x.shape)}.')
+        z, logabsdet = self.transform(x, context)
+        return standard_normal_log_prob(z) + logabsdet, z
+
+    def sample(self,
+               context: torch.Tensor,
+               num_samples: Optional[int] = None,
+               z: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Draw (or map given) latents to samples, with their log density.
+
+        Args:
+            context: (B, C) conditioning vectors.
+            num_samples: k samples per context; defaults to ``z.shape[1]`` if ``z``
+                is given, else 1.
+            z: optional (B, k, D) latents; drawn from N(0, I) on the context's
+                device and dtype when None.
+
+        Returns:
+            ``x`` (B, k, D) and ``log_prob`` (B, k) = log p(x | context), nats.
+        """
+        self._check_context(context)
+        batch = context.shape[0]
+        if z is None:
+            k = 1 if num_samples is None else num_samples
+            z = torch.randn(batch, k, self.features, dtype=context.dtype, device=context.device)
+        else:
+            k = z.shape[1] if num_samples is None and z.dim() == 3 else num_samples
+            if z.shape != (batch, k, self.features):
+                raise ValueError(f'ConditionalGlow.sample: z must have shape (B={batch}, num_samples={k}, '
+                                 f'D={self.features}), got {tuple(z.shape)}.')
+        if k < 1:
+            raise ValueError(f'ConditionalGlow.sample: num_samples must be >= 1, got {k}.')
+        flat_context = context.unsqueeze(1).expand(batch, k, self.context_features).reshape(batch * k, -1)
+        x, logabsdet = self.inverse(z.reshape(batch * k, self.features), flat_context)
+        # p(x) = N(z) |det dz/dx| = N(z) / |det dx/dz|
+        log_prob = standard_normal_log_prob(z) - logabsdet.view(batch, k)
+        return x.view(batch, k, self.features), log_prob
+
+    def mode(self, context: torch.Tensor) -> torch.Tensor:
+        """Point estimate: the sample at z = 0. Args: context (B, C). Returns: (B, D)."""
+        z = context.new_zeros(context.shape[0], 1, self.features)
+        return self.sample(context, z=z)[0][:, 0]
