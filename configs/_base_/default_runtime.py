@@ -7,11 +7,14 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Checkpoints hold only tensors/numbers/strings/containers, so they load with torch.load(weights_only=True).
+    safe_checkpoint=dict(type='SafeCheckpointHook'),
 )
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py and tools/test.py switch to 'gloo' on machines without a GPU.
     dist_cfg=dict(backend='nccl'),
 )
 

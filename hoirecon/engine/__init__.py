@@ -1,5 +1,13 @@
-"""Runner-side pieces: checkpoint loading policy (hooks and loops come later)."""
+"""Runner-side pieces: checkpoint loading policy and plain checkpoints, hooks, optimizer wrappers, launch setup."""
 from . import checkpoint_compat  # noqa: F401
 from .checkpoint_compat import UnsafeCheckpointError, allow_unsafe_checkpoints, load_checkpoint_file
+from .hooks import SafeCheckpointHook
+from .optim_wrappers import NONFINITE_COUNTER, NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper
+from .plain_checkpoint import from_plain, to_plain
+from .runtime_setup import enable_amp, setup_distributed
 
-__all__ = ['UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'load_checkpoint_file']
+__all__ = [
+    'UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'load_checkpoint_file', 'SafeCheckpointHook',
+    'NONFINITE_COUNTER', 'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipOptimWrapper', 'from_plain', 'to_plain',
+    'enable_amp', 'setup_distributed'
+]

@@ -1,0 +1,78 @@
+"""tools/train.py and tools/test.py turn their command line into the right config."""
+import importlib.util
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_CONFIG = osp.join('tests', 'data', 'configs', 'toy_regression.py')
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(f'hoirecon_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def restore_local_rank(monkeypatch):
+    """parse_args() exports LOCAL_RANK (as torchrun would); undo it after each test."""
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+
+
+@pytest.fixture(scope='module')
+def train_tool():
+    return _load_tool('train')
+
+
+@pytest.fixture(scope='module')
+def test_tool():
+    return _load_tool('test')
+
+
+def _merged(tool, argv):
+    args = tool.parse_args(argv)
+    return tool.merge_args(Config.fromfile(osp.join(REPO_ROOT, args.config)), args)
+
+
+def test_train_defaults(train_tool):
+    cfg = _merged(train_tool, [TOY_CONFIG])
+    assert cfg.work_dir == osp.join('work_dirs', 'toy_regression')
+    assert cfg.launcher == 'none' and cfg.resume is False and cfg.load_from is None
+    assert cfg.optim_wrapper.type == 'NonFiniteSkipOptimWrapper'
+
+
+@pytest.mark.parametrize('resume_args, load_from', [(['--resume'], None),
+                                                    (['--resume', 'w/epoch_3.pth'], 'w/epoch_3.pth')])
+def test_train_resume_auto_or_path(train_tool, resume_args, load_from):
+    cfg = _merged(train_tool, [TOY_CONFIG, *resume_args, '--work-dir', 'w'])
+    assert cfg.resume is True and cfg.load_from == load_from and cfg.work_dir == 'w'
+
+
+def test_train_cfg_options_and_launcher(train_tool):
+    cfg = _merged(train_tool,
+                  [TOY_CONFIG, '--launcher', 'pytorch', '--cfg-options', 'train_cfg.max_epochs=7', 'work_dir=x'])
+    assert cfg.train_cfg.max_epochs == 7 and cfg.launcher == 'pytorch'
+    assert cfg.work_dir == 'x'  # from --cfg-options, as no --work-dir was given
+
+
+def test_train_amp_without_gpu_stops_with_a_clear_message(train_tool, monkeypatch):
+    from hoirecon.engine import runtime_setup
+    monkeypatch.setattr(runtime_setup, 'has_accelerator', lambda: False)
+    with pytest.raises(RuntimeError, match='--amp needs a CUDA'):
+        _merged(train_tool, [TOY_CONFIG, '--amp'])
+
+
+def test_test_tool_loads_the_checkpoint_and_dumps_predictions(test_tool):
+    cfg = _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--out', 'preds.pkl'])
+    assert cfg.load_from == 'ckpt.pth' and cfg.resume is False
+    assert cfg.test_evaluator == [dict(type='ToyMetric'), dict(type='DumpResults', out_file_path='preds.pkl')]
+    with pytest.raises(ValueError, match='.pkl'):
+        _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--out', 'preds.json'])
+
+
+def test_test_tool_show_dir_needs_a_visualization_hook(test_tool):
+    with pytest.raises(ValueError, match='visualization'):
+        _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--show-dir', 'vis'])

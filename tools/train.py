@@ -1,0 +1,82 @@
+"""Train a hoirecon model from a config.
+
+Examples (from the repository root, with ``pip install -e .`` done)::
+
+    python tools/train.py configs/stackflow/stackflow_behave.py
+    python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # continue the latest checkpoint
+    python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=50 optim_wrapper.optimizer.lr=2e-4
+    bash tools/dist_train.sh CONFIG 4                                        # 4 processes (GPUs, or CPU with gloo)
+
+See docs/training.md.
+"""
+import argparse
+import os
+import os.path as osp
+
+import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from hoirecon.engine import enable_amp, setup_distributed
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a hoirecon model.')
+    parser.add_argument('config', help='config file, e.g. configs/stackflow/stackflow_behave.py')
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        metavar='PATH',
+        help='resume training (weights, optimizer, LR schedule, counters) from the checkpoint PATH; with no PATH, '
+        'from the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision; needs a CUDA device (on a CPU the command stops with an error)')
+    parser.add_argument('--cfg-options',
+                        nargs='+',
+                        action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=10 "train_dataloader.batch_size=16"')
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none',
+                        help='how the processes were started; tools/dist_train.sh uses pytorch (torchrun)')
+    # Set by the legacy torch.distributed.launch; torchrun sets the LOCAL_RANK variable instead.
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.amp:
+        enable_amp(cfg)
+    return cfg
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    setup_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
