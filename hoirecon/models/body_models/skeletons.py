@@ -1,0 +1,63 @@
+"""Joint sets of the SMPL family, in smplx order.
+
+Only facts about the kinematic trees live here (names, parents, counts); the
+numbers that depend on a body (rest joints, skinning) come from the model files.
+Axes of every model: y up, +z = the direction the body faces, +x = the body's left.
+"""
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+#: The 22 joints shared by SMPL, SMPL-H and SMPL-X (pelvis + 21 body joints).
+BODY_JOINT_NAMES: Tuple[str, ...] = ('pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee', 'spine2',
+                                     'left_ankle', 'right_ankle', 'spine3', 'left_foot', 'right_foot', 'neck',
+                                     'left_collar', 'right_collar', 'head', 'left_shoulder', 'right_shoulder',
+                                     'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist')
+BODY_PARENTS: Tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
+#: Finger order of smplx's hand joints (3 joints each, proximal to distal).
+FINGER_NAMES: Tuple[str, ...] = ('index', 'middle', 'pinky', 'ring', 'thumb')
+
+SMPL_JOINT_NAMES: Tuple[str, ...] = BODY_JOINT_NAMES + ('left_hand', 'right_hand')
+SMPL_PARENTS: Tuple[int, ...] = BODY_PARENTS + (20, 21)
+
+
+def _hand_joint_names(side: str) -> Tuple[str, ...]:
+    return tuple(f'{side}_{finger}{k}' for finger in FINGER_NAMES for k in (1, 2, 3))
+
+
+def _hand_parents(wrist: int, first: int) -> Tuple[int, ...]:
+    """Parents of 15 finger joints numbered from ``first``: knuckles hang on the wrist, the rest on the previous."""
+    parents = []
+    for finger in range(len(FINGER_NAMES)):
+        base = first + 3 * finger
+        parents += [wrist, base, base + 1]
+    return tuple(parents)
+
+
+SMPLH_JOINT_NAMES: Tuple[str, ...] = BODY_JOINT_NAMES + _hand_joint_names('left') + _hand_joint_names('right')
+SMPLH_PARENTS: Tuple[int, ...] = BODY_PARENTS + _hand_parents(20, 22) + _hand_parents(21, 37)
+
+#: Skeleton joints per model type (SMPL-X adds jaw and two eyes between body and hands).
+NUM_SKELETON_JOINTS: Dict[str, int] = {'smpl': 24, 'smplh': 52, 'smplx': 55}
+#: Joints in the rotation-matrix pose of :meth:`forward` besides the global orientation.
+NUM_BODY_POSE_JOINTS: Dict[str, int] = {'smpl': 23, 'smplh': 21, 'smplx': 21}
+NUM_HAND_JOINTS = 15
+#: Joints returned by smplx (skeleton + 21 vertex joints [+ 51 face landmarks for SMPL-X]).
+NUM_OUTPUT_JOINTS: Dict[str, int] = {'smpl': 45, 'smplh': 73, 'smplx': 127}
+
+
+def joint_names(model_type: str) -> List[str]:
+    """Skeleton joint names of ``'smpl'`` or ``'smplh'``, in smplx order."""
+    names = {'smpl': SMPL_JOINT_NAMES, 'smplh': SMPLH_JOINT_NAMES}
+    if model_type not in names:
+        raise ValueError(f'joint_names: model_type must be one of {sorted(names)}, got {model_type!r}.')
+    return list(names[model_type])
+
+
+def kintree_parents(model_type: str) -> np.ndarray:
+    """(J,) int64 parent index of each skeleton joint (-1 for the pelvis) of ``'smpl'`` or ``'smplh'``."""
+    parents = {'smpl': SMPL_PARENTS, 'smplh': SMPLH_PARENTS}
+    if model_type not in parents:
+        raise ValueError(f'kintree_parents: model_type must be one of {sorted(parents)}, got {model_type!r}.')
+    return np.asarray(parents[model_type], dtype=np.int64)
