@@ -91,4 +91,5 @@ CATEGORIES = {
     'transforms': TRANSFORMS,
     'metrics': METRICS,
     'hooks': HOOKS,
+    'optim_wrappers': OPTIM_WRAPPERS,
 }

@@ -1,0 +1,10 @@
+"""Prediction heads (registered in :data:`hoirecon.registry.HEADS`)."""
+from .camera_shape_head import CameraShapeHead
+from .flow_heads import DEFAULT_FLOW_CFG, IndependentFlowHead, StackedFlowHead, TwoFlowHead
+from .regression_head import RegressionHead
+from .relation_context import RelationContext
+
+__all__ = [
+    'CameraShapeHead', 'DEFAULT_FLOW_CFG', 'IndependentFlowHead', 'RegressionHead', 'RelationContext',
+    'StackedFlowHead', 'TwoFlowHead'
+]

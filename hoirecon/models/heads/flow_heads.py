@@ -1,0 +1,178 @@
+"""StackFLOW's probabilistic heads: a pose flow and a relation flow, stacked or independent."""
+from typing import Dict, Optional
+
+import torch
+from mmengine.model import BaseModule
+
+from hoirecon.models.flows import ConditionalGlow
+from hoirecon.registry import HEADS
+from .head_inputs import check_head_inputs, repeat_per_sample
+from .relation_context import RelationContext
+
+#: ConditionalGlow settings of StackFLOW (method.md §3); ``flow_cfg`` entries override them.
+DEFAULT_FLOW_CFG = dict(num_layers=4, hidden_features=1024, num_blocks_per_layer=2, dropout=0.5, batch_norm=True)
+
+
+class TwoFlowHead(BaseModule):
+    """Pose flow ``p(theta | feature)`` and relation flow ``p(gamma | RelationContext(feature, object, theta))``.
+
+    Not registered itself: use :class:`StackedFlowHead` (relation conditioned on
+    the pose) or :class:`IndependentFlowHead` (relation conditioned on image and
+    object only). Both flows are :class:`ConditionalGlow` with a standard-normal
+    base; the point estimate ("mode") maps z = 0 through both flows, the relation
+    flow seeing the mode pose.
+
+    theta is the body pose as ``num_pose_joints`` rotations in 6D (global orient
+    first, the :mod:`hoirecon.models.utils.rotation` column layout), flattened to
+    ``num_pose_joints * 6`` numbers; gamma is the relation latent of the relation
+    encoder (e.g. the 32-d offset-PCA code).
+
+    Training-mode notes (from :class:`ConditionalGlow`): the flows' ActNorm layers
+    initialise on the first training-mode :meth:`log_prob` call, so call it on the
+    first batch before relying on samples; batch norm needs more than one row
+    (``forward`` runs ``B * (1 + num_samples)`` rows, :meth:`log_prob` ``B``).
+
+    Args:
+        feature_dim: C, width of the image feature.
+        num_objects: number of object categories (embedding size).
+        relation_dim: D, width of the relation latent.
+        num_pose_joints: J, rotations in the pose (22 = global orient + 21 body joints).
+        flow_cfg: overrides of :data:`DEFAULT_FLOW_CFG` for both flows.
+        condition_relation_on_pose: True stacks the flows.
+        init_cfg: mmengine initialisation config.
+    """
+    has_likelihood = True
+
+    def __init__(self,
+                 feature_dim: int = 2048,
+                 num_objects: int = 20,
+                 relation_dim: int = 32,
+                 num_pose_joints: int = 22,
+                 flow_cfg: Optional[dict] = None,
+                 condition_relation_on_pose: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg)
+        self.feature_dim = feature_dim
+        self.num_objects = num_objects
+        self.relation_dim = relation_dim
+        self.num_pose_joints = num_pose_joints
+        self.pose_dim = num_pose_joints * 6
+        flow_cfg = {**DEFAULT_FLOW_CFG, **(flow_cfg or {})}
+        self.pose_flow = ConditionalGlow(self.pose_dim, feature_dim, **flow_cfg)
+        self.relation_context = RelationContext(feature_dim, num_objects,
+                                                self.pose_dim if condition_relation_on_pose else None)
+        self.relation_flow = ConditionalGlow(relation_dim, feature_dim, **flow_cfg)
+
+    def forward(self,
+                feature: torch.Tensor,
+                object_labels: torch.Tensor,
+                num_samples: int = 0) -> Dict[str, torch.Tensor]:
+        """Point estimate and, optionally, ``num_samples`` random hypotheses.
+
+        The mode and the samples go through each flow in one batch
+        (``z = [0, z_1..z_k]``); every relation hypothesis is conditioned on its
+        own pose (the mode relation on the mode pose).
+
+        Args:
+            feature: (B, C) image features.
+            object_labels: (B,) int64 object categories.
+            num_samples: k >= 0 random hypotheses, z ~ N(0, I).
+
+        Returns:
+            dict with ``pose_6d`` (B, J, 6) and ``relation`` (B, D) at z = 0; if
+            k > 0 also ``pose_6d_samples`` (B, k, J, 6), ``relation_samples``
+            (B, k, D) and ``log_prob`` (B, k) = log p(theta_i | feature) +
+            log p(gamma_i | context_i) in nats.
+        """
+        check_head_inputs(type(self).__name__, feature, object_labels, self.feature_dim, self.num_objects, num_samples)
+        batch, hypotheses = feature.shape[0], num_samples + 1
+        pose_z = self._mode_and_random_latents(batch, num_samples, self.pose_dim, feature)
+        pose, pose_log_prob = self.pose_flow.sample(feature, z=pose_z)  # (B, 1 + k, J * 6), (B, 1 + k)
+        flat_pose = pose.reshape(batch * hypotheses, self.pose_dim)
+        context = self.relation_context(repeat_per_sample(feature, hypotheses),
+                                        repeat_per_sample(object_labels, hypotheses), flat_pose)
+        relation_z = self._mode_and_random_latents(batch, num_samples, self.relation_dim, feature)
+        relation_z = relation_z.reshape(batch * hypotheses, 1, self.relation_dim)  # one draw per pose hypothesis
+        relation, relation_log_prob = self.relation_flow.sample(context, z=relation_z)
+        pose = pose.view(batch, hypotheses, self.num_pose_joints, 6)
+        relation = relation.view(batch, hypotheses, self.relation_dim)
+        output = dict(pose_6d=pose[:, 0], relation=relation[:, 0])
+        if num_samples > 0:
+            output.update(pose_6d_samples=pose[:, 1:],
+                          relation_samples=relation[:, 1:],
+                          log_prob=pose_log_prob[:, 1:] + relation_log_prob.view(batch, hypotheses)[:, 1:])
+        return output
+
+    @staticmethod
+    def _mode_and_random_latents(batch: int, num_samples: int, dim: int, like: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + k, dim) latents: zeros for the mode, then k standard-normal draws."""
+        z = torch.randn(batch, num_samples + 1, dim, dtype=like.dtype, device=like.device)
+        z[:, 0] = 0
+        return z
+
+    def log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor, pose_6d: torch.Tensor,
+                 relation: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Log-likelihood of given poses and relations (e.g. the ground truth for the NLL losses).
+
+        The relation flow is conditioned on the GIVEN pose (stacked head).
+
+        Args:
+            feature: (B, C) image features.
+            object_labels: (B,) int64 object categories.
+            pose_6d: (B, J, 6) poses in 6D.
+            relation: (B, D) relation latents.
+
+        Returns:
+            dict with ``pose`` (B,) and ``relation`` (B,) log densities in nats and
+            their latents ``pose_z`` (B, J * 6) and ``relation_z`` (B, D) (the
+            refiner's posterior terms use ``z ** 2``).
+        """
+        name = type(self).__name__
+        check_head_inputs(name, feature, object_labels, self.feature_dim, self.num_objects)
+        batch = feature.shape[0]
+        if pose_6d.shape != (batch, self.num_pose_joints, 6):
+            raise ValueError(f'{name}.log_prob: pose_6d must have shape (B, num_pose_joints, 6) = '
+                             f'({batch}, {self.num_pose_joints}, 6), got {tuple(pose_6d.shape)}.')
+        if relation.shape != (batch, self.relation_dim):
+            raise ValueError(f'{name}.log_prob: relation must have shape (B, relation_dim) = '
+                             f'({batch}, {self.relation_dim}), got {tuple(relation.shape)}.')
+        flat_pose = pose_6d.reshape(batch, self.pose_dim)
+        pose_log_prob, pose_z = self.pose_flow.log_prob(flat_pose, feature)
+        context = self.relation_context(feature, object_labels, flat_pose)
+        relation_log_prob, relation_z = self.relation_flow.log_prob(relation, context)
+        return dict(pose=pose_log_prob, relation=relation_log_prob, pose_z=pose_z, relation_z=relation_z)
+
+
+@HEADS.register_module()
+class StackedFlowHead(TwoFlowHead):
+    """StackFLOW's head: the relation flow is conditioned on the pose flow's sample.
+
+    Relation context = ``feature + Linear(J * 6 -> C)(theta) + Embedding(object)``.
+    See :class:`TwoFlowHead` for the interface.
+    """
+
+    def __init__(self,
+                 feature_dim: int = 2048,
+                 num_objects: int = 20,
+                 relation_dim: int = 32,
+                 num_pose_joints: int = 22,
+                 flow_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(feature_dim, num_objects, relation_dim, num_pose_joints, flow_cfg, True, init_cfg)
+
+
+@HEADS.register_module()
+class IndependentFlowHead(TwoFlowHead):
+    """Ablation: the relation flow ignores the pose (context = ``feature + Embedding(object)``).
+
+    See :class:`TwoFlowHead` for the interface.
+    """
+
+    def __init__(self,
+                 feature_dim: int = 2048,
+                 num_objects: int = 20,
+                 relation_dim: int = 32,
+                 num_pose_joints: int = 22,
+                 flow_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(feature_dim, num_objects, relation_dim, num_pose_joints, flow_cfg, False, init_cfg)
