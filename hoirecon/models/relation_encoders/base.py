@@ -1,0 +1,68 @@
+"""The interface shared by relation encoders, so that configs can swap them.
+
+A relation encoder turns the object pose relative to the human (``R_rel``,
+``t_rel`` in the HOI frame, see :mod:`.anchors`) into a latent vector that a
+head predicts, and back. Some encoders (offset PCA) need the human anchors:
+the body vertices ``vertices[:, human_anchor_indices]`` in the HOI frame, which
+the reconstructor computes with :func:`.anchors.human_anchors_in_hoi_frame`.
+"""
+from abc import ABCMeta, abstractmethod
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+
+def check_batch(name: str, tensor: torch.Tensor, shape: Tuple[Optional[int], ...]) -> None:
+    """Raise ``ValueError`` unless ``tensor`` has ``shape`` (``None`` matches any size)."""
+    if tensor.dim() != len(shape) or any(s is not None and s != t for s, t in zip(shape, tensor.shape)):
+        expected = ', '.join('*' if s is None else str(s) for s in shape)
+        raise ValueError(f'{name} must have shape ({expected}), got {tuple(tensor.shape)}')
+
+
+class BaseRelationEncoder(nn.Module, metaclass=ABCMeta):
+    """Relation encoder interface (all methods batched, differentiable, on any device).
+
+    Attributes:
+        latent_dim: size D of the latent vector.
+        human_anchor_indices: (A,) long body vertex ids of the human anchors (empty when unused).
+    """
+
+    latent_dim: int
+    human_anchor_indices: torch.Tensor
+
+    @abstractmethod
+    def encode(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,
+               human_anchors: Optional[torch.Tensor]) -> torch.Tensor:
+        """Latent of relative object poses.
+
+        Args:
+            rel_R: (B, 3, 3) object rotation in the HOI frame.
+            rel_t: (B, 3) object translation in the HOI frame, metres.
+            object_labels: (B,) long object labels (objects may mix in a batch).
+            human_anchors: (B, A, 3) human anchors in the HOI frame, metres.
+
+        Returns:
+            (B, D) latent.
+        """
+
+    @abstractmethod
+    def decode(self, latent: torch.Tensor, object_labels: torch.Tensor,
+               human_anchors: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Relative object poses of latents; arguments as :meth:`encode`.
+
+        Returns:
+            ``rel_R`` (B, 3, 3) and ``rel_t`` (B, 3), metres.
+        """
+
+    def offsets(self,
+                latent: torch.Tensor,
+                object_labels: torch.Tensor,
+                human_anchors: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """(B, A, K, 3) decoded human-to-object anchor offsets, or None for encoders without offsets."""
+        return None
+
+    def gt_offsets(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,
+                   human_anchors: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """(B, A, K, 3) offsets of given relative poses, or None for encoders without offsets."""
+        return None

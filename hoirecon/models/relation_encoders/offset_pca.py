@@ -1,0 +1,143 @@
+"""StackFLOW's relation encoder: offsets between human and object anchors, compressed by a per-object PCA."""
+import os
+from typing import Optional, Tuple
+
+import torch
+
+from hoirecon.models.utils import rigid_fit
+from hoirecon.registry import RELATION_ENCODERS
+from .base import BaseRelationEncoder, check_batch
+from .offset_space import pairwise_offsets
+from .pca_file import load_offset_pca, offset_pca_metadata
+
+
+@RELATION_ENCODERS.register_module()
+class OffsetPCA(BaseRelationEncoder):
+    """Offset-PCA latent ("latent spatial relation space") of the object pose relative to the human.
+
+    With human anchors ``h`` (A, 3) and the object's template anchors ``v`` (K, 3) placed at ``o = R_rel v + t_rel``,
+    the latent is StackFLOW's ``gamma = C (x - mean)`` of the offsets ``x_ij = o_j - h_i``, computed exactly in
+    anchor space as ``gamma = W (y - mean_y)`` with ``y = [h; o]`` (see :mod:`.offset_space`). Decoding gives anchors
+    ``[h_hat; o_hat] = mean_y + B gamma`` (offsets ``o_hat_j - h_hat_i``) and the pose is the closed-form rigid fit
+    of ``v_j`` onto ``h_i + x_hat_ij`` over all pairs, which equals the fit of ``v_j`` onto
+    ``o_hat_j + mean_i(h_i - h_hat_i)`` (the cross terms sum to zero), so it costs K points instead of A*K.
+
+    The PCA arrays become persistent float64 buffers (about 1.2 MB per object), so checkpoints carry them; the
+    computation runs in the dtype of the inputs.
+
+    Args:
+        pca_file: ``.npz`` written by ``tools/fit_relation_pca.py`` (format in :mod:`.pca_file`).
+        smpl_anchor_num: human anchors per body part; must match the file.
+        object_anchor_num: object anchors K; must match the file.
+        pca_dim: latent size; must match the file.
+    """
+
+    def __init__(self,
+                 pca_file: str,
+                 smpl_anchor_num: int = 32,
+                 object_anchor_num: int = 64,
+                 pca_dim: int = 32) -> None:
+        super().__init__()
+        self.pca_file = os.fspath(pca_file)
+        arrays = load_offset_pca(self.pca_file)
+        self.metadata = offset_pca_metadata(arrays)
+        wanted_values = dict(pca_dim=pca_dim, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num)
+        for key, wanted in wanted_values.items():
+            if self.metadata[key] != wanted:
+                raise ValueError(f'OffsetPCA: {self.pca_file} was fitted with {key}={self.metadata[key]}, but '
+                                 f'{key}={wanted} was asked for; set {key}={self.metadata[key]} in the config or '
+                                 f'refit with tools/fit_relation_pca.py --{key.replace("_", "-")} {wanted}')
+        self.latent_dim = pca_dim
+        self.object_names = tuple(str(name) for name in arrays['object_names'])
+        self.num_human_anchors = len(arrays['human_anchor_indices'])
+
+        def buffer(name: str, dtype: torch.dtype) -> None:
+            self.register_buffer(name, torch.as_tensor(arrays[name], dtype=dtype), persistent=True)
+
+        buffer('human_anchor_indices', torch.long)
+        buffer('num_samples', torch.long)
+        buffer('object_anchor_points', torch.float64)
+        buffer('mean_y', torch.float64)
+        buffer('decode_basis', torch.float64)
+        buffer('encode_basis', torch.float64)
+
+    def extra_repr(self) -> str:
+        fitted = int((self.num_samples > 0).sum())
+        surrogate = ', SURROGATE body' if self.metadata['surrogate'] else ''
+        return (f'pca_file={self.pca_file}, latent_dim={self.latent_dim}, anchors={self.num_human_anchors}x'
+                f'{self.metadata["object_anchor_num"]}, {fitted}/{len(self.object_names)} objects fitted{surrogate}')
+
+    # ------------------------------------------------------------------ checks and gathers
+    def _check_labels(self, object_labels: torch.Tensor, batch: int) -> None:
+        check_batch('OffsetPCA: object_labels', object_labels, (batch, ))
+        if object_labels.is_floating_point() or object_labels.is_complex():
+            raise ValueError(f'OffsetPCA: object_labels must be integers, got {object_labels.dtype}')
+        num_objects = len(self.object_names)
+        in_range = (object_labels >= 0) & (object_labels < num_objects)
+        fitted = self.num_samples[object_labels.clamp(0, num_objects - 1)] > 0
+        if not bool((in_range & fitted).all()):
+            bad = sorted(set(object_labels[~(in_range & fitted)].tolist()))
+            names = [self.object_names[i] if 0 <= i < num_objects else 'out of range' for i in bad]
+            raise ValueError(f'OffsetPCA: object labels {bad} ({names}) have no PCA in {self.pca_file} (labels '
+                             f'0..{num_objects - 1}; objects without training samples have none); refit with data '
+                             'that contains them')
+
+    def _check_anchors(self, human_anchors: torch.Tensor, batch: int) -> None:
+        check_batch('OffsetPCA: human_anchors', human_anchors, (batch, self.num_human_anchors, 3))
+
+    def _template_anchors(self, object_labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(B, K, 3) template anchors v of each sample's object."""
+        return self.object_anchor_points[object_labels].to(dtype)
+
+    def _posed_object_anchors(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,
+                              human_anchors: torch.Tensor) -> torch.Tensor:
+        """(B, K, 3) object anchors ``o = R_rel v + t_rel`` after checking all inputs."""
+        check_batch('OffsetPCA: rel_R', rel_R, (None, 3, 3))
+        batch = rel_R.shape[0]
+        check_batch('OffsetPCA: rel_t', rel_t, (batch, 3))
+        self._check_labels(object_labels, batch)
+        self._check_anchors(human_anchors, batch)
+        template = self._template_anchors(object_labels, rel_R.dtype)
+        return template @ rel_R.transpose(-1, -2) + rel_t.unsqueeze(-2)
+
+    def _decoded_anchors(self, latent: torch.Tensor, object_labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``h_hat`` (B, A, 3) and ``o_hat`` (B, K, 3) reconstructed from (B, d) latents."""
+        check_batch('OffsetPCA: latent', latent, (None, self.latent_dim))
+        self._check_labels(object_labels, latent.shape[0])
+        basis = self.decode_basis[object_labels].to(latent.dtype)
+        anchors = self.mean_y[object_labels].to(latent.dtype) + (basis @ latent.unsqueeze(-1)).squeeze(-1)
+        anchors = anchors.reshape(latent.shape[0], -1, 3)
+        return anchors[:, :self.num_human_anchors], anchors[:, self.num_human_anchors:]
+
+    # ------------------------------------------------------------------ interface
+    def encode(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,
+               human_anchors: torch.Tensor) -> torch.Tensor:
+        """(B, pca_dim) latent ``gamma = C (x - mean)`` of relative poses (see :class:`BaseRelationEncoder`)."""
+        object_anchors = self._posed_object_anchors(rel_R, rel_t, object_labels, human_anchors)
+        dtype = object_anchors.dtype
+        anchors = torch.cat([human_anchors.to(dtype), object_anchors], dim=1).flatten(1)
+        centred = anchors - self.mean_y[object_labels].to(dtype)
+        return (self.encode_basis[object_labels].to(dtype) @ centred.unsqueeze(-1)).squeeze(-1)
+
+    def decode(self, latent: torch.Tensor, object_labels: torch.Tensor,
+               human_anchors: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``rel_R`` (B, 3, 3), ``rel_t`` (B, 3): rigid fit of the template anchors onto ``h_i + x_hat_ij``."""
+        human_hat, object_hat = self._decoded_anchors(latent, object_labels)
+        self._check_anchors(human_anchors, latent.shape[0])
+        target = object_hat + (human_anchors.to(latent.dtype) - human_hat).mean(dim=1, keepdim=True)
+        return rigid_fit(target, self._template_anchors(object_labels, latent.dtype))
+
+    def offsets(self,
+                latent: torch.Tensor,
+                object_labels: torch.Tensor,
+                human_anchors: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, A, K, 3) decoded offsets ``x_hat = C^T gamma + mean``, metres; they depend on the latent alone
+        (``human_anchors`` is accepted for the common interface and not used)."""
+        human_hat, object_hat = self._decoded_anchors(latent, object_labels)
+        return pairwise_offsets(human_hat, object_hat)
+
+    def gt_offsets(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,
+                   human_anchors: torch.Tensor) -> torch.Tensor:
+        """(B, A, K, 3) offsets ``o_j - h_i`` of relative poses, metres."""
+        object_anchors = self._posed_object_anchors(rel_R, rel_t, object_labels, human_anchors)
+        return pairwise_offsets(human_anchors.to(object_anchors.dtype), object_anchors)
