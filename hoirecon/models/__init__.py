@@ -1,4 +1,4 @@
 """Model building blocks; importing this package registers them (registry ``locations``)."""
-from . import backbones, body_models, flows, heads, losses
+from . import backbones, body_models, flows, heads, losses, reconstructors, relation_encoders
 
-__all__ = ['backbones', 'body_models', 'flows', 'heads', 'losses']
+__all__ = ['backbones', 'body_models', 'flows', 'heads', 'losses', 'reconstructors', 'relation_encoders']
