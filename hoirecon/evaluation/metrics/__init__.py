@@ -1,0 +1,6 @@
+"""Registered mmengine metrics of HOI reconstruction (thin wrappers around ``evaluation.functional``)."""
+from .hoi_chamfer import HOIChamferMetric, score_hoi_samples
+from .hoi_meshes import HOIMeshBuilder, sample_to_dict
+from .hoi_sequence_chamfer import HOISequenceChamferMetric
+
+__all__ = ['HOIChamferMetric', 'HOIMeshBuilder', 'HOISequenceChamferMetric', 'sample_to_dict', 'score_hoi_samples']
