@@ -1,0 +1,8 @@
+"""Registered data transforms of the HOI pipeline (StackFLOW's crop, augmentation and packing)."""
+from .background import BackgroundSwap
+from .color import ColorGain
+from .formatting import PackHOIInputs
+from .hoi_crop import HOICrop
+from .loading import LoadHOIImage
+
+__all__ = ['BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadHOIImage', 'PackHOIInputs']

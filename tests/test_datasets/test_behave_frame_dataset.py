@@ -1,0 +1,74 @@
+"""BEHAVEFrameDataset: building from a config, the cache, filters, synthetic generation and errors."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+
+from hoirecon.datasets import transforms  # noqa: F401  (registers the transforms)
+from hoirecon.datasets.annotations import build_annotations, load_annotations
+from hoirecon.datasets.behave_frames import BEHAVEFrameDataset
+from hoirecon.objects import BEHAVE_OBJECTS
+from hoirecon.registry import DATASETS
+from hoirecon.structures import HOIDataSample
+
+PIPELINE = [dict(type='LoadHOIImage', with_masks=True), dict(type='HOICrop', img_size=64, augment=True),
+            dict(type='ColorGain'), dict(type='PackHOIInputs')]
+
+
+def test_builds_from_config_and_returns_packed_items(behave_synthetic_root, behave_annotation_dir):
+    cfg = dict(type='BEHAVEFrameDataset', data_root=behave_synthetic_root, split='train', pipeline=PIPELINE)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        dataset = DATASETS.build(cfg)
+    arrays, _ = load_annotations(behave_annotation_dir, 'train')
+    assert isinstance(dataset, BEHAVEFrameDataset) and len(dataset) == len(arrays['img_id'])
+    assert dataset.metainfo['classes'] == BEHAVE_OBJECTS and dataset.metainfo['dataset_name'] == 'behave'
+    assert dataset.metainfo['surrogate_body'] is True and dataset.metainfo['synthetic'] is True
+    item = dataset[3]
+    assert item['inputs'].shape == (3, 64, 64) and item['inputs'].dtype == torch.uint8
+    sample = item['data_samples']
+    assert isinstance(sample, HOIDataSample) and sample.img_id == arrays['img_id'][3]
+    assert sample.gt_instances.joints_2d.shape == (1, 22, 2)
+    info = dataset.get_data_info(3)
+    assert osp.isabs(info['img_path']) and osp.isfile(info['img_path']) and osp.isfile(info['corr_path'])
+    np.testing.assert_array_equal(info['betas_male'], arrays['betas_male'][3])
+    assert info['kinect'] == arrays['kinect'][3] and isinstance(info['img_id'], str)
+
+
+def test_min_visibility_and_kinects_filter(behave_synthetic_root, behave_annotation_dir):
+    arrays, _ = load_annotations(behave_annotation_dir, 'test')
+    threshold = float(np.median(arrays['visibility']))
+    dataset = BEHAVEFrameDataset(behave_synthetic_root, split='test', min_visibility=threshold)
+    assert len(dataset) == int((arrays['visibility'] >= threshold).sum()) < len(arrays['img_id'])
+    assert all(dataset.get_data_info(i)['visibility'] >= threshold for i in range(len(dataset)))
+    only_k2 = BEHAVEFrameDataset(behave_synthetic_root, split='test', kinects=(2, ))
+    assert len(only_k2) == int((arrays['kinect'] == 2).sum())
+    assert {only_k2.get_data_info(i)['kinect'] for i in range(len(only_k2))} == {2}
+
+
+def test_cache_built_with_other_settings_is_refused(behave_synthetic_root, behave_annotation_dir, tmp_path):
+    build_annotations(behave_synthetic_root, 'test', kinects=(1, ), annotation_dir=str(tmp_path), progress=False)
+    assert len(BEHAVEFrameDataset(behave_synthetic_root, split='test', kinects=(1, ),
+                                  annotation_dir=str(tmp_path))) == 2
+    with pytest.raises(ValueError, match='built with other settings.*dataset_converters/behave.py'):
+        BEHAVEFrameDataset(behave_synthetic_root, split='test', annotation_dir=str(tmp_path))
+
+
+def test_missing_data_root_says_how_to_get_data(tmp_path):
+    missing = str(tmp_path / 'no_behave_here')
+    with pytest.raises(FileNotFoundError, match='no_behave_here.*BEHAVE layout.*synthetic=dict'):
+        BEHAVEFrameDataset(missing)
+    assert not osp.exists(missing)
+
+
+def test_generates_synthetic_data_and_cache_when_missing(tmp_path):
+    root = str(tmp_path / 'behave_synthetic')
+    synthetic = dict(num_sequences=1, frames_per_sequence=1, seed=0, image_size=(64, 48), workers=0, progress=False)
+    dataset = BEHAVEFrameDataset(root, split='train', synthetic=synthetic, pipeline=PIPELINE)
+    assert osp.isfile(osp.join(root, 'synthetic_manifest.json'))
+    assert osp.isfile(osp.join(root, 'annotations', 'behave_train.npz'))
+    assert 0 < len(dataset) <= 4 and dataset.metainfo['synthetic'] is True
+    assert dataset[0]['inputs'].shape == (3, 64, 64)
+    again = BEHAVEFrameDataset(root, split='train', synthetic=synthetic)  # reuses data and cache
+    assert len(again) == len(dataset)
