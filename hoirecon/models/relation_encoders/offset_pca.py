@@ -1,5 +1,6 @@
 """StackFLOW's relation encoder: offsets between human and object anchors, compressed by a per-object PCA."""
 import os
+import warnings
 from typing import Optional, Tuple
 
 import torch
@@ -68,13 +69,13 @@ class OffsetPCA(BaseRelationEncoder):
                 f'{self.metadata["object_anchor_num"]}, {fitted}/{len(self.object_names)} objects fitted{surrogate}')
 
     # ------------------------------------------------------------------ checks and gathers
-    def _check_labels(self, object_labels: torch.Tensor, batch: int) -> None:
+    def _check_labels(self, object_labels: torch.Tensor, batch: int, allow_unfitted: bool = False) -> None:
         check_batch('OffsetPCA: object_labels', object_labels, (batch, ))
         if object_labels.is_floating_point() or object_labels.is_complex():
             raise ValueError(f'OffsetPCA: object_labels must be integers, got {object_labels.dtype}')
         num_objects = len(self.object_names)
         in_range = (object_labels >= 0) & (object_labels < num_objects)
-        fitted = self.num_samples[object_labels.clamp(0, num_objects - 1)] > 0
+        fitted = self.fitted(object_labels.clamp(0, num_objects - 1)) | allow_unfitted
         if not bool((in_range & fitted).all()):
             bad = sorted(set(object_labels[~(in_range & fitted)].tolist()))
             names = [self.object_names[i] if 0 <= i < num_objects else 'out of range' for i in bad]
@@ -100,10 +101,15 @@ class OffsetPCA(BaseRelationEncoder):
         template = self._template_anchors(object_labels, rel_R.dtype)
         return template @ rel_R.transpose(-1, -2) + rel_t.unsqueeze(-2)
 
-    def _decoded_anchors(self, latent: torch.Tensor, object_labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def fitted(self, object_labels: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: whether each (in-range) label has a PCA (objects without training samples have none)."""
+        return self.num_samples[object_labels] > 0
+
+    def _decoded_anchors(self, latent: torch.Tensor, object_labels: torch.Tensor,
+                         allow_unfitted: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
         """``h_hat`` (B, A, 3) and ``o_hat`` (B, K, 3) reconstructed from (B, d) latents."""
         check_batch('OffsetPCA: latent', latent, (None, self.latent_dim))
-        self._check_labels(object_labels, latent.shape[0])
+        self._check_labels(object_labels, latent.shape[0], allow_unfitted)
         basis = self.decode_basis[object_labels].to(latent.dtype)
         anchors = self.mean_y[object_labels].to(latent.dtype) + (basis @ latent.unsqueeze(-1)).squeeze(-1)
         anchors = anchors.reshape(latent.shape[0], -1, 3)
@@ -121,11 +127,23 @@ class OffsetPCA(BaseRelationEncoder):
 
     def decode(self, latent: torch.Tensor, object_labels: torch.Tensor,
                human_anchors: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``rel_R`` (B, 3, 3), ``rel_t`` (B, 3): rigid fit of the template anchors onto ``h_i + x_hat_ij``."""
-        human_hat, object_hat = self._decoded_anchors(latent, object_labels)
+        """``rel_R`` (B, 3, 3), ``rel_t`` (B, 3): rigid fit of the template anchors onto ``h_i + x_hat_ij``.
+
+        Objects without a PCA (no training sample) decode to NaN, with a warning, so that evaluation skips and
+        counts those frames instead of stopping.
+        """
+        human_hat, object_hat = self._decoded_anchors(latent, object_labels, allow_unfitted=True)
         self._check_anchors(human_anchors, latent.shape[0])
         target = object_hat + (human_anchors.to(latent.dtype) - human_hat).mean(dim=1, keepdim=True)
-        return rigid_fit(target, self._template_anchors(object_labels, latent.dtype))
+        rel_R, rel_t = rigid_fit(target, self._template_anchors(object_labels, latent.dtype))
+        fitted = self.fitted(object_labels)
+        if not bool(fitted.all()):
+            names = sorted({self.object_names[i] for i in object_labels[~fitted].tolist()})
+            warnings.warn(f'OffsetPCA: no PCA for {names} in {self.pca_file} (no training samples); their '
+                          'relative poses are NaN')
+            rel_R = torch.where(fitted[:, None, None], rel_R, torch.full_like(rel_R, float('nan')))
+            rel_t = torch.where(fitted[:, None], rel_t, torch.full_like(rel_t, float('nan')))
+        return rel_R, rel_t
 
     def offsets(self,
                 latent: torch.Tensor,

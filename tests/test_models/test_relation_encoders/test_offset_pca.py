@@ -167,6 +167,17 @@ def test_bad_labels_and_shapes_raise(small_problem):
         enc.decode(torch.zeros(6, 4), labels, human)
 
 
+def test_decoding_an_object_without_pca_gives_nan_for_that_sample_only(small_problem):
+    enc = build(small_problem)
+    _, labels, rel_R, rel_t, human = held_out_batch(small_problem)
+    mixed = labels.clone()
+    mixed[0] = 2  # 'c' has no training sample
+    with pytest.warns(UserWarning, match="no PCA for \\['c'\\]"):
+        dec_R, dec_t = enc.decode(enc.encode(rel_R, rel_t, labels, human), mixed, human)
+    assert torch.isnan(dec_R[0]).all() and torch.isnan(dec_t[0]).all()
+    assert torch.isfinite(dec_R[1:]).all() and torch.isfinite(dec_t[1:]).all()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 def test_cuda_matches_cpu(small_problem):
     enc = build(small_problem)
