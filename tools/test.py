@@ -2,7 +2,7 @@
 
 Examples (from the repository root, with ``pip install -e .`` done)::
 
-    python tools/test.py configs/stackflow/stackflow_behave.py work_dirs/stackflow_behave/epoch_200.pth
+    python tools/test.py configs/stackflow_behave.py work_dirs/stackflow_behave/epoch_200.pth
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/preds.pkl    # also dump the raw predictions
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
@@ -18,12 +18,13 @@ import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from hoirecon.apis import prepare_experiment
 from hoirecon.engine import setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a hoirecon checkpoint.')
-    parser.add_argument('config', help='config file, e.g. configs/stackflow/stackflow_behave.py')
+    parser.add_argument('config', help='config file, e.g. configs/stackflow_behave.py')
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
     parser.add_argument('--work-dir', help='folder for the logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file (mmengine DumpResults)')
@@ -54,6 +55,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    for evaluator in evaluators:  # metric files go next to the logs
+        if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
+            evaluator['out_file'] = osp.join(cfg.work_dir, evaluator['out_file'])
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {args.out}: the predictions are dumped as a pickle, give a .pkl file name.')
@@ -72,6 +77,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
+    prepare_experiment(cfg)  # synthetic data and relation PCA on first use
     runner = Runner.from_cfg(cfg)
     runner.test()
 

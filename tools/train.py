@@ -2,7 +2,7 @@
 
 Examples (from the repository root, with ``pip install -e .`` done)::
 
-    python tools/train.py configs/stackflow/stackflow_behave.py
+    python tools/train.py configs/stackflow_behave.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # continue the latest checkpoint
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=50 optim_wrapper.optimizer.lr=2e-4
     bash tools/dist_train.sh CONFIG 4                                        # 4 processes (GPUs, or CPU with gloo)
@@ -17,12 +17,13 @@ import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from hoirecon.apis import prepare_experiment
 from hoirecon.engine import enable_amp, setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a hoirecon model.')
-    parser.add_argument('config', help='config file, e.g. configs/stackflow/stackflow_behave.py')
+    parser.add_argument('config', help='config file, e.g. configs/stackflow_behave.py')
     parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
@@ -74,6 +75,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
+    prepare_experiment(cfg)  # synthetic data and relation PCA on first use
     runner = Runner.from_cfg(cfg)
     runner.train()
 

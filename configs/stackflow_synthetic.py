@@ -1,0 +1,42 @@
+# The embedded default: StackFLOW on the synthetic BEHAVE-layout world with the surrogate SMPL-H, sized for a laptop
+# CPU (ResNet-18 at 128 px, 256-wide features and flows). The same model family as configs/stackflow_behave.py:
+# offset-PCA relation encoder (22 x 32 human anchors, 64 object anchors, 32 dims), two stacked conditional flows,
+# the paper's loss table. On first use the dataset generates the synthetic world and tools/train.py fits the PCA.
+#   python tools/train.py configs/stackflow_synthetic.py
+_base_ = [
+    './_base_/default_runtime.py',
+    './_base_/models/stackflow.py',
+    './_base_/datasets/synthetic_behave.py',
+    './_base_/schedules/stackflow_behave.py',
+]
+
+feature_dim = 256
+img_size = 128
+model = dict(
+    backbone=dict(depth=18, out_channels=feature_dim),
+    shape_head=dict(feature_dim=feature_dim, hidden_dim=256),
+    head=dict(feature_dim=feature_dim, flow_cfg=dict(num_layers=4, hidden_features=256, num_blocks_per_layer=2,
+                                                     dropout=0.1)),
+    relation_encoder=dict(pca_file='data/behave_synthetic/relation_pca_n32_64_d32.npz'),
+    body_model=dict(model_path='surrogate'),
+)
+
+train_dataloader = dict(batch_size=32, num_workers=2,
+                        dataset=dict(pipeline=[
+                            dict(type='LoadHOIImage'),
+                            dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1,
+                                 scale=0.3, rot_deg=30.0, rot_prob=0.5),
+                            dict(type='ColorGain', low=0.8, high=1.2),
+                            dict(type='PackHOIInputs', body_target='male'),
+                        ]))
+val_dataloader = dict(batch_size=32, num_workers=2,
+                      dataset=dict(pipeline=[
+                          dict(type='LoadHOIImage'),
+                          dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
+                          dict(type='PackHOIInputs', body_target='gendered'),
+                      ]))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=3e-4))
+train_cfg = dict(max_epochs=12, val_interval=12)
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=4))
