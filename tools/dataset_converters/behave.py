@@ -1,0 +1,50 @@
+"""Build the BEHAVE annotation cache (``annotations/behave_<split>.npz`` + ``.json``) in one pass.
+
+``BEHAVEFrameDataset`` builds a missing cache by itself; run this to build it ahead of training (e.g. once before a
+multi-GPU job), to rebuild it after changing the data, or to use other kinects / body-model files.
+
+Example::
+
+    python tools/dataset_converters/behave.py --data-root data/behave --split train test
+    python tools/dataset_converters/behave.py --data-root data/behave --kinects 1 --out data/behave/annotations_k1
+"""
+import argparse
+import os.path as osp
+
+from hoirecon.datasets.annotations import DEFAULT_BODY_MODEL, DEFAULT_FIT_CFG, annotation_files, build_annotations
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Build the BEHAVE annotation cache used by BEHAVEFrameDataset.')
+    parser.add_argument('--data-root', required=True, help='BEHAVE root (calibs/, objects/, sequences/, split.json)')
+    parser.add_argument('--split', nargs='+', default=['train', 'test'], help='splits of split.json to convert')
+    parser.add_argument('--kinects', nargs='+', type=int, default=[0, 1, 2, 3], help='kinects to include')
+    parser.add_argument('--out', help='output folder (default: DATA_ROOT/annotations)')
+    parser.add_argument('--body-model-path', default=DEFAULT_BODY_MODEL['model_path'],
+                        help="folder with smplh/SMPLH_{MALE,FEMALE}.pkl, or 'surrogate' (licence-free stand-in)")
+    parser.add_argument('--fit-steps', type=int, default=DEFAULT_FIT_CFG['steps'],
+                        help='Adam steps of the male-betas fit for female subjects')
+    parser.add_argument('--workers', type=int, default=4, help='threads reading masks')
+    args = parser.parse_args(argv)
+    if not osp.isdir(args.data_root):
+        parser.error(f'--data-root {args.data_root} is not a folder (see docs/datasets.md for the BEHAVE layout).')
+    bad = [k for k in args.kinects if not 0 <= k <= 3]
+    if bad:
+        parser.error(f'--kinects must be in 0..3, got {bad}.')
+    return args
+
+
+def main(argv=None) -> list:
+    """Build every requested split; returns the written ``.npz`` paths."""
+    args = parse_args(argv)
+    body_model = dict(DEFAULT_BODY_MODEL, model_path=args.body_model_path)
+    paths = []
+    for split in args.split:
+        paths.append(build_annotations(args.data_root, split, args.kinects, body_model, args.out,
+                                       fit_cfg=dict(steps=args.fit_steps), workers=args.workers))
+        print(f'{split}: {paths[-1]} (parameters in {annotation_files(osp.dirname(paths[-1]), split)[1]})')
+    return paths
+
+
+if __name__ == '__main__':
+    main()
