@@ -144,9 +144,13 @@ def test_shape_space_beta0_taller_and_genders(surrogate_body_root):
 
 def test_deterministic_for_a_seed(surrogate_body_root):
     rebuilt = build_surrogate_struct('smpl', 'female', seed=0)
+    again = build_surrogate_struct('smpl', 'female', seed=0)
     stored = _load(surrogate_body_root, 'smpl', 'female')
     for key in ('v_template', 'f', 'shapedirs', 'J_regressor', 'weights', 'kintree_table'):
-        np.testing.assert_array_equal(rebuilt[key], stored[key])
+        np.testing.assert_array_equal(rebuilt[key], again[key])
+        # The cache may have been built with another number of BLAS threads (last-bit differences in the PCA);
+        # any change of the generator without a SURROGATE_VERSION bump moves values by far more than 1e-10.
+        np.testing.assert_allclose(rebuilt[key], stored[key], rtol=0, atol=1e-10)
     a = build_shape_space('neutral', seed=5, num_samples=24)
     b = build_shape_space('neutral', seed=6, num_samples=24)
     np.testing.assert_array_equal(a.faces, b.faces)  # topology does not depend on the draws
