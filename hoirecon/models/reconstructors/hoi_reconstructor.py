@@ -58,10 +58,13 @@ class HOIReconstructor(BaseModel):
             ``RegressionHead``); ``relation_dim`` is filled from the relation encoder.
         relation_encoder: RELATION_ENCODERS config (``OffsetPCA``, ``DirectRelativePose``).
         body_model: BODY_MODELS config of the predicted body (StackFLOW: male SMPL-H).
-        losses: ``{term: LOSSES config}``, terms from :data:`LOSS_TERMS`.
+        losses: ``{term: LOSSES config}``, terms from :data:`LOSS_TERMS`; a term set to None is left out (how a
+            derived config removes a term of its base).
         num_train_samples: flow hypotheses per image for the sample losses (method.md: 2).
         num_test_hypotheses: hypotheses returned by ``predict`` besides the mode (0 = mode only).
         nll_noise: standard deviations of the noise added to the targets of the NLL terms (pose, relation).
+        test_relation: ``'predicted'`` (the head's relation) or ``'mean'``: ``predict`` replaces it by the
+            encoder's mean training relation (the constant "mean relation" baseline; OffsetPCA only).
         data_preprocessor: mmengine data preprocessor config (normalisation, batching).
         init_cfg: mmengine initialisation config.
     """
@@ -76,6 +79,7 @@ class HOIReconstructor(BaseModel):
                  num_train_samples: int = 2,
                  num_test_hypotheses: int = 0,
                  nll_noise: Tuple[float, float] = (0.001, 0.01),
+                 test_relation: str = 'predicted',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -87,10 +91,14 @@ class HOIReconstructor(BaseModel):
         unknown = sorted(set(losses) - set(LOSS_TERMS))
         if unknown:
             raise KeyError(f'HOIReconstructor: unknown loss terms {unknown}; known terms: {list(LOSS_TERMS)}')
-        self.losses = torch.nn.ModuleDict({name: LOSSES.build(cfg) for name, cfg in losses.items()})
+        self.losses = torch.nn.ModuleDict(
+            {name: LOSSES.build(cfg) for name, cfg in losses.items() if cfg is not None})
         self.num_train_samples = num_train_samples
         self.num_test_hypotheses = num_test_hypotheses
         self.nll_noise = tuple(nll_noise)
+        if test_relation not in ('predicted', 'mean'):
+            raise ValueError(f"HOIReconstructor: test_relation must be 'predicted' or 'mean', got {test_relation!r}")
+        self.test_relation = test_relation
 
     # ------------------------------------------------------------------ body geometry
     def body_in_hoi_frame(self, betas: torch.Tensor, body_pose: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -276,6 +284,8 @@ class HOIReconstructor(BaseModel):
         k = self.num_test_hypotheses
         out = self._forward(inputs, data_samples, num_samples=k)
         labels = self._labels(data_samples)
+        if self.test_relation == 'mean':
+            out['relation'] = self.relation_encoder.mean_latent(labels).to(out['relation'])
         pred = self.decode_prediction(out['betas'], out['pose_6d'], out['relation'], out['translation'], labels)
         rest_root = self.body_model.rest_root_joint(out['betas'])
         vertices = pred['vertices_rel'] @ pred['global_orient'].transpose(1, 2) + out['translation'][:, None]

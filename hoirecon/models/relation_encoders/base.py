@@ -66,3 +66,12 @@ class BaseRelationEncoder(nn.Module, metaclass=ABCMeta):
                    human_anchors: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         """(B, A, K, 3) offsets of given relative poses, or None for encoders without offsets."""
         return None
+
+    def mean_latent(self, object_labels: torch.Tensor) -> torch.Tensor:
+        """(B, D) latent of each object's mean relation in the training data (the "mean relation" baseline).
+
+        Raises:
+            NotImplementedError: the encoder keeps no statistics of the training relations.
+        """
+        raise NotImplementedError(f'{type(self).__name__} keeps no training statistics, so it has no mean relation; '
+                                  'use OffsetPCA (whose latent 0 decodes to the mean offsets).')

@@ -145,6 +145,11 @@ class OffsetPCA(BaseRelationEncoder):
             rel_t = torch.where(fitted[:, None], rel_t, torch.full_like(rel_t, float('nan')))
         return rel_R, rel_t
 
+    def mean_latent(self, object_labels: torch.Tensor) -> torch.Tensor:
+        """(B, pca_dim) zeros: the PCA is centred, so latent 0 decodes to each object's mean training offsets."""
+        self._check_labels(object_labels, object_labels.shape[0], allow_unfitted=True)
+        return self.decode_basis.new_zeros(object_labels.shape[0], self.latent_dim)
+
     def offsets(self,
                 latent: torch.Tensor,
                 object_labels: torch.Tensor,

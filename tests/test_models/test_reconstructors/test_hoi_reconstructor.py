@@ -103,7 +103,7 @@ def test_training_steps_lower_the_loss(body, library, head_type):
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
-        totals.append(float(total))
+        totals.append(float(total.detach()))
     assert totals[-1] < 0.5 * totals[0], totals
 
 
@@ -145,3 +145,29 @@ def test_unknown_loss_term_is_refused():
     cfg['losses']['joint_3d'] = dict(type='L1Loss')
     with pytest.raises(KeyError, match='joint_3d'):
         MODELS.build(cfg)
+
+
+def test_loss_term_set_to_none_is_left_out(body, library):
+    cfg = model_cfg()
+    cfg['losses']['offsets'] = None
+    model = MODELS.build(cfg)
+    data = model.data_preprocessor(dict(zip(('inputs', 'data_samples'), make_hoi_batch(body, library, 2))), True)
+    losses = model(**data, mode='loss')
+    assert 'loss_offsets' not in losses and 'loss_relation' in losses
+
+
+def test_mean_relation_baseline_places_the_mean_training_offsets(body, library, pca_file):
+    encoder = dict(type='OffsetPCA', pca_file=str(pca_file), pca_dim=8, smpl_anchor_num=4, object_anchor_num=16)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg(relation_encoder=encoder, test_relation='mean')).eval()
+    data = model.data_preprocessor(dict(zip(('inputs', 'data_samples'), make_hoi_batch(body, library, 2))), False)
+    pred = [s.pred_instances for s in model(**data, mode='predict')]
+    labels = torch.cat([s.gt_instances.object_label for s in data['data_samples']])
+    betas = torch.cat([p.betas for p in pred])
+    body_pose = torch.cat([p.body_pose for p in pred])
+    vertices_rel, _ = model.body_in_hoi_frame(betas, body_pose)
+    mean_R, mean_t = model.relation_encoder.decode(torch.zeros(2, 8), labels, model.human_anchors(vertices_rel))
+    torch.testing.assert_close(torch.cat([p.rel_R for p in pred]), mean_R, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat([p.rel_t for p in pred]), mean_t, atol=1e-5, rtol=0)
+    with pytest.raises(NotImplementedError, match='mean relation'):
+        MODELS.build(model_cfg(test_relation='mean')).relation_encoder.mean_latent(labels)
