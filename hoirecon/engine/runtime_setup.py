@@ -4,6 +4,7 @@ Used by ``tools/train.py`` and ``tools/test.py``; both functions explain in
 their error messages what to change when the machine cannot do what the
 command line asks.
 """
+import atexit
 import datetime
 
 import torch.distributed as torch_dist
@@ -56,6 +57,11 @@ def enable_amp(cfg: Config) -> None:
     optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+def _destroy_process_group() -> None:
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
 def setup_distributed(cfg: Config, launcher: str) -> None:
     """Let ``launcher`` run on CPU-only machines (in place on ``cfg``).
 
@@ -91,6 +97,9 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
         if 'timeout' in kwargs:
             kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(backend='gloo', **kwargs)
+        # A gloo group still alive at interpreter exit can abort the process ("terminate called without an
+        # active exception"): tear it down first.
+        atexit.register(_destroy_process_group)
     wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel',
                                                        broadcast_buffers=False,
                                                        find_unused_parameters=cfg.get('find_unused_parameters', False))

@@ -1,0 +1,89 @@
+"""Throughput of a reconstructor: training images/s and inference images/s, on random crops.
+
+Builds the config's model (the relation encoder's PCA file must exist, e.g. after one training run, or pass
+``--direct-relation`` to time the model with the DirectRelativePose encoder), feeds batches of random crops with
+self-consistent targets (:func:`hoirecon.testing.hoi_batch.make_hoi_batch`) and prints images per second for a
+training step (forward, backward, AdamW step) and for ``predict``. Data loading is not included.
+
+    python tools/analysis/benchmark_model.py configs/stackflow_synthetic.py --batch-size 32
+    python tools/analysis/benchmark_model.py configs/stackflow_behave.py --device cuda --batch-size 32
+"""
+import argparse
+import time
+
+import hoirecon  # noqa: F401  # isort: skip
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from hoirecon.objects import ObjectLibrary
+from hoirecon.registry import MODELS
+from hoirecon.testing.hoi_batch import make_hoi_batch
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Training and inference throughput of a hoirecon model.')
+    parser.add_argument('config')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations (after --warmup)')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--direct-relation', action='store_true',
+                        help='use the DirectRelativePose encoder (no PCA file needed)')
+    return parser.parse_args(argv)
+
+
+def timed(step, iters: int, warmup: int, device: str) -> float:
+    """Seconds per call of ``step`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        step()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / iters
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    init_default_scope('hoirecon')
+    cfg = Config.fromfile(args.config)
+    if args.direct_relation:
+        cfg.model.relation_encoder = dict(type='DirectRelativePose')
+        cfg.model.losses.pop('offsets', None)
+    model = MODELS.build(cfg.model).to(args.device)
+    crop = next(t['img_size'] for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'HOICrop')
+    inputs, samples = make_hoi_batch(model.body_model, ObjectLibrary('behave'), args.batch_size, crop_size=crop)
+    data = dict(inputs=list(inputs), data_samples=samples)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def train_step():
+        batch = model.data_preprocessor(data, True)
+        loss = sum(model(**batch, mode='loss').values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def predict_step():
+        with torch.no_grad():
+            model(**model.data_preprocessor(data, False), mode='predict')
+
+    model.train()
+    train_s = timed(train_step, args.iters, args.warmup, args.device)
+    model.eval()
+    test_s = timed(predict_step, args.iters, args.warmup, args.device)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f'config {args.config} | device {args.device} | threads {torch.get_num_threads()} | batch {args.batch_size} '
+          f'| crop {crop} px | {params:.1f} M parameters')
+    print(f'train:     {args.batch_size / train_s:8.1f} images/s ({1000 * train_s:.0f} ms per step)')
+    print(f'inference: {args.batch_size / test_s:8.1f} images/s ({1000 * test_s:.0f} ms per batch)')
+
+
+if __name__ == '__main__':
+    main()
