@@ -2,9 +2,9 @@
 from .annotations import build_annotations, load_annotations
 from .behave_frames import BEHAVEFrameDataset
 from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_frame_file, find_object_fit,
-                        find_object_template, frame_folder_name, intrinsic_matrix, invert_rigid, list_frame_folders,
+                        frame_folder_name, intrinsic_matrix, invert_rigid, list_frame_folders,
                         load_body_keypoints, load_correspondences, load_extrinsics, load_image, load_intrinsics,
-                        load_mask, load_object_fit, load_object_template, load_person_fit, load_sequence_info,
+                        load_mask, load_object_fit, load_person_fit, load_sequence_info,
                         load_split, object_pose_to_camera, object_vertices, smplh_params_to_camera,
                         transform_points, transform_smplh_params, world_to_camera_points)
 from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHOIInputs
@@ -13,9 +13,9 @@ __all__ = [
     'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadHOIImage', 'PackHOIInputs',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
-    'find_object_template', 'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',
+    'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',
     'load_body_keypoints', 'load_correspondences', 'load_extrinsics', 'load_image', 'load_intrinsics', 'load_mask',
-    'load_object_fit', 'load_object_template', 'load_person_fit', 'load_sequence_info', 'load_split',
+    'load_object_fit', 'load_person_fit', 'load_sequence_info', 'load_split',
     'object_pose_to_camera', 'object_vertices', 'smplh_params_to_camera', 'transform_points',
     'transform_smplh_params', 'world_to_camera_points'
 ]

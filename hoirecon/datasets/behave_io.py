@@ -43,7 +43,6 @@ OBJECT_FOLDER_ALIASES = {
     'yogaball': 'sports ball',
 }
 #: Simplified-template suffixes in the order StackFLOW searches them.
-TEMPLATE_SUFFIXES = ('_f1000.ply', '_f2000.ply', '_f2500.ply', '_closed_f1000.ply')
 
 
 class BehaveFormatError(ValueError):
@@ -223,34 +222,6 @@ def find_object_fit(frame_dir: str, obj_name: str) -> str:
         if osp.isfile(path):
             return path
     raise FileNotFoundError(f'object fit of {obj_name!r} not found; tried {tried}.')
-
-
-def find_object_template(objects_dir: str, obj_name: str) -> str:
-    """Path of the simplified template ``objects/<obj>/<obj>_fXXXX.ply`` (StackFLOW's search order)."""
-    tried = [osp.join(objects_dir, obj_name, obj_name + suffix) for suffix in TEMPLATE_SUFFIXES]
-    for path in tried:
-        if osp.isfile(path):
-            return path
-    raise FileNotFoundError(f'object template of {obj_name!r} not found; tried {tried}.')
-
-
-def load_object_template(path: str) -> tuple:
-    """Read a simplified template, keeping its vertex order, centred at its vertex mean.
-
-    Returns:
-        ``(vertices (V, 3) float64 centred, faces (F, 3) int64, centre (3,) float64)``.
-    """
-    import trimesh
-    _require_file(path, 'object template (.ply)')
-    try:
-        mesh = trimesh.load(path, process=False, force='mesh')
-    except Exception as err:  # trimesh raises many types for bad files
-        raise BehaveFormatError(f'{path}: cannot read the object template ({type(err).__name__}: {err}).') from err
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    if vertices.ndim != 2 or len(vertices) == 0 or len(mesh.faces) == 0:
-        raise BehaveFormatError(f'{path}: the template has no vertices or faces; expected a triangle mesh.')
-    centre = vertices.mean(axis=0)
-    return vertices - centre, np.asarray(mesh.faces, dtype=np.int64), centre
 
 
 # ----------------------------------------------------------------------------- per-image files

@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
-from hoirecon.datasets.behave_io import find_object_template, frame_folder_name, load_object_template
+from hoirecon.datasets.behave_io import frame_folder_name
+from hoirecon.objects import ObjectLibrary, write_template_folder
+from hoirecon.objects.io import find_template_file
 from hoirecon.objects.catalogue import BEHAVE_OBJECTS
 from .cameras import NUM_KINECTS, behave_like_intrinsics, sample_camera_rig
 from .scene import ACTIONS, ObjectGeometry, allowed_actions
@@ -167,11 +169,10 @@ def write_body_models(out_dir: str, body_model_root: str = None) -> str:
 
 def write_objects(out_dir: str) -> str:
     """Write the procedural BEHAVE templates to ``out_dir/objects`` unless all are there."""
-    from hoirecon.objects import write_template_folder
     target = osp.join(out_dir, 'objects')
     try:
         for name in BEHAVE_OBJECTS:
-            find_object_template(target, name)
+            find_template_file(target, name, 'behave')
     except FileNotFoundError:
         write_template_folder(target, 'behave')
     return target
@@ -179,11 +180,8 @@ def write_objects(out_dir: str) -> str:
 
 def load_objects(out_dir: str, names: tuple) -> dict:
     """name -> :class:`ObjectGeometry` read back from ``out_dir/objects`` (centred at the vertex mean)."""
-    objects = {}
-    for name in names:
-        vertices, faces, _ = load_object_template(find_object_template(osp.join(out_dir, 'objects'), name))
-        objects[name] = ObjectGeometry.from_template(name, vertices, faces)
-    return objects
+    library = ObjectLibrary('behave', osp.join(out_dir, 'objects'))
+    return {name: ObjectGeometry.from_template(name, library[name].vertices, library[name].faces) for name in names}
 
 
 def write_calibration(out_dir: str, seed: int, image_size: tuple):

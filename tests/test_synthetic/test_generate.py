@@ -50,7 +50,8 @@ def ground_truth(root, seq_dir, frame, models):
         out = model.forward_axis_angle(torch.from_numpy(fit['betas'])[None], torch.from_numpy(fit['pose'])[None],
                                        torch.from_numpy(fit['trans'])[None])
         body25 = model.body25(out.vertices)[0].double().numpy()
-    template, faces, _ = io.load_object_template(io.find_object_template(osp.join(root, 'objects'), info['cat']))
+    template = ObjectLibrary('behave', osp.join(root, 'objects'))[info['cat']]
+    template, faces = template.vertices, template.faces
     obj_fit = io.load_object_fit(io.find_object_fit(frame_dir, info['cat']))
     obj_verts = io.object_vertices(template, obj_fit['angle'], obj_fit['trans'])
     return info, out.vertices[0].double().numpy(), model.faces, body25, obj_verts, faces, obj_fit, template
@@ -146,7 +147,7 @@ def test_correspondences_lie_on_the_object(tiny_dataset, tiny_params):
     models, checked = {}, 0
     for seq, seq_dir, frame in frames_of(root):
         info, _, _, _, _, _, obj_fit, template = ground_truth(root, seq_dir, frame, models)
-        _, faces, _ = io.load_object_template(io.find_object_template(osp.join(root, 'objects'), info['cat']))
+        faces = ObjectLibrary('behave', osp.join(root, 'objects'))[info['cat']].faces
         mesh = trimesh.Trimesh(template, faces, process=False)
         for k in range(4):
             corr = io.load_correspondences(osp.join(root, 'epro_pnp', seq, frame, f'k{k}.obj_coor.pkl'))

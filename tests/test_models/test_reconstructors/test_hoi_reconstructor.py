@@ -1,9 +1,11 @@
 """HOIReconstructor: composition by config, losses, gradients, prediction geometry."""
 import copy
+import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 from hoirecon.models.relation_encoders import fit_offset_pca, save_offset_pca
 from hoirecon.models.utils import axis_angle_to_matrix, rot6d_to_matrix
@@ -12,23 +14,9 @@ from hoirecon.registry import BODY_MODELS, MODELS
 from hoirecon.testing.hoi_batch import make_hoi_batch
 
 FEATURE = 32
-LOSSES = dict(
-    betas=dict(type='MSELoss', loss_weight=0.005, reduction='sum_per_batch'),
-    global_orient=dict(type='RotationMatrixMSELoss', loss_weight=0.01, reduction='sum_per_batch'),
-    body_pose=dict(type='RotationMatrixMSELoss', loss_weight=0.05, reduction='sum_per_batch'),
-    orthogonality=dict(type='Rot6DOrthogonalityLoss', loss_weight=0.1),
-    orthogonality_samples=dict(type='Rot6DOrthogonalityLoss', loss_weight=0.1),
-    translation=dict(type='L1Loss', loss_weight=0.1),
-    joints_3d=dict(type='L1Loss', loss_weight=0.05, reduction='sum_per_batch'),
-    joints_2d=dict(type='L1Loss', loss_weight=0.01, reduction='sum_per_batch'),
-    relation=dict(type='L1Loss', loss_weight=0.1),
-    offsets=dict(type='L1Loss', loss_weight=0.01),
-    object_reprojection=dict(type='L1Loss', loss_weight=0.01),
-    object_reprojection_samples=dict(type='L1Loss', loss_weight=0.01),
-    nll_pose=dict(type='NLLLoss', loss_weight=0.001),
-    nll_relation=dict(type='NLLLoss', loss_weight=0.001),
-    joints_2d_samples=dict(type='L1Loss', loss_weight=0.01, reduction='sum_per_batch'),
-)
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# The paper's loss table, exactly as the StackFLOW configs use it.
+LOSSES = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'stackflow.py')).model.losses.to_dict()
 
 
 @pytest.fixture(scope='module')
