@@ -1,10 +1,10 @@
 """Losses (registered in :data:`hoirecon.registry.LOSSES`); see docs/heads_and_losses.md for StackFLOW's table."""
 from .nll_loss import NLLLoss
-from .reduction import REDUCTIONS, expand_weight, weighted_reduce
+from .reduction import REDUCTIONS, WeightedReductionLoss, expand_weight, weighted_reduce
 from .regression_losses import L1Loss, MSELoss
 from .rotation_losses import Rot6DOrthogonalityLoss, RotationMatrixMSELoss
 
 __all__ = [
     'L1Loss', 'MSELoss', 'NLLLoss', 'REDUCTIONS', 'Rot6DOrthogonalityLoss', 'RotationMatrixMSELoss', 'expand_weight',
-    'weighted_reduce'
+    'WeightedReductionLoss', 'weighted_reduce'
 ]

@@ -2,14 +2,13 @@
 from typing import Optional
 
 import torch
-from torch import nn
 
 from hoirecon.registry import LOSSES
-from .reduction import check_reduction, weighted_reduce
+from .reduction import WeightedReductionLoss
 
 
 @LOSSES.register_module()
-class NLLLoss(nn.Module):
+class NLLLoss(WeightedReductionLoss):
     """``loss_weight * reduce(-log_prob, weight)``: negative log-likelihood (nats) of given data.
 
     ``pred`` is a log density, e.g. ``head.log_prob(...)['pose']`` of the
@@ -22,12 +21,6 @@ class NLLLoss(nn.Module):
         reduction: ``'mean'`` or ``'sum_per_batch'``, see :func:`weighted_reduce`.
     """
 
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
-        super().__init__()
-        check_reduction(type(self).__name__, reduction)
-        self.loss_weight = loss_weight
-        self.reduction = reduction
-
     def forward(self,
                 pred: torch.Tensor,
                 target: Optional[torch.Tensor] = None,
@@ -36,4 +29,4 @@ class NLLLoss(nn.Module):
         name = type(self).__name__
         if target is not None:
             raise ValueError(f'{name}: takes no target; pass the log densities of the targets as pred.')
-        return self.loss_weight * weighted_reduce(name, -pred, weight, self.reduction)
+        return self.reduce(-pred, weight)

@@ -2,6 +2,7 @@
 from typing import Optional
 
 import torch
+from torch import nn
 
 #: ``'mean'``: weighted mean over all elements; ``'sum_per_batch'``: weighted sum divided by the batch size.
 REDUCTIONS = ('mean', 'sum_per_batch')
@@ -71,3 +72,24 @@ def weighted_reduce(loss: str,
         return total / max(elementwise.shape[0], 1)
     count = elementwise.new_tensor(float(elementwise.numel())) if weight is None else weight.sum()
     return total / torch.where(count > 0, count, torch.ones_like(count))
+
+
+class WeightedReductionLoss(nn.Module):
+    """Holds ``loss_weight`` and ``reduction`` for the element-wise losses and applies them.
+
+    Subclasses compute the element-wise loss and return ``self.reduce(elementwise, weight)``.
+
+    Args:
+        loss_weight: factor applied to the reduced loss.
+        reduction: ``'mean'`` or ``'sum_per_batch'``, see :func:`weighted_reduce`.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
+        super().__init__()
+        check_reduction(type(self).__name__, reduction)
+        self.loss_weight = loss_weight
+        self.reduction = reduction
+
+    def reduce(self, elementwise: torch.Tensor, weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """``loss_weight * weighted_reduce(elementwise, weight)``: a scalar."""
+        return self.loss_weight * weighted_reduce(type(self).__name__, elementwise, weight, self.reduction)

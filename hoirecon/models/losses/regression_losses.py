@@ -2,10 +2,9 @@
 from typing import Optional
 
 import torch
-from torch import nn
 
 from hoirecon.registry import LOSSES
-from .reduction import check_reduction, weighted_reduce
+from .reduction import WeightedReductionLoss
 
 
 def check_pred_target(loss: str, pred: torch.Tensor, target: Optional[torch.Tensor]) -> torch.Tensor:
@@ -19,7 +18,7 @@ def check_pred_target(loss: str, pred: torch.Tensor, target: Optional[torch.Tens
 
 
 @LOSSES.register_module()
-class L1Loss(nn.Module):
+class L1Loss(WeightedReductionLoss):
     """``loss_weight * reduce(|pred - target|, weight)``.
 
     Args:
@@ -27,12 +26,6 @@ class L1Loss(nn.Module):
         reduction: ``'mean'`` (weighted mean over elements) or ``'sum_per_batch'``
             (weighted sum / batch size), see :func:`weighted_reduce`.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
-        super().__init__()
-        check_reduction(type(self).__name__, reduction)
-        self.loss_weight = loss_weight
-        self.reduction = reduction
 
     def forward(self,
                 pred: torch.Tensor,
@@ -44,23 +37,17 @@ class L1Loss(nn.Module):
         """
         name = type(self).__name__
         target = check_pred_target(name, pred, target)
-        return self.loss_weight * weighted_reduce(name, (pred - target).abs(), weight, self.reduction)
+        return self.reduce((pred - target).abs(), weight)
 
 
 @LOSSES.register_module()
-class MSELoss(nn.Module):
+class MSELoss(WeightedReductionLoss):
     """``loss_weight * reduce((pred - target)^2, weight)`` (StackFLOW's betas: ``reduction='sum_per_batch'``).
 
     Args:
         loss_weight: factor applied to the reduced loss.
         reduction: ``'mean'`` or ``'sum_per_batch'``, see :func:`weighted_reduce`.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
-        super().__init__()
-        check_reduction(type(self).__name__, reduction)
-        self.loss_weight = loss_weight
-        self.reduction = reduction
 
     def forward(self,
                 pred: torch.Tensor,
@@ -69,4 +56,4 @@ class MSELoss(nn.Module):
         """Args: pred (B, ...), target same shape, weight aligned to the leading dims. Returns: scalar."""
         name = type(self).__name__
         target = check_pred_target(name, pred, target)
-        return self.loss_weight * weighted_reduce(name, (pred - target)**2, weight, self.reduction)
+        return self.reduce((pred - target)**2, weight)

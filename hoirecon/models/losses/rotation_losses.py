@@ -6,7 +6,7 @@ from torch import nn
 
 from hoirecon.models.utils import rot6d_orthogonality_loss, rot6d_to_matrix
 from hoirecon.registry import LOSSES
-from .reduction import check_reduction, weighted_reduce
+from .reduction import WeightedReductionLoss
 from .regression_losses import check_pred_target
 
 
@@ -21,7 +21,7 @@ def as_rotation_matrix(loss: str, rotation: torch.Tensor) -> torch.Tensor:
 
 
 @LOSSES.register_module()
-class RotationMatrixMSELoss(nn.Module):
+class RotationMatrixMSELoss(WeightedReductionLoss):
     """MSE between rotation matrices (StackFLOW's global-orient and body-pose losses).
 
     6D inputs are turned into matrices first (:func:`rot6d_to_matrix`), so the
@@ -32,12 +32,6 @@ class RotationMatrixMSELoss(nn.Module):
         reduction: ``'mean'`` (over the 9 entries of every matrix) or
             ``'sum_per_batch'`` (StackFLOW), see :func:`weighted_reduce`.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
-        super().__init__()
-        check_reduction(type(self).__name__, reduction)
-        self.loss_weight = loss_weight
-        self.reduction = reduction
 
     def forward(self,
                 pred: torch.Tensor,
@@ -58,7 +52,7 @@ class RotationMatrixMSELoss(nn.Module):
             raise ValueError(f'{name}: a target is required.')
         pred_matrix = as_rotation_matrix(name, pred)
         target_matrix = check_pred_target(name, pred_matrix, as_rotation_matrix(name, target))
-        return self.loss_weight * weighted_reduce(name, (pred_matrix - target_matrix)**2, weight, self.reduction)
+        return self.reduce((pred_matrix - target_matrix)**2, weight)
 
 
 @LOSSES.register_module()
