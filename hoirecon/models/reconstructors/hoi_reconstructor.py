@@ -132,16 +132,21 @@ class HOIReconstructor(BaseModel):
     def _labels(self, data_samples: List[HOIDataSample]) -> torch.Tensor:
         return _stack(data_samples, 'gt_instances', 'object_label').long()
 
-    def _forward(self, inputs: torch.Tensor, data_samples: List[HOIDataSample], num_samples: int = 0) -> dict:
-        """Network outputs: feature, betas, crop camera, translation and the head's dict."""
+    def _image_outputs(self, inputs: torch.Tensor, data_samples: List[HOIDataSample]) -> dict:
+        """Feature (B,C), betas (B,10), crop camera (B,3), camera-frame root translation (B,3) and the crop's
+        camera entries (``box_center``, ``box_size``, ``focal``, ``principal``)."""
         feature = self.backbone(inputs)
         shape = self.shape_head(feature)
         camera = self._camera(data_samples, feature)
         translation = crop_cam_to_translation(shape['crop_cam'], camera['box_center'], camera['box_size'],
                                               camera['focal'], camera['principal'])
-        out = self.head(feature, self._labels(data_samples), num_samples=num_samples)
         return dict(feature=feature, betas=shape['betas'], crop_cam=shape['crop_cam'], translation=translation,
-                    **out)
+                    camera=camera)
+
+    def _forward(self, inputs: torch.Tensor, data_samples: List[HOIDataSample], num_samples: int = 0) -> dict:
+        """Network outputs: :meth:`_image_outputs` and the head's dict."""
+        image = self._image_outputs(inputs, data_samples)
+        return dict(image, **self.head(image['feature'], self._labels(data_samples), num_samples=num_samples))
 
     @staticmethod
     def _camera(data_samples: List[HOIDataSample], like: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -184,13 +189,9 @@ class HOIReconstructor(BaseModel):
                           'joints_2d', 'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')}
         labels = self._labels(data_samples)
         crop_size = inputs.shape[-1]
-        camera = self._camera(data_samples, inputs.float())
         k = self.num_train_samples
-
-        feature = self.backbone(inputs)
-        shape = self.shape_head(feature)
-        translation = crop_cam_to_translation(shape['crop_cam'], camera['box_center'], camera['box_size'],
-                                              camera['focal'], camera['principal'])
+        image = self._image_outputs(inputs, data_samples)
+        feature, betas, translation, camera = image['feature'], image['betas'], image['translation'], image['camera']
 
         # Ground-truth latents: pose in 6D, relation encoded with the GT body's anchors.
         gt_rotations = torch.cat((gt['global_orient'][:, None], gt['body_pose']), dim=1)
@@ -209,9 +210,9 @@ class HOIReconstructor(BaseModel):
             self._add(losses, 'nll_relation', log_prob['relation'])
 
         out = self.head(feature, labels, num_samples=k)
-        pred = self.decode_prediction(shape['betas'], out['pose_6d'], out['relation'], translation, labels)
+        pred = self.decode_prediction(betas, out['pose_6d'], out['relation'], translation, labels)
 
-        self._add(losses, 'betas', shape['betas'], gt['betas'])
+        self._add(losses, 'betas', betas, gt['betas'])
         self._add(losses, 'global_orient', out['pose_6d'][:, 0], gt['global_orient'])
         self._add(losses, 'body_pose', out['pose_6d'][:, 1:NUM_BODY_JOINTS], gt['body_pose'])
         self._add(losses, 'orthogonality', out['pose_6d'])
@@ -232,7 +233,7 @@ class HOIReconstructor(BaseModel):
                   gt['object_kpts_weights'])
 
         if k > 0:
-            self._sample_losses(losses, out, shape['betas'], translation, labels, gt, camera, crop_size)
+            self._sample_losses(losses, out, betas, translation, labels, gt, camera, crop_size)
         return losses
 
     def _sample_losses(self, losses, out, betas, translation, labels, gt, camera, crop_size):
