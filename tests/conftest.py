@@ -24,3 +24,16 @@ def surrogate_body_root():
     """Folder with the licence-free surrogate ``smpl/`` and ``smplh/`` files."""
     from hoirecon.models.body_models import ensure_surrogate_body
     return ensure_surrogate_body()
+
+
+#: Seed 6 plans a female training sequence and a male test sequence (the male-betas fit needs a female subject).
+TINY_SYNTHETIC_BEHAVE = dict(num_sequences=2, frames_per_sequence=2, seed=6, image_size=(128, 96))
+
+
+@pytest.fixture(scope='session')
+def behave_synthetic_root(tmp_path_factory):
+    """Root of a 2-sequence x 2-frame x 4-kinect synthetic BEHAVE dataset at 128x96 pixels."""
+    from hoirecon.synthetic.generate import generate_synthetic_behave
+    root = str(tmp_path_factory.mktemp('behave_synthetic') / 'behave')
+    generate_synthetic_behave(root, workers=0, progress=False, **TINY_SYNTHETIC_BEHAVE)
+    return root

@@ -274,8 +274,22 @@ def load_mask(path: str, expected_size: tuple = None) -> np.ndarray:
 
 
 def load_body_keypoints(path: str) -> np.ndarray:
-    """Read ``k*.color.json``: OpenPose BODY_25 as (25, 3) float32 ``(x px, y px, confidence)``."""
-    data = _dict_of(_load_json(path, 'OpenPose keypoints (k*.color.json)'), path, '{"body_joints": [75 floats]}')
+    """Read OpenPose BODY_25 keypoints as (25, 3) float32 ``(x px, y px, confidence)``.
+
+    Two layouts: BEHAVE's ``k*.color.json`` (``{"body_joints": [75 floats]}``) and OpenPose's own JSON
+    (``{"people": [{"pose_keypoints_2d": [75 floats]}, ...]}``, e.g. StackFLOW's ``*.color_keypoints.json``), of
+    which the first person is used (as StackFLOW); a file with no person gives all zeros (no detection).
+    """
+    data = _dict_of(_load_json(path, 'OpenPose keypoints'), path,
+                    '{"body_joints": [75 floats]} or {"people": [{"pose_keypoints_2d": [75 floats]}]}')
+    if 'people' in data and 'body_joints' not in data:
+        people = data['people']
+        if not isinstance(people, list):
+            raise BehaveFormatError(f'{path}: "people" must be a list of persons, got {type(people).__name__}.')
+        if not people:
+            return np.zeros((NUM_BODY25, 3), np.float32)
+        person = _dict_of(people[0], path, '{"pose_keypoints_2d": [75 floats]}')
+        return _field(person, 'pose_keypoints_2d', (NUM_BODY25, 3), path)
     return _field(data, 'body_joints', (NUM_BODY25, 3), path)
 
 

@@ -17,6 +17,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadHOIImage'),
+    # EPro-PnP-style object correspondences of epro_pnp/ (zeros when absent): the refiner's object evidence
+    dict(type='LoadCorrespondences', num_points=4096),
     dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
     # ground truth = the subject's own (gendered) fit, posed by the metric with the gendered body model
     dict(type='PackHOIInputs', body_target='gendered'),

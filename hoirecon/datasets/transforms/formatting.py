@@ -11,7 +11,9 @@ from hoirecon.structures import HOIDataSample
 
 #: Ground-truth fields copied (as float32 with a leading instance dim of 1) when present.
 GT_FIELDS = ('global_orient', 'body_pose', 'hoi_R', 'hoi_t', 'object_R', 'object_t', 'rel_R', 'rel_t', 'joints_3d',
-             'joints_2d', 'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights', 'person_kpts')
+             'joints_2d', 'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')
+#: Detector outputs available at test time (the refiner's inputs), copied into ``observations`` when present.
+OBSERVATION_FIELDS = ('person_kpts', 'corr_x3d', 'corr_x2d', 'corr_w2d')
 #: ``body_target`` -> the (betas, translation) keys of the results that become ``betas`` / ``transl``.
 BODY_TARGETS = {'male': ('betas_male', 'transl_male'), 'gendered': ('betas', 'transl')}
 DEFAULT_META_KEYS = ('img_id', 'img_path', 'object_name', 'cam_K', 'box_center', 'box_size', 'focal', 'principal',
@@ -30,9 +32,11 @@ class PackHOIInputs(BaseTransform):
     [m] of the body model chosen by ``body_target``; ``global_orient`` (1, 3, 3), ``body_pose`` (1, 21, 3, 3),
     ``hoi_R``, ``hoi_t``, ``object_R``, ``object_t``, ``rel_R``, ``rel_t`` [camera frame, m]; ``object_label``
     (1,) int64; ``joints_3d`` (1, 22, 3) camera frame; ``joints_2d`` (1, 22, 2) and ``object_kpts_2d``
-    (1, 16, 2) crop coordinates; ``object_kpts_3d`` (1, 16, 3) object frame; ``object_kpts_weights`` (1, 16);
-    ``person_kpts`` (1, 25, 3) OpenPose (x px, y px, conf) in the (rotated) image. Fields missing from the
-    results are left out. Metainfo: the ``meta_keys`` present in the results.
+    (1, 16, 2) crop coordinates; ``object_kpts_3d`` (1, 16, 3) object frame; ``object_kpts_weights`` (1, 16).
+    ``observations`` (detector outputs the refiner reads): ``person_kpts`` (1, 25, 3) OpenPose (x px, y px, conf)
+    in the (rotated) image; ``corr_x3d`` (1, N, 3), ``corr_x2d`` (1, N, 2), ``corr_w2d`` (1, N, 2) object
+    correspondences (:class:`LoadCorrespondences`). Fields missing from the results are left out. Metainfo: the
+    ``meta_keys`` present in the results.
 
     Args:
         body_target: 'male' (``betas_male``/``transl_male``: the male SMPL-H that StackFLOW trains) or 'gendered'
@@ -59,8 +63,13 @@ class PackHOIInputs(BaseTransform):
                 gt[name] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
         if 'object_label' in results:
             gt.object_label = torch.tensor([int(results['object_label'])], dtype=torch.long)
+        observations = InstanceData()
+        for key in OBSERVATION_FIELDS:
+            if key in results:
+                observations[key] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
         sample = HOIDataSample()
         sample.gt_instances = gt
+        sample.observations = observations
         sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
         return dict(inputs=inputs, data_samples=sample)
 

@@ -80,8 +80,8 @@ class HOICrop(BaseTransform):
     (22, 3) -> adds ``joints_2d`` (22, 2); ``object_kpts_3d`` (16, 3) object frame with ``object_R``/``object_t``
     -> adds ``object_kpts_2d`` (16, 2); with a rotation, ``global_orient``, ``hoi_R``, ``object_R`` are
     pre-multiplied by ``Rz(angle)``, ``hoi_t`` keeps its depth and moves to the rotated 2D root, ``transl``,
-    ``transl_male``, ``object_t`` and ``joints_3d`` follow rigidly, and ``person_kpts`` (25, 3) rotate about the
-    box centre in the image.
+    ``transl_male``, ``object_t`` and ``joints_3d`` follow rigidly, and ``person_kpts`` (25, 3) and ``corr_x2d``
+    (N, 2) (rows with weight) rotate about the box centre in the image.
 
     Added keys: ``img`` (img_size, img_size, 3), ``img_shape``, ``box_center`` (2,) and ``box_size`` (float), the
     pre-warp square in image pixels, ``crop_affine`` (2, 3) image -> crop pixels, ``crop_rotation`` (degrees),
@@ -165,6 +165,11 @@ class HOICrop(BaseTransform):
             detected = kpts[:, 2] > 0
             kpts[detected, :2] = (kpts[detected, :2] - center) @ rot_2d.T + center
             results['person_kpts'] = kpts
+        if 'corr_x2d' in results:
+            corr = np.array(results['corr_x2d'], np.float32)
+            used = np.asarray(results['corr_w2d']).sum(axis=1) > 0
+            corr[used] = (corr[used] - center) @ rot_2d.T + center
+            results['corr_x2d'] = corr
         if 'hoi_t' not in results:
             return
         old_root = np.asarray(results['hoi_t'], np.float64)

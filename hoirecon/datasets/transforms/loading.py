@@ -1,10 +1,10 @@
-"""Loading the colour image (and the person / full-object masks) of one HOI sample."""
+"""Loading the colour image (and the person / full-object masks) and the object correspondences of one HOI sample."""
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from hoirecon.registry import TRANSFORMS
 from ..annotations import upsample_half_mask
-from ..behave_io import BehaveFormatError, load_image, load_mask
+from ..behave_io import BehaveFormatError, load_correspondences, load_image, load_mask
 
 
 @TRANSFORMS.register_module()
@@ -47,3 +47,56 @@ class LoadHOIImage(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(with_masks={self.with_masks})'
+
+
+def fixed_size_correspondences(corr: dict, num_points: int) -> dict:
+    """Pad or evenly subsample 2D-3D correspondences to ``num_points`` rows.
+
+    Args:
+        corr: ``{}`` or ``x3d`` (n, 3), ``x2d`` (n, 2), ``w2d`` (n, 2) (see
+            :func:`hoirecon.datasets.load_correspondences`).
+        num_points: N, rows of the output.
+
+    Returns:
+        ``corr_x3d`` (N, 3), ``corr_x2d`` (N, 2), ``corr_w2d`` (N, 2) float32; padded rows (and every row when
+        ``corr`` is empty) have weight 0, so losses and the PnP initialiser ignore them. Subsampling keeps
+        rows ``round(linspace(0, n - 1, N))`` (deterministic).
+    """
+    out = {'corr_x3d': np.zeros((num_points, 3), np.float32), 'corr_x2d': np.zeros((num_points, 2), np.float32),
+           'corr_w2d': np.zeros((num_points, 2), np.float32)}
+    if not corr:
+        return out
+    num = len(corr['x3d'])
+    rows = np.arange(num) if num <= num_points else np.round(np.linspace(0, num - 1, num_points)).astype(np.int64)
+    for key in ('x3d', 'x2d', 'w2d'):
+        out[f'corr_{key}'][:len(rows)] = np.asarray(corr[key], np.float32)[rows]
+    return out
+
+
+@TRANSFORMS.register_module()
+class LoadCorrespondences(BaseTransform):
+    """Read the EPro-PnP-style 2D-3D object correspondences of ``results['corr_path']`` (the refiner's input).
+
+    Optional key: ``corr_path`` (``''`` or missing: no correspondences for this image; the refiner then switches
+    the object reprojection term off for it).
+
+    Added keys: ``corr_x3d`` (N, 3) object-frame metres, ``corr_x2d`` (N, 2) full-image pixels, ``corr_w2d``
+    (N, 2) weights (0 on padding), float32, N = ``num_points`` (see :func:`fixed_size_correspondences`).
+    :class:`HOICrop` rotates ``corr_x2d`` with the image when it augments by rotation.
+
+    Args:
+        num_points: Rows kept per image (StackFLOW's EPro-PnP files hold 4096 = 64 x 64).
+    """
+
+    def __init__(self, num_points: int = 4096):
+        if int(num_points) < 1:
+            raise ValueError(f'LoadCorrespondences: num_points must be >= 1, got {num_points}.')
+        self.num_points = int(num_points)
+
+    def transform(self, results: dict) -> dict:
+        path = results.get('corr_path') or ''
+        results.update(fixed_size_correspondences(load_correspondences(path) if path else {}, self.num_points))
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(num_points={self.num_points})'
