@@ -1,4 +1,6 @@
 """Model building blocks; importing this package registers them (registry ``locations``)."""
-from . import backbones, body_models, flows, heads, losses, reconstructors, relation_encoders
+from . import backbones, body_models, flows, heads, losses, reconstructors, refiners, relation_encoders
 
-__all__ = ['backbones', 'body_models', 'flows', 'heads', 'losses', 'reconstructors', 'relation_encoders']
+__all__ = [
+    'backbones', 'body_models', 'flows', 'heads', 'losses', 'reconstructors', 'refiners', 'relation_encoders'
+]

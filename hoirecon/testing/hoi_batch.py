@@ -24,7 +24,8 @@ def make_hoi_batch(body_model,
                    batch_size: int = 2,
                    crop_size: int = 64,
                    object_names: Tuple[str, ...] = ('stool', 'boxmedium'),
-                   seed: int = 0) -> Tuple[torch.Tensor, List[HOIDataSample]]:
+                   seed: int = 0,
+                   num_correspondences: int = 0) -> Tuple[torch.Tensor, List[HOIDataSample]]:
     """A batch of random uint8 crops and data samples with consistent ground truth.
 
     Args:
@@ -34,6 +35,9 @@ def make_hoi_batch(body_model,
         crop_size: side of the square crops, pixels.
         object_names: objects used in turn.
         seed: random seed.
+        num_correspondences: if > 0, also fill ``observations`` with noise-free detector outputs: ``person_kpts``
+            (1, 25, 3) = the projected BODY_25 joints of the true body with confidence 0.9, and ``corr_x3d`` /
+            ``corr_x2d`` / ``corr_w2d`` (1, N, .) = N template vertices and their projections, weight 1.
 
     Returns:
         ``inputs`` (B, 3, crop, crop) uint8 and B :class:`HOIDataSample` with ``gt_instances`` (betas, global_orient,
@@ -60,6 +64,10 @@ def make_hoi_batch(body_model,
     focal = torch.tensor([500., 500.]).expand(batch_size, 2)
     principal = torch.tensor([256., 192.]).expand(batch_size, 2)
     joints_px = perspective_project(joints_3d, focal, principal)
+    if num_correspondences:
+        with torch.no_grad():
+            posed = body_model(betas=betas, global_orient=global_orient, body_pose=body_pose, transl=transl)
+        body25_px = perspective_project(body_model.body25(posed.vertices), focal, principal)
     box_center = 0.5 * (joints_px.amin(1) + joints_px.amax(1))
     box_size = 1.2 * (joints_px.amax(1) - joints_px.amin(1)).amax(1) + 40.0
 
@@ -90,6 +98,14 @@ def make_hoi_batch(body_model,
                                              box_center=box_center[i].numpy(), box_size=float(box_size[i]),
                                              focal=focal[i].numpy(), principal=principal[i].numpy()))
         sample.gt_instances = gt
+        if num_correspondences:
+            vertices = torch.as_tensor(template.vertices, dtype=torch.float32)
+            x3d = vertices[torch.linspace(0, len(vertices) - 1, num_correspondences).round().long()][None]
+            x2d = perspective_project(x3d @ object_R[i:i + 1].transpose(1, 2) + object_t[i:i + 1, None],
+                                      focal[i:i + 1], principal[i:i + 1])
+            sample.observations = InstanceData(
+                person_kpts=torch.cat([body25_px[i:i + 1], torch.full((1, 25, 1), 0.9)], dim=2), corr_x3d=x3d,
+                corr_x2d=x2d, corr_w2d=torch.ones(1, num_correspondences, 2))
         samples.append(sample)
     inputs = torch.randint(0, 256, (batch_size, 3, crop_size, crop_size), generator=gen, dtype=torch.uint8)
     return inputs, samples

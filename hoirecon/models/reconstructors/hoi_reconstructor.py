@@ -12,6 +12,7 @@ part                   registry             role
 ``relation_encoder``   RELATION_ENCODERS    relation latent <-> object pose relative to the body (HOI frame)
 ``body_model``         BODY_MODELS          betas, pose -> vertices and joints (never in checkpoints)
 ``losses``             LOSSES               one entry per term of StackFLOW's table (method.md §4)
+``refiner`` (optional)  REFINERS            test-time fit to keypoints / correspondences (method.md §6)
 =====================  ===================  ===================================================================
 
 Frames: the *HOI frame* is the body's root frame: origin at the posed root joint J0, axes rotated by the
@@ -25,7 +26,7 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, RELATION_ENCODERS
+from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, REFINERS, RELATION_ENCODERS
 from hoirecon.structures import HOIDataSample
 from hoirecon.models.utils import (crop_cam_to_translation, matrix_to_rot6d, perspective_project, rot6d_to_matrix,
                                    to_crop_coords)
@@ -65,6 +66,9 @@ class HOIReconstructor(BaseModel):
         nll_noise: standard deviations of the noise added to the targets of the NLL terms (pose, relation).
         test_relation: ``'predicted'`` (the head's relation) or ``'mean'``: ``predict`` replaces it by the
             encoder's mean training relation (the constant "mean relation" baseline; OffsetPCA only).
+        refiner: REFINERS config (e.g. ``StackFLOWRefiner``) applied by ``predict`` to the mode reconstruction, or
+            None. It reads the samples' ``observations`` (keypoints, correspondences); the network's output is
+            kept in ``init_instances`` so that one test run scores both.
         data_preprocessor: mmengine data preprocessor config (normalisation, batching).
         init_cfg: mmengine initialisation config.
     """
@@ -80,6 +84,7 @@ class HOIReconstructor(BaseModel):
                  num_test_hypotheses: int = 0,
                  nll_noise: Tuple[float, float] = (0.001, 0.01),
                  test_relation: str = 'predicted',
+                 refiner: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -99,6 +104,7 @@ class HOIReconstructor(BaseModel):
         if test_relation not in ('predicted', 'mean'):
             raise ValueError(f"HOIReconstructor: test_relation must be 'predicted' or 'mean', got {test_relation!r}")
         self.test_relation = test_relation
+        self.refiner = None if refiner is None else REFINERS.build(refiner)
 
     # ------------------------------------------------------------------ body geometry
     def body_in_hoi_frame(self, betas: torch.Tensor, body_pose: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -280,7 +286,9 @@ class HOIReconstructor(BaseModel):
         ``hoi_t`` (1,3) camera-frame root, ``rel_R``, ``rel_t``, ``object_R`` (1,3,3), ``object_t`` (1,3)
         [m, camera frame], ``human_vertices`` (1,V,3) camera frame; and, with hypotheses, ``pose_6d_samples``
         (1,k,22,6), ``relation_samples`` (1,k,D), ``object_R_samples`` (1,k,3,3), ``object_t_samples`` (1,k,3),
-        ``log_prob`` (1,k).
+        ``log_prob`` (1,k). With a refiner, ``pred_instances`` holds the refined body and object (and
+        ``pnp_used`` (1,)) and ``init_instances`` the network's mode reconstruction; samples with the same metainfo
+        ``person_id`` are refined as one person with several objects.
         """
         k = self.num_test_hypotheses
         out = self._forward(inputs, data_samples, num_samples=k)
@@ -303,6 +311,35 @@ class HOIReconstructor(BaseModel):
             fields.update(pose_6d_samples=out['pose_6d_samples'], relation_samples=out['relation_samples'],
                           object_R_samples=samples['object_R'].reshape(batch, k, 3, 3),
                           object_t_samples=samples['object_t'].reshape(batch, k, 3), log_prob=out['log_prob'])
+        if self.refiner is not None:
+            init_fields = {key: value for key, value in fields.items() if not key.endswith('_samples')
+                           and key != 'log_prob'}
+            for i, sample in enumerate(data_samples):
+                sample.init_instances = InstanceData(**{key: value[i:i + 1] for key, value in init_fields.items()})
+            refined = self.refiner(self, out['feature'], labels,
+                                   init=dict(fields, relation=out['relation']),
+                                   observations=self._observations(data_samples, out['feature']),
+                                   camera={key: out['camera'][key] for key in ('focal', 'principal')},
+                                   groups=self._person_groups(data_samples, labels.device))
+            fields.update({key: value.to(out['feature']) for key, value in refined.params.items()})
+            fields['pnp_used'] = refined.pnp_used
         for i, sample in enumerate(data_samples):
             sample.pred_instances = InstanceData(**{key: value[i:i + 1] for key, value in fields.items()})
         return data_samples
+
+    @staticmethod
+    def _person_groups(data_samples: List[HOIDataSample], device: torch.device) -> Optional[torch.Tensor]:
+        """(B,) person index per sample from the metainfo ``person_id`` (several objects of one person, e.g. the
+        multi-object demo), or None when the samples do not all carry one (one person per sample)."""
+        ids = [s.metainfo.get('person_id') for s in data_samples]
+        if any(i is None for i in ids):
+            return None
+        order = {pid: n for n, pid in enumerate(dict.fromkeys(ids))}
+        return torch.tensor([order[i] for i in ids], device=device)
+
+    @staticmethod
+    def _observations(data_samples: List[HOIDataSample], like: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Stack the ``observations`` fields that every sample has (the refiner switches the others off)."""
+        present = [set(s.observations.keys()) if 'observations' in s else set() for s in data_samples]
+        common = set.intersection(*present) if present else set()
+        return {key: _stack(data_samples, 'observations', key).to(like) for key in sorted(common)}

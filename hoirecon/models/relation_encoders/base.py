@@ -26,10 +26,12 @@ class BaseRelationEncoder(nn.Module, metaclass=ABCMeta):
     Attributes:
         latent_dim: size D of the latent vector.
         human_anchor_indices: (A,) long body vertex ids of the human anchors (empty when unused).
+        has_offsets: whether :meth:`offsets` / :meth:`gt_offsets` give offsets (the refiner's offsets term).
     """
 
     latent_dim: int
     human_anchor_indices: torch.Tensor
+    has_offsets: bool = False
 
     @abstractmethod
     def encode(self, rel_R: torch.Tensor, rel_t: torch.Tensor, object_labels: torch.Tensor,

@@ -33,6 +33,8 @@ class OffsetPCA(BaseRelationEncoder):
         pca_dim: latent size; must match the file.
     """
 
+    has_offsets = True
+
     def __init__(self,
                  pca_file: str,
                  smpl_anchor_num: int = 32,

@@ -1,0 +1,357 @@
+"""StackFLOW's post-optimisation (method.md §6): fit the reconstruction to 2D evidence under the flows' priors."""
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
+from hoirecon.registry import REFINERS
+from .pnp import solve_object_pnp
+from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
+
+#: Loss weights ``w0`` of StackFLOW on BEHAVE (method.md §6); the offset loss is an option (0 = off).
+BEHAVE_LOSS_WEIGHTS = dict(person_keypoints=0.1, object_correspondences=10.0, pose_posterior=1.0,
+                           relation_posterior=1.0, offsets=0.0)
+#: Loss weights of StackFLOW on InterCap.
+INTERCAP_LOSS_WEIGHTS = dict(person_keypoints=1.0, object_correspondences=10.0, pose_posterior=1.0,
+                             relation_posterior=1.0, offsets=0.0)
+#: Optimisable variables: per person ``betas``, ``body_pose`` (21 x 6D), ``hoi_R`` (6D global rotation),
+#: ``hoi_t`` (camera-frame root joint); per object ``rel_R`` (6D) and ``rel_t`` (relative pose in the HOI frame).
+VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
+PERSON_VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t')
+
+
+@dataclass
+class RefinementResult:
+    """Output of :meth:`StackFLOWRefiner.refine`, one row per instance (person-object pair).
+
+    Attributes:
+        params: ``betas`` (B,10), ``global_orient`` = ``hoi_R`` (B,3,3), ``body_pose`` (B,21,3,3), ``hoi_t``
+            (B,3), ``transl`` (B,3) (the body model's translation), ``rel_R`` (B,3,3), ``rel_t`` (B,3),
+            ``object_R`` (B,3,3), ``object_t`` (B,3), ``human_vertices`` (B,V,3), camera frame, metres.
+        losses: final unweighted value of every active term, (B,) per instance (person terms repeated over
+            the instances of a person).
+        pnp_used: (B,) bool, whether the object was initialised by PnP.
+        history: per step, the mean weighted total loss over the batch (for plots and tests).
+    """
+    params: Dict[str, torch.Tensor]
+    losses: Dict[str, torch.Tensor]
+    pnp_used: torch.Tensor
+    history: List[float] = field(default_factory=list)
+
+
+@REFINERS.register_module()
+class StackFLOWRefiner:
+    """Batched Adam fit of body shape/pose, HOI placement and object relative pose (StackFLOW's post-optimisation).
+
+    Terms (each per image, weighted by ``w0 / (1 + weight_decay * stage)`` in stage ``stage``):
+
+    ===========================  =================================================================================
+    ``person_keypoints``         confidence-weighted L1 of the projected BODY_25 joints (body model regressor) to
+                                 the OpenPose detections (:func:`keypoint_reprojection_loss`)
+    ``object_correspondences``   weighted L1 of the projected ``x3d`` to ``x2d`` (:func:`correspondence_...`)
+    ``pose_posterior``           mean of the squared pose-flow latent of the current pose, ``z = f^-1(theta)``
+    ``relation_posterior``       mean of the squared relation-flow latent of the current relation (stacked flow:
+                                 conditioned on the current pose)
+    ``offsets``                  L1 between the current human-object offsets and those decoded from the
+                                 network's relation (optional; encoders with offsets only)
+    ===========================  =================================================================================
+
+    An image without keypoints (all confidences 0) or correspondences (all weights 0) has that term switched off
+    for that image only. A fresh Adam runs for ``steps_per_stage`` steps in each of ``num_stages`` stages
+    (StackFLOW: 2 x 150 on BEHAVE, 2 x 300 InterCap, 2 x 200 BEHAVE-extended; lr 4e-2).
+
+    Several objects can share one person (``groups``): the person's variables are shared and fitted jointly to
+    every object's terms (each object keeps its own image feature and relation).
+
+    Args:
+        num_stages: outer iterations (a new optimiser each).
+        steps_per_stage: Adam steps per stage.
+        lr: Adam learning rate.
+        loss_weights: ``w0`` per term (keys of :data:`BEHAVE_LOSS_WEIGHTS`); missing keys take the BEHAVE
+            value, 0 switches a term off.
+        weight_decay: the ``10`` of ``w0 / (1 + 10 * stage)``.
+        pixel_scale: image residuals are multiplied by it before weighting (1 for BEHAVE's 2048 px images; 4 for
+            512 px images to keep BEHAVE's weights meaningful).
+        object_init: None (start from the network's object) or ``'pnp'``: images with enough correspondences
+            start from a RANSAC PnP object pose (:func:`solve_object_pnp`) instead.
+        pnp_cfg: keyword arguments of :func:`solve_object_pnp` (its ``reprojection_error`` is in scaled pixels,
+            i.e. divided by ``pixel_scale`` before use).
+        optimize: variables to optimise (subset of :data:`VARIABLES`); the others stay at their initial value.
+        show_progress: tqdm bar over the steps.
+    """
+
+    def __init__(self,
+                 num_stages: int = 2,
+                 steps_per_stage: int = 150,
+                 lr: float = 4e-2,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 weight_decay: float = 10.0,
+                 pixel_scale: float = 1.0,
+                 object_init: Optional[str] = None,
+                 pnp_cfg: Optional[dict] = None,
+                 optimize: Sequence[str] = VARIABLES,
+                 show_progress: bool = False):
+        unknown = sorted(set(loss_weights or {}) - set(BEHAVE_LOSS_WEIGHTS))
+        if unknown:
+            raise KeyError(f'StackFLOWRefiner: unknown loss_weights {unknown}; known terms: '
+                           f'{list(BEHAVE_LOSS_WEIGHTS)}')
+        unknown = sorted(set(optimize) - set(VARIABLES))
+        if unknown:
+            raise KeyError(f'StackFLOWRefiner: unknown variables in optimize {unknown}; known: {list(VARIABLES)}')
+        if object_init not in (None, 'pnp'):
+            raise ValueError(f"StackFLOWRefiner: object_init must be None or 'pnp', got {object_init!r}.")
+        if num_stages < 0 or steps_per_stage < 0:
+            raise ValueError('StackFLOWRefiner: num_stages and steps_per_stage must be >= 0, got '
+                             f'{num_stages} and {steps_per_stage}.')
+        self.num_stages = int(num_stages)
+        self.steps_per_stage = int(steps_per_stage)
+        self.lr = float(lr)
+        self.loss_weights = {**BEHAVE_LOSS_WEIGHTS, **(loss_weights or {})}
+        self.weight_decay = float(weight_decay)
+        self.pixel_scale = float(pixel_scale)
+        self.object_init = object_init
+        self.pnp_cfg = dict(pnp_cfg or {})
+        self.optimize = tuple(optimize)
+        self.show_progress = show_progress
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_stages={self.num_stages}, steps_per_stage={self.steps_per_stage}, '
+                f'lr={self.lr}, loss_weights={self.loss_weights}, pixel_scale={self.pixel_scale}, '
+                f'object_init={self.object_init!r})')
+
+    # ------------------------------------------------------------------ set-up
+    def _active_terms(self, model) -> List[str]:
+        terms = [name for name, weight in self.loss_weights.items() if weight > 0]
+        if not getattr(model.head, 'has_likelihood', False):
+            dropped = [t for t in terms if t.endswith('_posterior')]
+            if dropped:
+                warnings.warn(f'StackFLOWRefiner: {type(model.head).__name__} has no likelihood, so the terms '
+                              f'{dropped} are off.')
+                terms = [t for t in terms if t not in dropped]
+        if 'offsets' in terms and not model.relation_encoder.has_offsets:
+            warnings.warn(f'StackFLOWRefiner: {type(model.relation_encoder).__name__} has no offsets, so the '
+                          'offsets term is off.')
+            terms.remove('offsets')
+        return terms
+
+    def _pnp_objects(self, observations: Dict[str, torch.Tensor], camera: Dict[str, torch.Tensor]):
+        """RANSAC PnP object poses: (B,3,3), (B,3) (NaN where it failed) and (B,) bool success."""
+        batch = camera['focal'].shape[0]
+        R = torch.full((batch, 3, 3), float('nan'), dtype=torch.float64)
+        t = torch.full((batch, 3), float('nan'), dtype=torch.float64)
+        ok = torch.zeros(batch, dtype=torch.bool)
+        if 'corr_x3d' not in observations:
+            return R, t, ok
+        cfg = dict(self.pnp_cfg)
+        cfg['reprojection_error'] = cfg.get('reprojection_error', 8.0) / self.pixel_scale
+        x3d, x2d, w2d = (observations[k].detach().cpu().double().numpy() for k in ('corr_x3d', 'corr_x2d',
+                                                                                   'corr_w2d'))
+        focal, principal = camera['focal'].detach().cpu().double().numpy(), camera['principal'].detach().cpu(
+        ).double().numpy()
+        for i in range(batch):
+            K = np.array([[focal[i, 0], 0, principal[i, 0]], [0, focal[i, 1], principal[i, 1]], [0, 0, 1]])
+            result = solve_object_pnp(x3d[i], x2d[i], w2d[i], K, **cfg)
+            if result is not None:
+                R[i], t[i], ok[i] = torch.from_numpy(result.R), torch.from_numpy(result.t), True
+        return R, t, ok
+
+    # ------------------------------------------------------------------ main
+    def refine(self,
+               model,
+               feature: torch.Tensor,
+               labels: torch.Tensor,
+               init: Dict[str, torch.Tensor],
+               observations: Dict[str, torch.Tensor],
+               camera: Dict[str, torch.Tensor],
+               groups: Optional[torch.Tensor] = None) -> RefinementResult:
+        """Refine B person-object reconstructions.
+
+        Args:
+            model: the :class:`~hoirecon.models.HOIReconstructor` that made ``init``; the refiner reads its
+                ``head`` (``log_prob``), ``relation_encoder``, ``body_model`` (``body25``, ``rest_root_joint``)
+                and ``body_in_hoi_frame`` / ``human_anchors``, and changes none of its parameters.
+            feature: (B, C) image features of each instance (its HOI crop).
+            labels: (B,) long object categories.
+            init: the network's reconstruction: ``betas`` (B,10), ``global_orient`` (B,3,3), ``body_pose``
+                (B,21,3,3), ``hoi_t`` (B,3), ``object_R`` (B,3,3), ``object_t`` (B,3) and ``relation`` (B,D)
+                (the network's latent, for the offsets term).
+            observations: any of ``person_kpts`` (B,25,3), ``corr_x3d`` (B,N,3), ``corr_x2d`` (B,N,2),
+                ``corr_w2d`` (B,N,2) (see :class:`~hoirecon.structures.HOIDataSample`); a missing key switches
+                its term off for the whole batch.
+            camera: ``focal`` (B,2), ``principal`` (B,2) of the full image, pixels.
+            groups: (B,) long person index of each instance (instances of one person share body variables and
+                must share the image); None = one person per instance. Person ``p`` starts from its first
+                instance's body; the other instances' objects keep their camera pose.
+
+        Returns:
+            :class:`RefinementResult`.
+        """
+        device, dtype = feature.device, feature.dtype
+        batch = feature.shape[0]
+        groups = torch.arange(batch, device=device) if groups is None else groups.to(device).long()
+        if groups.shape != (batch, ) or (batch and int(groups.min()) < 0):
+            raise ValueError(f'StackFLOWRefiner: groups must be (B,) = ({batch},) non-negative person indices, got '
+                             f'{tuple(groups.shape)}.')
+        num_persons = int(groups.max()) + 1 if batch else 0
+        first = torch.tensor([int(torch.nonzero(groups == p)[0]) if bool((groups == p).any()) else -1
+                              for p in range(num_persons)], device=device)
+        if bool((first < 0).any()):
+            raise ValueError('StackFLOWRefiner: groups must number persons 0..P-1 without gaps.')
+        init = {key: value.detach().to(device=device, dtype=dtype) for key, value in init.items()}
+        obs = {key: value.detach().to(device=device, dtype=dtype) for key, value in observations.items()}
+        camera = {key: value.detach().to(device=device, dtype=dtype) for key, value in camera.items()}
+        feature = feature.detach()
+
+        # Instances with a non-finite start (e.g. an object without PCA decodes to NaN) are carried through.
+        finite = torch.stack([torch.isfinite(init[k]).flatten(1).all(dim=1)
+                              for k in ('betas', 'global_orient', 'body_pose', 'hoi_t', 'object_R', 'object_t')],
+                             dim=1).all(dim=1)
+        person_init = {k: init[k][first] for k in ('betas', 'global_orient', 'body_pose', 'hoi_t')}
+        pnp_used = torch.zeros(batch, dtype=torch.bool, device=device)
+        object_R, object_t = init['object_R'], init['object_t']
+        if self.object_init == 'pnp':
+            pnp_R, pnp_t, pnp_ok = self._pnp_objects(obs, camera)
+            pnp_used = pnp_ok.to(device) & finite
+            object_R = torch.where(pnp_used[:, None, None], pnp_R.to(object_R), object_R)
+            object_t = torch.where(pnp_used[:, None], pnp_t.to(object_t), object_t)
+        hoi_R0, hoi_t0 = person_init['global_orient'][groups], person_init['hoi_t'][groups]
+        rel_R0 = hoi_R0.transpose(1, 2) @ object_R
+        rel_t0 = (hoi_R0.transpose(1, 2) @ (object_t - hoi_t0)[..., None])[..., 0]
+
+        def clean(x, fill):
+            keep = finite.reshape(-1, *([1] * (x.dim() - 1)))
+            return torch.where(keep, x, fill.to(x).expand_as(x))
+
+        eye = torch.eye(3, device=device, dtype=dtype)
+        start = dict(betas=person_init['betas'], body_pose=matrix_to_rot6d(person_init['body_pose']),
+                     hoi_R=matrix_to_rot6d(person_init['global_orient']), hoi_t=person_init['hoi_t'],
+                     rel_R=matrix_to_rot6d(clean(rel_R0, eye)), rel_t=clean(rel_t0, torch.zeros(3)))
+        person_finite = finite[first]
+        for key in PERSON_VARIABLES:
+            value = start[key]
+            keep = person_finite.reshape(-1, *([1] * (value.dim() - 1)))
+            fill = matrix_to_rot6d(eye) if key in ('hoi_R', 'body_pose') else torch.zeros((), device=device)
+            start[key] = torch.where(keep, value, fill.to(value).expand_as(value))
+        variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in start.items()}
+
+        terms = self._active_terms(model)
+        relation0 = init.get('relation')
+        if 'offsets' in terms and relation0 is None:
+            raise KeyError("StackFLOWRefiner: the offsets term needs init['relation'] (the network's latent).")
+        context = dict(model=model, feature=feature, labels=labels, obs=obs, camera=camera, groups=groups,
+                       first=first, relation0=None if relation0 is None else torch.nan_to_num(relation0))
+        weight_mask = finite.to(dtype)
+        trainable = [v for k, v in variables.items() if k in self.optimize]
+        history: List[float] = []
+        bar = tqdm(total=self.num_stages * self.steps_per_stage, desc='refining', disable=not self.show_progress)
+        with torch.enable_grad():
+            for stage in range(self.num_stages):
+                factor = 1.0 / (1.0 + self.weight_decay * stage)
+                optimizer = torch.optim.Adam(trainable, lr=self.lr) if trainable else None
+                for _ in range(self.steps_per_stage):
+                    losses = self._losses(variables, terms, context)
+                    total = sum(self.loss_weights[t] * factor * losses[t] for t in terms)
+                    total = (total * weight_mask).sum() if terms else feature.new_zeros(())
+                    history.append(float(total.detach()) / max(batch, 1))
+                    if optimizer is None or not total.requires_grad:
+                        bar.update(1)
+                        continue
+                    grads = torch.autograd.grad(total, trainable, allow_unused=True)
+                    for value, grad in zip(trainable, grads):
+                        value.grad = torch.zeros_like(value) if grad is None else grad
+                    optimizer.step()
+                    bar.update(1)
+        bar.close()
+        with torch.no_grad():
+            final = {key: value.detach() for key, value in variables.items()}
+            losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
+            params = self._compose(model, final, groups)
+        # instances that could not be refined keep their input
+        for key, value in params.items():
+            source = {'global_orient': init['global_orient'], 'hoi_R': init['global_orient'],
+                      'object_R': init['object_R'], 'object_t': init['object_t']}.get(key, init.get(key))
+            if source is not None and source.shape == value.shape:
+                keep = finite.reshape(-1, *([1] * (value.dim() - 1)))
+                params[key] = torch.where(keep, value, source)
+            elif not bool(finite.all()):
+                keep = finite.reshape(-1, *([1] * (value.dim() - 1)))
+                params[key] = torch.where(keep, value, torch.full_like(value, float('nan')))
+        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history)
+
+    __call__ = refine
+
+    # ------------------------------------------------------------------ terms
+    @staticmethod
+    def _body(model, variables: Dict[str, torch.Tensor]):
+        """Per person: rotations, HOI-frame vertices/joints and camera-frame vertices."""
+        body_pose = rot6d_to_matrix(variables['body_pose'])
+        hoi_R = rot6d_to_matrix(variables['hoi_R'])
+        vertices_rel, _ = model.body_in_hoi_frame(variables['betas'], body_pose)
+        vertices = vertices_rel @ hoi_R.transpose(1, 2) + variables['hoi_t'][:, None]
+        return body_pose, hoi_R, vertices_rel, vertices
+
+    def _losses(self, variables: Dict[str, torch.Tensor], terms: List[str], ctx: dict) -> Dict[str, torch.Tensor]:
+        """Unweighted (B,) value of every active term."""
+        model, groups, obs, camera = ctx['model'], ctx['groups'], ctx['obs'], ctx['camera']
+        body_pose, hoi_R, vertices_rel, vertices = self._body(model, variables)
+        rel_R = rot6d_to_matrix(variables['rel_R'])
+        rel_t = variables['rel_t']
+        losses = {}
+        if 'person_keypoints' in terms:
+            if 'person_kpts' in obs:
+                first = ctx['first']
+                per_person = keypoint_reprojection_loss(model.body_model.body25(vertices), obs['person_kpts'][first],
+                                                        camera['focal'][first], camera['principal'][first],
+                                                        self.pixel_scale)
+                # counted once per person: on its first instance
+                is_first = torch.zeros_like(groups, dtype=torch.bool)
+                is_first[first] = True
+                losses['person_keypoints'] = torch.where(is_first, per_person[groups], torch.zeros_like(
+                    per_person[groups]))
+            else:
+                losses['person_keypoints'] = vertices.new_zeros(groups.shape[0])
+        if 'object_correspondences' in terms:
+            if 'corr_x3d' in obs:
+                object_R = hoi_R[groups] @ rel_R
+                object_t = (hoi_R[groups] @ rel_t[..., None])[..., 0] + variables['hoi_t'][groups]
+                losses['object_correspondences'] = correspondence_reprojection_loss(
+                    object_R, object_t, obs['corr_x3d'], obs['corr_x2d'], obs['corr_w2d'], camera['focal'],
+                    camera['principal'], self.pixel_scale)
+            else:
+                losses['object_correspondences'] = vertices.new_zeros(groups.shape[0])
+        needs_relation = {'pose_posterior', 'relation_posterior', 'offsets'} & set(terms)
+        if needs_relation:
+            anchors = model.human_anchors(vertices_rel)[groups]
+            labels = ctx['labels']
+            if {'pose_posterior', 'relation_posterior'} & set(terms):
+                relation = model.relation_encoder.encode(rel_R, rel_t, labels, anchors)
+                rotations = torch.cat((hoi_R[:, None], body_pose), dim=1)[groups]
+                log_prob = model.head.log_prob(ctx['feature'], labels, matrix_to_rot6d(rotations), relation)
+                if 'pose_posterior' in terms:
+                    losses['pose_posterior'] = (log_prob['pose_z']**2).mean(dim=1)
+                if 'relation_posterior' in terms:
+                    losses['relation_posterior'] = (log_prob['relation_z']**2).mean(dim=1)
+            if 'offsets' in terms:
+                current = model.relation_encoder.gt_offsets(rel_R, rel_t, labels, anchors)
+                target = model.relation_encoder.offsets(ctx['relation0'], labels, anchors)
+                losses['offsets'] = (current - target).abs().flatten(1).mean(dim=1)
+        return losses
+
+    @staticmethod
+    def _compose(model, variables: Dict[str, torch.Tensor], groups: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Camera-space parameters per instance from the variables."""
+        body_pose, hoi_R, _, vertices = StackFLOWRefiner._body(model, variables)
+        rel_R = rot6d_to_matrix(variables['rel_R'])
+        rel_t = variables['rel_t']
+        hoi_t = variables['hoi_t']
+        betas = variables['betas']
+        object_R = hoi_R[groups] @ rel_R
+        object_t = (hoi_R[groups] @ rel_t[..., None])[..., 0] + hoi_t[groups]
+        transl = hoi_t - model.body_model.rest_root_joint(betas)
+        return dict(betas=betas[groups], global_orient=hoi_R[groups], body_pose=body_pose[groups], hoi_R=hoi_R[groups],
+                    hoi_t=hoi_t[groups], transl=transl[groups], rel_R=rel_R, rel_t=rel_t, object_R=object_R,
+                    object_t=object_t, human_vertices=vertices[groups])

@@ -1,0 +1,276 @@
+"""StackFLOWRefiner, its reprojection terms and the RANSAC PnP initialiser."""
+import copy
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from hoirecon.models.refiners import (StackFLOWRefiner, correspondence_reprojection_loss, keypoint_reprojection_loss,
+                                      solve_object_pnp)
+from hoirecon.models.utils import axis_angle_to_matrix
+from hoirecon.objects import ObjectLibrary
+from hoirecon.registry import BODY_MODELS, MODELS, REFINERS
+from hoirecon.testing.hoi_batch import make_hoi_batch
+
+FEATURE = 32
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+LOSSES = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'stackflow.py')).model.losses.to_dict()
+#: data terms only: with exact observations the true reconstruction is a minimum
+DATA_TERMS = dict(person_keypoints=1.0, object_correspondences=1.0, pose_posterior=0.0, relation_posterior=0.0)
+
+
+def _project_np(points, focal, principal):
+    return points[..., :2] / points[..., 2:] * focal[:, None] + principal[:, None]
+
+
+# ---------------------------------------------------------------------------------------------- reprojection terms
+def test_keypoint_loss_matches_numpy():
+    rng = np.random.default_rng(0)
+    joints = rng.normal(0, 0.3, (3, 25, 3)) + [0, 0, 3]
+    kpts = np.concatenate([rng.uniform(0, 500, (3, 25, 2)), rng.uniform(0, 1, (3, 25, 1))], axis=2)
+    kpts[1, :, 2] = 0  # image without keypoints
+    focal, principal = rng.uniform(400, 600, (3, 2)), rng.uniform(200, 300, (3, 2))
+    expected = (np.abs(_project_np(joints, focal, principal) - kpts[..., :2]) * kpts[..., 2:] * 4.0).mean(axis=(1, 2))
+    got = keypoint_reprojection_loss(*(torch.tensor(a) for a in (joints, kpts, focal, principal)), pixel_scale=4.0)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+    assert got[1] == 0
+
+
+def test_correspondence_loss_matches_numpy_and_ignores_padding():
+    rng = np.random.default_rng(1)
+    R = axis_angle_to_matrix(torch.tensor(rng.normal(0, 1, (2, 3)))).numpy()
+    t = np.array([[0.1, 0.0, 2.5], [-0.2, 0.1, 3.0]])
+    x3d = rng.normal(0, 0.2, (2, 50, 3))
+    x2d = rng.uniform(0, 500, (2, 50, 2))
+    w2d = rng.uniform(0.1, 1, (2, 50, 2))
+    w2d[0, 30:] = 0  # padding rows
+    focal, principal = np.full((2, 2), 500.0), np.full((2, 2), 250.0)
+    expected = []
+    for i, n in ((0, 30), (1, 50)):
+        pixels = _project_np((x3d[i, :n] @ R[i].T + t[i])[None], focal[i:i + 1], principal[i:i + 1])[0]
+        expected.append((np.abs(pixels - x2d[i, :n]) * w2d[i, :n]).sum() / (2 * n))
+    got = correspondence_reprojection_loss(*(torch.tensor(a) for a in (R, t, x3d, x2d, w2d, focal, principal)))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+    none = correspondence_reprojection_loss(*(torch.tensor(a) for a in (R, t, x3d, x2d, 0 * w2d, focal, principal)))
+    assert torch.equal(none, torch.zeros(2, dtype=none.dtype))
+
+
+# ---------------------------------------------------------------------------------------------- PnP
+def _correspondences(rng, R, t, K, num=300, noise=0.5, outliers=0.2):
+    x3d = rng.uniform(-0.2, 0.2, (num, 3))
+    cam = x3d @ R.T + t
+    x2d = cam[:, :2] / cam[:, 2:] * K[[0, 1], [0, 1]] + K[:2, 2] + rng.normal(0, noise, (num, 2))
+    bad = rng.choice(num, int(outliers * num), replace=False)
+    x2d[bad] += rng.uniform(-80, 80, (len(bad), 2))
+    return x3d, x2d, np.ones((num, 2))
+
+
+def test_pnp_recovers_the_pose_despite_outliers():
+    rng = np.random.default_rng(2)
+    K = np.array([[600., 0, 320], [0, 620., 240], [0, 0, 1]])
+    R = cv2.Rodrigues(np.array([0.3, -1.2, 0.5]))[0]
+    t = np.array([0.2, -0.1, 2.8])
+    x3d, x2d, w2d = _correspondences(rng, R, t, K)
+    result = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+    assert result is not None and len(result.inliers) >= 200
+    angle = np.degrees(np.arccos(np.clip((np.trace(result.R.T @ R) - 1) / 2, -1, 1)))
+    assert angle < 1.0 and np.linalg.norm(result.t - t) < 0.02
+    again = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+    np.testing.assert_array_equal(again.R, result.R)  # deterministic for a seed
+
+
+def test_pnp_gives_up_without_enough_points():
+    rng = np.random.default_rng(3)
+    K = np.array([[600., 0, 320], [0, 600., 240], [0, 0, 1]])
+    x3d, x2d, w2d = _correspondences(rng, np.eye(3), np.array([0, 0, 3.0]), K, num=5, outliers=0)
+    assert solve_object_pnp(x3d, x2d, w2d, K) is None
+    x3d, x2d, w2d = _correspondences(rng, np.eye(3), np.array([0, 0, 3.0]), K, num=50, outliers=0)
+    assert solve_object_pnp(x3d, x2d, np.zeros_like(w2d), K) is None  # all rows are padding
+    with pytest.raises(ValueError, match='same number of rows'):
+        solve_object_pnp(x3d, x2d[:10], w2d, K)
+
+
+# ---------------------------------------------------------------------------------------------- refiner
+@pytest.fixture(scope='module')
+def library():
+    return ObjectLibrary('behave')
+
+
+@pytest.fixture(scope='module')
+def body(surrogate_body_root):
+    return BODY_MODELS.build(dict(type='SMPLH', model_path='surrogate', gender='male'))
+
+
+def _model(refiner=None, head_type='StackedFlowHead'):
+    head = dict(type=head_type, feature_dim=FEATURE, num_objects=20, num_pose_joints=22)
+    if head_type == 'RegressionHead':
+        head['hidden_dim'] = 32
+    else:
+        head['flow_cfg'] = dict(num_layers=2, hidden_features=32, num_blocks_per_layer=1, dropout=0.0)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='HOIReconstructor',
+        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375]),
+        backbone=dict(type='ResNet', depth=18, out_channels=FEATURE),
+        shape_head=dict(type='CameraShapeHead', feature_dim=FEATURE, hidden_dim=32,
+                        init_cam_translation=(0.5, 0., 0.)),
+        head=head, relation_encoder=dict(type='DirectRelativePose'),
+        body_model=dict(type='SMPLH', model_path='surrogate', gender='male'), losses=copy.deepcopy(LOSSES),
+        refiner=refiner))
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def model(body):
+    return _model()
+
+
+@pytest.fixture(scope='module')
+def problem(body, library):
+    """A batch of 3 with exact observations and a start perturbed from the truth."""
+    _, samples = make_hoi_batch(body, library, batch_size=3, num_correspondences=128, seed=4)
+    gt = {k: torch.cat([s.gt_instances[k] for s in samples]) for k in
+          ('betas', 'global_orient', 'body_pose', 'hoi_t', 'object_R', 'object_t')}
+    gen = torch.Generator().manual_seed(1)
+    init = dict(gt)
+    init['hoi_t'] = gt['hoi_t'] + torch.tensor([0.03, -0.02, 0.05])
+    init['object_R'] = axis_angle_to_matrix(0.15 * torch.randn(3, 3, generator=gen)) @ gt['object_R']
+    init['object_t'] = gt['object_t'] + torch.tensor([0.08, 0.05, -0.1])
+    observations = {k: torch.cat([s.observations[k] for s in samples]) for k in s_keys(samples)}
+    camera = dict(focal=torch.tensor([[500., 500.]] * 3), principal=torch.tensor([[256., 192.]] * 3))
+    labels = torch.cat([s.gt_instances.object_label for s in samples])
+    feature = torch.randn(3, FEATURE, generator=gen)
+    return dict(gt=gt, init=init, observations=observations, camera=camera, labels=labels, feature=feature)
+
+
+def s_keys(samples):
+    return sorted(samples[0].observations.keys())
+
+
+def _run(refiner, model, problem, index=None, observations=None, **kwargs):
+    pick = slice(None) if index is None else slice(index, index + 1)
+    obs = observations if observations is not None else problem['observations']
+    return refiner(model, problem['feature'][pick], problem['labels'][pick],
+                   init={k: v[pick] for k, v in problem['init'].items()}, observations={k: v[pick] for k, v in
+                                                                                       obs.items()},
+                   camera={k: v[pick] for k, v in problem['camera'].items()}, **kwargs)
+
+
+def test_data_terms_pull_the_start_back_to_the_truth(model, problem):
+    refiner = StackFLOWRefiner(num_stages=2, steps_per_stage=100, lr=1e-2, loss_weights=DATA_TERMS,
+                               optimize=('hoi_t', 'rel_R', 'rel_t'))
+    result = _run(refiner, model, problem)
+    start = (problem['init']['object_t'] - problem['gt']['object_t']).norm(dim=1)
+    end = (result.params['object_t'] - problem['gt']['object_t']).norm(dim=1)
+    assert bool((end < 0.2 * start).all()), (start, end)
+    assert (result.params['hoi_t'] - problem['gt']['hoi_t']).norm(dim=1).max() < 0.02
+    assert result.history[-1] < 0.1 * result.history[0]
+    # camera-space composition: object = hoi_R rel_R, hoi_R rel_t + hoi_t
+    p = result.params
+    torch.testing.assert_close(p['object_R'], p['global_orient'] @ p['rel_R'])
+    torch.testing.assert_close(p['object_t'], (p['global_orient'] @ p['rel_t'][..., None])[..., 0] + p['hoi_t'])
+    assert p['human_vertices'].shape == (3, 6890, 3) and p['body_pose'].shape == (3, 21, 3, 3)
+
+
+def test_images_are_refined_independently_and_missing_inputs_switch_terms_off_per_image(problem):
+    # float64: Adam normalises each gradient, so float32 rounding differences between a batch of 3 and a batch of 1
+    # would be amplified on parameters the terms hardly constrain (e.g. wrist twists)
+    model = _model().double()
+    problem = {key: ({k: v.double() for k, v in value.items()} if isinstance(value, dict) else
+                     value if key == 'labels' else value.double()) for key, value in problem.items()}
+    refiner = StackFLOWRefiner(num_stages=2, steps_per_stage=15)
+    observations = dict(problem['observations'])
+    observations['person_kpts'] = observations['person_kpts'].clone()
+    observations['person_kpts'][1] = 0  # image 1: no OpenPose detection
+    observations['corr_w2d'] = observations['corr_w2d'].clone()
+    observations['corr_w2d'][2] = 0  # image 2: no correspondences
+    batched = _run(refiner, model, problem, observations=observations)
+    alone_1 = _run(StackFLOWRefiner(num_stages=2, steps_per_stage=15, loss_weights=dict(person_keypoints=0.0)),
+                   model, problem, index=1)
+    alone_2 = _run(StackFLOWRefiner(num_stages=2, steps_per_stage=15, loss_weights=dict(object_correspondences=0.0)),
+                   model, problem, index=2)
+    alone_0 = _run(refiner, model, problem, index=0)
+    for i, alone in ((0, alone_0), (1, alone_1), (2, alone_2)):
+        for key in ('object_t', 'hoi_t', 'betas', 'body_pose'):
+            torch.testing.assert_close(batched.params[key][i:i + 1], alone.params[key], atol=1e-8, rtol=1e-8)
+    assert float(batched.losses['person_keypoints'][1]) == 0.0
+    assert float(batched.losses['object_correspondences'][2]) == 0.0
+
+
+def test_objects_sharing_a_person_share_its_body(model, problem):
+    refiner = StackFLOWRefiner(num_stages=1, steps_per_stage=20)
+    observations = dict(problem['observations'])
+    result = _run(refiner, model, problem, observations=observations, groups=torch.tensor([0, 0, 1]))
+    for key in ('betas', 'body_pose', 'global_orient', 'hoi_t'):
+        torch.testing.assert_close(result.params[key][0], result.params[key][1])
+    assert not torch.allclose(result.params['object_t'][0], result.params['object_t'][1])
+    with pytest.raises(ValueError, match='groups'):
+        _run(refiner, model, problem, groups=torch.tensor([0, 2, 2]))
+
+
+def test_non_finite_start_is_carried_through_without_touching_the_others(model, problem):
+    refiner = StackFLOWRefiner(num_stages=1, steps_per_stage=10)
+    init = {k: v.clone() for k, v in problem['init'].items()}
+    init['object_R'][1] = float('nan')
+    result = refiner(model, problem['feature'], problem['labels'], init=init, observations=problem['observations'],
+                     camera=problem['camera'])
+    assert torch.isnan(result.params['object_R'][1]).all()
+    assert torch.isfinite(result.params['object_R'][[0, 2]]).all()
+    alone = _run(refiner, model, problem, index=0)
+    torch.testing.assert_close(result.params['object_t'][:1], alone.params['object_t'], atol=2e-4, rtol=1e-4)
+
+
+def test_pnp_start_puts_the_object_on_its_correspondences(model, problem):
+    refiner = StackFLOWRefiner(num_stages=0, object_init='pnp', pnp_cfg=dict(reprojection_error=2.0))
+    result = _run(refiner, model, problem)
+    assert bool(result.pnp_used.all())
+    torch.testing.assert_close(result.params['object_t'], problem['gt']['object_t'], atol=1e-3, rtol=0)
+    # the person is untouched with zero steps
+    torch.testing.assert_close(result.params['hoi_t'], problem['init']['hoi_t'])
+
+
+def test_posterior_terms_lower_the_flow_latents(model, problem):
+    refiner = StackFLOWRefiner(num_stages=1, steps_per_stage=30, loss_weights=dict(
+        person_keypoints=0.0, object_correspondences=0.0, pose_posterior=1.0, relation_posterior=1.0))
+    before = StackFLOWRefiner(num_stages=0, loss_weights=refiner.loss_weights)
+    start, end = _run(before, model, problem), _run(refiner, model, problem)
+    for term in ('pose_posterior', 'relation_posterior'):
+        assert bool((end.losses[term] < start.losses[term]).all()), term
+
+
+def test_regression_head_has_no_posterior_and_says_so(body, problem):
+    model = _model(head_type='RegressionHead')
+    with pytest.warns(UserWarning, match='no likelihood'):
+        result = _run(StackFLOWRefiner(num_stages=1, steps_per_stage=2), model, problem)
+    assert set(result.losses) == {'person_keypoints', 'object_correspondences'}
+
+
+def test_config_errors_name_the_setting():
+    with pytest.raises(KeyError, match='unknown loss_weights'):
+        StackFLOWRefiner(loss_weights=dict(keypoints=1.0))
+    with pytest.raises(KeyError, match='optimize'):
+        StackFLOWRefiner(optimize=('betas', 'pose'))
+    with pytest.raises(ValueError, match='object_init'):
+        StackFLOWRefiner(object_init='ransac')
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', 'stackflow_behave.py'))
+    refiner = REFINERS.build(cfg.refiner)
+    assert refiner.loss_weights['object_correspondences'] == 10.0 and refiner.steps_per_stage == 150
+
+
+def test_predict_keeps_the_network_output_next_to_the_refined_one(body, library):
+    inputs, samples = make_hoi_batch(body, library, batch_size=2, num_correspondences=64, seed=5)
+    plain = _model()
+    refining = _model(refiner=dict(type='StackFLOWRefiner', num_stages=1, steps_per_stage=5))
+    data = plain.data_preprocessor(dict(inputs=inputs, data_samples=copy.deepcopy(samples)), False)
+    expected = plain.predict(data['inputs'], data['data_samples'])
+    data = refining.data_preprocessor(dict(inputs=inputs, data_samples=copy.deepcopy(samples)), False)
+    out = refining.predict(data['inputs'], data['data_samples'])
+    for before, sample in zip(expected, out):
+        for key in ('object_t', 'hoi_t', 'betas'):
+            torch.testing.assert_close(sample.init_instances[key], before.pred_instances[key])
+        assert not torch.allclose(sample.pred_instances.object_t, before.pred_instances.object_t)
+        assert sample.pred_instances.human_vertices.shape == (1, 6890, 3)
