@@ -4,6 +4,7 @@ Examples (from the repository root, with ``pip install -e .`` done)::
 
     python tools/test.py configs/stackflow_behave.py work_dirs/stackflow_behave/epoch_200.pth
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/preds.pkl    # also dump the raw predictions
+    python tools/test.py CONFIG CHECKPOINT --refine   # StackFLOW's post-optimisation; scores before AND after
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
 Checkpoints load with ``torch.load(weights_only=True)``; a file that needs
@@ -18,7 +19,7 @@ import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from hoirecon.apis import prepare_experiment
+from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
 from hoirecon.engine import setup_distributed
 
 
@@ -28,6 +29,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
     parser.add_argument('--work-dir', help='folder for the logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file (mmengine DumpResults)')
+    parser.add_argument('--refine',
+                        action='store_true',
+                        help="apply the config's `refiner` (e.g. StackFLOWRefiner) and report the metrics before "
+                        'and after refinement (docs/refiners.md)')
     parser.add_argument('--show-dir',
                         help='save visualisations under this folder (the config needs a visualization hook)')
     parser.add_argument('--cfg-options',
@@ -55,6 +60,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    configure_refinement(cfg, args.refine)
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
     for evaluator in evaluators:  # metric files go next to the logs
         if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
@@ -79,7 +85,11 @@ def main(argv=None) -> None:
     setup_distributed(cfg, args.launcher)
     prepare_experiment(cfg)  # synthetic data and relation PCA on first use
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    table = refinement_table(metrics or {})
+    if table:
+        runner.logger.info('\n' + table)
+    return metrics
 
 
 if __name__ == '__main__':

@@ -105,6 +105,8 @@ class HOIChamferMetric(BaseMetric):
         backend: ``'auto'``, ``'kdtree'`` or ``'torch'``.
         device: device of the evaluation (``'cuda'`` runs the batched GPU path).
         out_file: JSON file for per-frame errors, summaries and protocol; None: no file.
+        pred_field: data-sample field scored as the prediction: ``'pred_instances'`` (the model's output, refined
+            when the model has a refiner) or ``'init_instances'`` (the network's output before refinement).
         collect_device: mmengine's ``collect_device``.
         prefix: metric name prefix (default ``'hoi_chamfer'``).
     """
@@ -122,6 +124,7 @@ class HOIChamferMetric(BaseMetric):
                  backend: str = 'auto',
                  device: str = 'cpu',
                  out_file: Optional[str] = None,
+                 pred_field: str = 'pred_instances',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -138,6 +141,7 @@ class HOIChamferMetric(BaseMetric):
         self.backend = backend
         self.device = device
         self.out_file = out_file
+        self.pred_field = pred_field
 
     def evaluate_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of :func:`evaluate_hoi_frames` for this metric's protocol."""
@@ -149,7 +153,7 @@ class HOIChamferMetric(BaseMetric):
 
     def selected(self, samples: Sequence[Any]) -> List[Dict[str, Any]]:
         """Flatten data samples and keep the frames of the selected kinects."""
-        samples = [sample_to_dict(s) for s in samples]
+        samples = [sample_to_dict(s, self.pred_field) for s in samples]
         if self.kinects is None:
             return samples
         return [s for s in samples if s.get('kinect') is not None and int(s['kinect']) in self.kinects]
@@ -173,8 +177,11 @@ class HOIChamferMetric(BaseMetric):
             visibility_threshold=self.visibility_threshold,
             frame_selection='all kinects' if self.kinects is None else f'kinects {sorted(self.kinects)}',
             surrogate_body=self.pred_builder.uses_surrogate_body or self.gt_builder.uses_surrogate_body,
+            prediction=self.pred_field,
             hoirecon_version=__version__,
             **extra)
 
     def compute_metrics(self, results: List[Record]) -> Dict[str, float]:
-        return report(results, self.alignments, self.visibility_threshold, self.protocol(), self.out_file)
+        title = None if self.pred_field == 'pred_instances' else f'({self.pred_field})'
+        return report(results, self.alignments, self.visibility_threshold, self.protocol(), self.out_file,
+                      title_suffix=title)

@@ -24,13 +24,22 @@ OBJECT_PARAM_SHAPES = dict(object_R=(3, 3), object_t=(3, ))
 VERTEX_KEYS = ('human_vertices', 'human_faces', 'object_vertices', 'object_faces')
 
 
-def sample_to_dict(data_sample: Any) -> Dict[str, Any]:
-    """Return a data sample as a flat dict of metainfo and fields (instances as dicts of numpy arrays)."""
+def sample_to_dict(data_sample: Any, pred_field: str = 'pred_instances') -> Dict[str, Any]:
+    """Return a data sample as a flat dict of metainfo and fields (instances as dicts of numpy arrays).
+
+    ``pred_field`` names the field scored as the prediction (e.g. ``'init_instances'``: the reconstruction before
+    a refiner); it is returned under ``'pred_instances'``.
+    """
     if isinstance(data_sample, BaseDataElement):
         data_sample = data_sample.to_dict()
     if not isinstance(data_sample, dict):
         raise TypeError(f'data samples must be BaseDataElement or dict, got {type(data_sample).__name__}')
     out = dict(data_sample)
+    if pred_field != 'pred_instances':
+        if pred_field not in out:
+            raise KeyError(f"data sample has no '{pred_field}' to score (fields: {sorted(out)}); "
+                           "'init_instances' exists only when the model has a refiner.")
+        out['pred_instances'] = out[pred_field]
     for field in ('pred_instances', 'gt_instances'):
         instances = out.get(field)
         if isinstance(instances, BaseDataElement):

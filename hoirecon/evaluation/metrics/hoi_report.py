@@ -122,12 +122,16 @@ def report(records: List[Record],
            visibility_threshold: float,
            protocol: Dict[str, Any],
            out_file: Optional[str],
-           logger: str = 'current') -> Dict[str, float]:
+           logger: str = 'current',
+           title_suffix: Optional[str] = None) -> Dict[str, float]:
     """Summarise records, write the JSON file (when ``out_file``), print the Markdown tables, return log scalars."""
     summary = summarize(records, alignments, visibility_threshold)
     if out_file:
         dump_results(out_file, records, summary, protocol)
-    print_log('\n' + markdown_tables(summary, alignments, visibility_threshold), logger=logger)
+    title = 'HOI Chamfer distance (cm, human / object, mean±std)'
+    if title_suffix:
+        title = f'{title} {title_suffix}'
+    print_log('\n' + markdown_tables(summary, alignments, visibility_threshold, title), logger=logger)
     if out_file:
         print_log(f'per-frame HOI Chamfer errors written to {out_file}', logger=logger)
     return flat_metrics(summary, alignments, visibility_threshold)

@@ -1,0 +1,16 @@
+# StackFLOW's post-optimisation with its BEHAVE settings (method.md §6): Adam lr 4e-2, 2 stages x 150 steps, loss
+# weights w0 / (1 + 10 * stage). Applied by `python tools/test.py CONFIG CKPT --refine` (scores before and after)
+# and `python tools/demo.py ... --refine`. Residuals are in pixels of the full image (pixel_scale=1 for BEHAVE's
+# 2048 x 1536 images); the object weight assumes EPro-PnP's w2d scale. See docs/refiners.md.
+refiner = dict(
+    type='StackFLOWRefiner',
+    num_stages=2,
+    steps_per_stage=150,  # InterCap: 300, BEHAVE-extended: 200
+    lr=4e-2,
+    loss_weights=dict(person_keypoints=0.1, object_correspondences=10.0, pose_posterior=1.0, relation_posterior=1.0,
+                      offsets=0.0),
+    weight_decay=10.0,
+    pixel_scale=1.0,
+    object_init=None,  # 'pnp': start the object from RANSAC PnP on the correspondences
+    optimize=('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t'),
+)
