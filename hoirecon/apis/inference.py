@@ -1,0 +1,278 @@
+"""Single-image inference: from an image (and optional masks, keypoints, correspondences) to camera-space meshes.
+
+Used by ``tools/demo.py``; see ``docs/demo.md``. One image, one person, one or more objects: every object gets its
+own HOI crop (person box united with the object's box) and network pass; with a refiner the person is shared and
+refined jointly with all objects (``person_id`` metainfo, :meth:`HOIReconstructor.predict`).
+"""
+import copy
+import os.path as osp
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import trimesh
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
+from hoirecon.datasets.transforms.loading import fixed_size_correspondences
+from hoirecon.objects import ObjectLibrary
+from hoirecon.registry import MODELS
+
+#: Focal length of a BEHAVE Kinect colour camera relative to the image width (976 px at 2048 px): the default
+#: when no intrinsics are given.
+DEFAULT_FOCAL_PER_WIDTH = 976.0 / 2048.0
+#: Transforms of the config's test pipeline that the demo replaces by reading its own inputs.
+LOADING_TRANSFORMS = ('LoadHOIImage', 'LoadCorrespondences')
+
+
+@dataclass
+class ObjectInput:
+    """One object of the demo image.
+
+    Attributes:
+        name: object category of the model (e.g. ``'chairwood'``).
+        mask_path: object mask (box from it), optional.
+        correspondences_path: EPro-PnP-style pickle (``x3d``, ``x2d``, ``w2d``), optional.
+        template_path: mesh (PLY/OBJ) to show/export instead of the library template, optional.
+        bbox: (4,) xyxy pixels when there is no mask, optional.
+    """
+    name: str
+    mask_path: Optional[str] = None
+    correspondences_path: Optional[str] = None
+    template_path: Optional[str] = None
+    bbox: Optional[Sequence[float]] = None
+
+
+@dataclass
+class DemoResult:
+    """Reconstruction of one image.
+
+    Attributes:
+        samples: one :class:`HOIDataSample` per object (``pred_instances``; ``init_instances`` when refined).
+        human_faces: (F, 3) body-model faces.
+        object_meshes: per object, the (vertices, faces) template in its own frame.
+        hypotheses: per object, a list of dicts (``log_prob``, ``human_vertices``, ``object_R``, ``object_t``).
+        K: (3, 3) intrinsics used; image: (H, W, 3) uint8 RGB; boxes: per object the HOI box (xyxy).
+    """
+    samples: list
+    human_faces: np.ndarray
+    object_meshes: List[Tuple[np.ndarray, np.ndarray]]
+    hypotheses: List[List[dict]]
+    K: np.ndarray
+    image: np.ndarray
+    boxes: List[np.ndarray]
+    notes: List[str] = field(default_factory=list)
+
+
+def intrinsics_matrix(intrinsics: Optional[Sequence[float]], image_size: Tuple[int, int],
+                      notes: List[str]) -> np.ndarray:
+    """(3, 3) K from ``(fx, fy, cx, cy)``, or a BEHAVE-like default (noted) for an image of ``(W, H)``."""
+    width, height = image_size
+    if intrinsics is None:
+        focal = DEFAULT_FOCAL_PER_WIDTH * width
+        notes.append(f'no --intrinsics: assumed fx = fy = {focal:.1f} px (a BEHAVE Kinect field of view) and the '
+                     'principal point at the image centre; depth and size scale with fx, pass the real values.')
+        return np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1]])
+    if len(intrinsics) != 4 or not all(np.isfinite(intrinsics)) or min(intrinsics[:2]) <= 0:
+        raise ValueError(f'--intrinsics must be 4 finite numbers fx fy cx cy with fx, fy > 0, got {intrinsics}.')
+    fx, fy, cx, cy = (float(v) for v in intrinsics)
+    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+
+
+def mask_box(path: str, image_size: Tuple[int, int], what: str) -> np.ndarray:
+    """xyxy box (4,) of a mask file, or an error naming the file when the mask is empty."""
+    mask = load_mask(path, image_size)
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        raise ValueError(f'{what} {path} is empty (no pixel > 127); give another mask or a --bbox.')
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+
+
+def _check_box(box, what: str) -> np.ndarray:
+    box = np.asarray(box, np.float32).reshape(-1)
+    if box.shape != (4, ) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f'{what} must be x0 y0 x1 y1 with x1 > x0 and y1 > y0, got {box.tolist()}.')
+    return box
+
+
+def load_template(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(V, 3) vertices and (F, 3) faces of a PLY/OBJ mesh (vertex order kept)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--template {path} does not exist.')
+    try:
+        mesh = trimesh.load(path, process=False, force='mesh')
+    except Exception as err:  # trimesh raises many types for unreadable files
+        raise ValueError(f'--template {path}: cannot read a triangle mesh ({type(err).__name__}: {err}).') from err
+    if len(mesh.vertices) == 0 or len(mesh.faces) == 0:
+        raise ValueError(f'--template {path}: no vertices/faces found.')
+    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+
+
+def _test_transforms(cfg: Config) -> Compose:
+    """The config's test pipeline without its loading steps (the demo provides image and correspondences)."""
+    pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+    kept = [t for t in pipeline if t['type'] not in LOADING_TRANSFORMS]
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        return Compose(kept)
+
+
+def build_model(cfg: Config, checkpoint: str, device: str = 'cpu', refine: bool = False,
+                hypotheses: int = 0) -> torch.nn.Module:
+    """The config's model with the checkpoint loaded, in eval mode; ``refine`` adds the config's ``refiner``."""
+    model_cfg = copy.deepcopy(cfg.model)
+    if refine:
+        if cfg.get('refiner') is None:
+            raise KeyError(f'--refine: the config {cfg.filename} has no `refiner` entry (see '
+                           'configs/_base_/refiners/stackflow_behave.py).')
+        model_cfg.refiner = cfg.refiner
+    else:
+        model_cfg.refiner = None
+    model_cfg.num_test_hypotheses = int(hypotheses)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(model_cfg)
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'--checkpoint {checkpoint} does not exist; train one with tools/train.py.')
+    load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    return model.to(device).eval()
+
+
+def reconstruct_image(model: torch.nn.Module,
+                      cfg: Config,
+                      image_path: str,
+                      objects: Sequence[ObjectInput],
+                      person_mask: Optional[str] = None,
+                      person_bbox: Optional[Sequence[float]] = None,
+                      keypoints: Optional[str] = None,
+                      intrinsics: Optional[Sequence[float]] = None,
+                      num_correspondences: int = 4096) -> DemoResult:
+    """Reconstruct the person and every object of one image.
+
+    Args:
+        model: from :func:`build_model`.
+        cfg: the model's config (test pipeline, object library).
+        image_path: RGB image.
+        objects: the objects (at least one).
+        person_mask: person mask image (box from it); or ``person_bbox`` (xyxy pixels).
+        keypoints: OpenPose JSON (BEHAVE or OpenPose layout), optional.
+        intrinsics: ``(fx, fy, cx, cy)`` pixels; None assumes a BEHAVE-like camera (noted).
+        num_correspondences: rows kept per correspondence file.
+
+    Returns:
+        :class:`DemoResult`.
+    """
+    if not objects:
+        raise ValueError('give at least one --object NAME.')
+    notes: List[str] = []
+    image = load_image(image_path)
+    height, width = image.shape[:2]
+    K = intrinsics_matrix(intrinsics, (width, height), notes)
+    if person_mask is not None:
+        person_box = mask_box(person_mask, (width, height), '--person-mask')
+    elif person_bbox is not None:
+        person_box = _check_box(person_bbox, '--bbox')
+    else:
+        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg) or --bbox x0 y0 '
+                         'x1 y1 (pixels) around the person (and the object).')
+    person_kpts = load_body_keypoints(keypoints) if keypoints else None
+    if person_kpts is None:
+        notes.append('no --keypoints: the refiner runs without the person keypoint term.')
+    library = ObjectLibrary(**dict(cfg.get('test_evaluator', {}).get('object_library') or dict(dataset='behave')))
+    classes = list(library.names)
+    transforms = _test_transforms(cfg)
+    samples, boxes, templates = [], [], []
+    for index, obj in enumerate(objects):
+        if obj.name not in classes:
+            raise ValueError(f'--object {obj.name!r} is not a category of this model; choose one of {classes}.')
+        corr = load_correspondences(obj.correspondences_path) if obj.correspondences_path else {}
+        if obj.correspondences_path and not corr:
+            notes.append(f'{obj.correspondences_path}: empty (object not visible); no object reprojection term.')
+        if obj.mask_path is not None:
+            object_box = mask_box(obj.mask_path, (width, height), f'--object-mask of {obj.name}')
+        elif obj.bbox is not None:
+            object_box = _check_box(obj.bbox, f'--object-bbox of {obj.name}')
+        elif corr:
+            used = np.asarray(corr['w2d']).sum(axis=1) > 0
+            x2d = np.asarray(corr['x2d'])[used]
+            object_box = np.array([*x2d.min(axis=0), *x2d.max(axis=0)], np.float32)
+            notes.append(f'{obj.name}: no object mask; its box comes from the correspondences.')
+        else:
+            object_box = person_box
+            notes.append(f'{obj.name}: no object mask, box or correspondences; the crop is the person box only.')
+        hoi_box = np.array([min(person_box[0], object_box[0]), min(person_box[1], object_box[1]),
+                            max(person_box[2], object_box[2]), max(person_box[3], object_box[3])], np.float32)
+        results = dict(img=image.copy(), img_path=image_path, img_shape=(height, width), ori_shape=(height, width),
+                       cam_K=K.astype(np.float32), hoi_box=hoi_box, object_name=obj.name,
+                       object_label=classes.index(obj.name), img_id=f'{osp.basename(image_path)}#{index}',
+                       **fixed_size_correspondences(corr, num_correspondences))
+        if person_kpts is not None:
+            results['person_kpts'] = person_kpts
+        packed = transforms(results)
+        packed['data_samples'].set_metainfo(dict(person_id=0))
+        samples.append(packed)
+        boxes.append(hoi_box)
+        templates.append(load_template(obj.template_path) if obj.template_path else
+                         (np.asarray(library[obj.name].vertices, np.float64),
+                          np.asarray(library[obj.name].faces, np.int64)))
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate(samples), False)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)
+            out = model.predict(data['inputs'], data['data_samples'])
+        hypotheses = _hypotheses(model, out)
+    faces = model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
+    return DemoResult(samples=out, human_faces=faces, object_meshes=templates, hypotheses=hypotheses, K=K,
+                      image=image, boxes=boxes, notes=notes)
+
+
+def _hypotheses(model, samples) -> List[List[dict]]:
+    """Per sample, its flow hypotheses as camera-space human vertices and object poses (empty without)."""
+    result = []
+    for sample in samples:
+        pred = sample.pred_instances
+        if 'pose_6d_samples' not in pred:
+            result.append([])
+            continue
+        k = pred.pose_6d_samples.shape[1]
+        labels = sample.gt_instances.object_label.repeat(k)
+        decoded = model.decode_prediction(pred.betas.repeat(k, 1), pred.pose_6d_samples[0],
+                                          pred.relation_samples[0], pred.hoi_t.repeat(k, 1), labels)
+        vertices = decoded['vertices_rel'] @ decoded['global_orient'].transpose(1, 2) + pred.hoi_t[:, None]
+        result.append([dict(log_prob=float(pred.log_prob[0, i]), human_vertices=vertices[i].cpu().numpy(),
+                            object_R=decoded['object_R'][i].cpu().numpy(), object_t=decoded['object_t'][i].cpu().numpy())
+                       for i in range(k)])
+    return result
+
+
+def posed_object(template: Tuple[np.ndarray, np.ndarray], R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Camera-frame vertices (V, 3) of an object template posed by ``x = R v + t``."""
+    return template[0] @ np.asarray(R, np.float64).T + np.asarray(t, np.float64)
+
+
+def _as_list(value) -> list:
+    return np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, np.float64).tolist()
+
+
+def parameters_json(result: DemoResult) -> Dict:
+    """JSON-ready parameters of the reconstruction (camera frame, metres; rotations as matrices)."""
+    def instances(inst) -> Dict:
+        keys = ('betas', 'global_orient', 'body_pose', 'transl', 'hoi_t', 'rel_R', 'rel_t', 'object_R', 'object_t')
+        return {key: _as_list(inst[key][0]) for key in keys if key in inst}
+
+    objects = []
+    for sample, box, hyps in zip(result.samples, result.boxes, result.hypotheses):
+        entry = dict(name=sample.metainfo['object_name'], hoi_box_xyxy=_as_list(box),
+                     prediction=instances(sample.pred_instances))
+        if 'init_instances' in sample:
+            entry['network_prediction'] = instances(sample.init_instances)
+            entry['pnp_initialised'] = bool(sample.pred_instances.pnp_used[0])
+        entry['hypotheses'] = [dict(log_prob=h['log_prob'], object_R=_as_list(h['object_R']),
+                                    object_t=_as_list(h['object_t'])) for h in hyps]
+        objects.append(entry)
+    return dict(intrinsics=_as_list(result.K), image_size=[int(result.image.shape[1]), int(result.image.shape[0])],
+                refined=any('init_instances' in s for s in result.samples), objects=objects, notes=result.notes,
+                frame='OpenCV camera frame of the image: x right, y down, z forward; metres')

@@ -1,0 +1,136 @@
+"""tools/demo.py end to end on a tiny synthetic image with a tiny random-weight model, and its input errors."""
+import glob
+import importlib.util
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import trimesh
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from hoirecon.registry import MODELS
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
+
+
+@pytest.fixture(scope='module')
+def demo():
+    spec = importlib.util.spec_from_file_location('hoirecon_tool_demo', osp.join(REPO_ROOT, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory, surrogate_body_root):
+    cfg = Config.fromfile(CONFIG)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def frame(behave_synthetic_root):
+    """Files of the test image of the tiny world whose object is most visible."""
+    best = None
+    for mask in glob.glob(osp.join(behave_synthetic_root, 'sequences', '*', 't*', 'k*.obj_rend_mask.jpg')):
+        area = int((cv2.imread(mask, 0) > 127).sum())
+        if best is None or area > best[0]:
+            best = (area, mask)
+    mask = best[1]
+    frame_dir, kinect = osp.dirname(mask), osp.basename(mask)[:2]
+    seq, frame_name = frame_dir.split(osp.sep)[-2:]
+    obj = seq.split('_')[2]
+    return dict(image=osp.join(frame_dir, f'{kinect}.color.jpg'), person=osp.join(frame_dir, f'{kinect}.person_mask.jpg'),
+                object=mask, keypoints=osp.join(frame_dir, f'{kinect}.color.json'), name=obj,
+                corr=osp.join(behave_synthetic_root, 'epro_pnp', seq, frame_name, f'{kinect}.obj_coor.pkl'),
+                calibration=osp.join(behave_synthetic_root, 'calibs', 'intrinsics', kinect[1:], 'calibration.json'))
+
+
+def _args(frame, checkpoint, out, *extra):
+    return [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+            '--person-mask', frame['person'], '--object-mask', frame['object'], '--keypoints', frame['keypoints'],
+            '--correspondences', frame['corr'], '--calibration', frame['calibration'], '--out', str(out), *extra]
+
+
+def test_demo_writes_meshes_scene_pictures_and_parameters(demo, frame, checkpoint, tmp_path):
+    summary = demo.main(_args(frame, checkpoint, tmp_path, '--refine', '--hypotheses', '3'))
+    image = cv2.imread(frame['image'])
+    for name in ('overlay.png', 'side_view.png', 'overlay_before_refinement.png'):
+        picture = cv2.imread(str(tmp_path / name))
+        assert picture.shape == image.shape, name
+    assert not np.array_equal(cv2.imread(str(tmp_path / 'overlay.png')), image)  # something was drawn
+    sheet = cv2.imread(str(tmp_path / f"hypotheses_0_{frame['name']}.png"))
+    assert sheet.shape[0] >= 2 * image.shape[0] and sheet.shape[1] >= 2 * image.shape[1]  # 3 tiles on a 2 x 2 grid
+
+    written = json.load(open(tmp_path / 'reconstruction.json'))
+    assert written['refined'] and len(written['objects']) == 1
+    obj = written['objects'][0]
+    assert {'prediction', 'network_prediction', 'pnp_initialised', 'hypotheses'} <= set(obj)
+    assert len(obj['hypotheses']) == 3 and all(np.isfinite(h['log_prob']) for h in obj['hypotheses'])
+    # the exported object mesh is the template posed by the parameters of the JSON
+    from hoirecon.objects import ObjectLibrary
+    template = ObjectLibrary('behave')[frame['name']]
+    ply = trimesh.load(str(tmp_path / f"object0_{frame['name']}.ply"), process=False)
+    posed = np.asarray(template.vertices) @ np.array(obj['prediction']['object_R']).T + obj['prediction']['object_t']
+    np.testing.assert_allclose(ply.vertices, posed, atol=1e-5)
+    human = trimesh.load(str(tmp_path / 'human.obj'), process=False)
+    assert len(human.vertices) == 6890
+    scene = trimesh.load(str(tmp_path / 'scene.glb'))
+    assert len(scene.geometry) == 2
+    assert summary['files']['overlay'].endswith('overlay.png')
+
+
+def test_two_objects_share_one_refined_person(demo, frame, checkpoint, tmp_path):
+    demo.main(_args(frame, checkpoint, tmp_path, '--refine', '--object', frame['name'], '--object-mask', '-',
+                    '--object-bbox', '10,10,60,60'))
+    objects = json.load(open(tmp_path / 'reconstruction.json'))['objects']
+    assert len(objects) == 2
+    for key in ('betas', 'body_pose', 'hoi_t'):
+        np.testing.assert_allclose(objects[0]['prediction'][key], objects[1]['prediction'][key])
+    # without refinement each crop keeps its own network estimate of the person
+    demo.main(_args(frame, checkpoint, tmp_path, '--object', frame['name'], '--object-mask', '-', '--object-bbox',
+                    '10,10,60,60'))
+    objects = json.load(open(tmp_path / 'reconstruction.json'))['objects']
+    assert not np.allclose(objects[0]['prediction']['hoi_t'], objects[1]['prediction']['hoi_t'])
+
+
+def test_missing_or_bad_inputs_are_reported(demo, frame, checkpoint, tmp_path):
+    base = [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--out', str(tmp_path)]
+    with pytest.raises(ValueError, match='--person-mask MASK .* or --bbox'):
+        demo.main(base + ['--object', frame['name']])
+    with pytest.raises(ValueError, match='not a category of this model'):
+        demo.main(base + ['--object', 'spaceship', '--bbox', '0', '0', '50', '50'])
+    with pytest.raises(FileNotFoundError, match='nothere.json'):
+        demo.main(base + ['--object', frame['name'], '--bbox', '0', '0', '50', '50', '--keypoints',
+                          str(tmp_path / 'nothere.json')])
+    with pytest.raises(ValueError, match='--object-mask was given 2 times'):
+        demo.main(base + ['--object', frame['name'], '--object-mask', frame['object'], '--object-mask',
+                          frame['object'], '--bbox', '0', '0', '50', '50'])
+    with pytest.raises(ValueError, match='--bbox must be'):
+        demo.main(base + ['--object', frame['name'], '--bbox', '50', '0', '10', '50'])
+    with pytest.raises(FileNotFoundError, match='--checkpoint'):
+        demo.main([frame['image'], '--config', CONFIG, '--checkpoint', str(tmp_path / 'none.pth'), '--object',
+                   frame['name'], '--bbox', '0', '0', '50', '50', '--out', str(tmp_path)])
+
+
+def test_openpose_json_layouts(tmp_path):
+    from hoirecon.datasets.behave_io import load_body_keypoints
+    kpts = np.arange(75, dtype=np.float32).reshape(25, 3)
+    path = tmp_path / 'openpose.json'
+    path.write_text(json.dumps({'version': 1.3, 'people': [{'person_id': [-1], 'pose_keypoints_2d': kpts.ravel().tolist(),
+                                                            'face_keypoints_2d': []}]}))
+    np.testing.assert_array_equal(load_body_keypoints(str(path)), kpts)
+    path.write_text(json.dumps({'version': 1.3, 'people': []}))
+    np.testing.assert_array_equal(load_body_keypoints(str(path)), np.zeros((25, 3)))
+    path.write_text(json.dumps({'people': [{'pose_keypoints_2d': [1.0] * 10}]}))
+    with pytest.raises(Exception, match='pose_keypoints_2d'):
+        load_body_keypoints(str(path))
