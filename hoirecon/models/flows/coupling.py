@@ -1,8 +1,18 @@
-"""Additive coupling layer and its conditional residual-MLP shift network."""
-from typing import Tuple
+"""Additive coupling layer and its conditional residual-MLP shift network.
+
+The context enters the shift network only through affine maps (the context part of the input layer and one
+projection per block). :meth:`ResidualMLP.project_context` evaluates them once, and every ``forward`` accepts
+those projections instead of the context: a test-time optimiser that keeps the image fixed (the refiner) then
+skips the widest matrix products of every step.
+"""
+from typing import List, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+#: The context of a shift network: the (B, C) vectors, or their projections from ``project_context``.
+Context = Union[torch.Tensor, List[torch.Tensor]]
 
 
 class ResidualBlock(nn.Module):
@@ -28,9 +38,10 @@ class ResidualBlock(nn.Module):
         nn.init.uniform_(self.linear2.weight, -1e-3, 1e-3)
         nn.init.uniform_(self.linear2.bias, -1e-3, 1e-3)
 
-    def forward(self, h: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Args: h (B, H), context (B, C). Returns: (B, H)."""
-        t = self.linear1(torch.relu(self.norm1(h))) + self.context_proj(context)
+    def forward(self, h: torch.Tensor, context: torch.Tensor, projected: bool = False) -> torch.Tensor:
+        """Args: h (B, H); context (B, C), or (B, H) = ``context_proj(context)`` with ``projected``.
+        Returns: (B, H)."""
+        t = self.linear1(torch.relu(self.norm1(h))) + (context if projected else self.context_proj(context))
         t = self.linear2(self.dropout(torch.relu(self.norm2(t))))
         return h + t
 
@@ -54,6 +65,7 @@ class ResidualMLP(nn.Module):
     def __init__(self, in_features: int, out_features: int, context_features: int, hidden_features: int,
                  num_blocks: int, dropout: float, batch_norm: bool):
         super().__init__()
+        self.in_features = in_features
         self.input_layer = nn.Linear(in_features + context_features, hidden_features)
         self.blocks = nn.ModuleList(
             ResidualBlock(hidden_features, context_features, dropout, batch_norm) for _ in range(num_blocks))
@@ -61,12 +73,27 @@ class ResidualMLP(nn.Module):
         nn.init.zeros_(self.output_layer.weight)
         nn.init.zeros_(self.output_layer.bias)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Args: x (B, in_features), context (B, C). Returns: (B, out_features)."""
-        h = self.input_layer(torch.cat((x, context), dim=-1))
-        for block in self.blocks:
-            h = block(h, context)
+    def forward(self, x: torch.Tensor, context: Context) -> torch.Tensor:
+        """Args: x (B, in_features), context (B, C) or its :meth:`project_context`. Returns: (B, out_features)."""
+        if isinstance(context, torch.Tensor):
+            h = self.input_layer(torch.cat((x, context), dim=-1))
+            for block in self.blocks:
+                h = block(h, context)
+        else:
+            h = F.linear(x, self.input_layer.weight[:, :self.in_features]) + context[0]
+            for block, projection in zip(self.blocks, context[1:]):
+                h = block(h, projection, projected=True)
         return self.output_layer(h)
+
+    def context_maps(self) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """The affine maps ``(A (H, C), a (H,))`` through which the context enters: the input layer's context
+        columns with its bias, then each block's ``context_proj``."""
+        maps = [(self.input_layer.weight[:, self.in_features:], self.input_layer.bias)]
+        return maps + [(block.context_proj.weight, block.context_proj.bias) for block in self.blocks]
+
+    def project_context(self, context: torch.Tensor) -> List[torch.Tensor]:
+        """``[A c + a]`` for every map of :meth:`context_maps`: (B, H) tensors that ``forward`` accepts as context."""
+        return [F.linear(context, weight, bias) for weight, bias in self.context_maps()]
 
 
 class AdditiveCoupling(nn.Module):
@@ -96,15 +123,15 @@ class AdditiveCoupling(nn.Module):
         self.shift_net = ResidualMLP(len(self.identity_index), len(self.transform_index), context_features,
                                      hidden_features, num_blocks, dropout, batch_norm)
 
-    def _shift(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def _shift(self, x: torch.Tensor, context: Context) -> torch.Tensor:
         return self.shift_net(x.index_select(-1, self.identity_index), context)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """x -> y. Args: x (B, D), context (B, C). Returns: y (B, D), zeros (B,)."""
+    def forward(self, x: torch.Tensor, context: Context) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x -> y. Args: x (B, D), context (B, C) or its projections. Returns: y (B, D), zeros (B,)."""
         y = x.index_add(-1, self.transform_index, self._shift(x, context))
         return y, x.new_zeros(x.shape[0])
 
-    def inverse(self, y: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def inverse(self, y: torch.Tensor, context: Context) -> Tuple[torch.Tensor, torch.Tensor]:
         """y -> x (the unchanged half gives the same shift). Returns: x (B, D), zeros (B,)."""
         x = y.index_add(-1, self.transform_index, -self._shift(y, context))
         return x, y.new_zeros(y.shape[0])

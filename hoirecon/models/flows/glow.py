@@ -1,6 +1,6 @@
 """Conditional Glow: a normalising flow p(x | context) with a standard-normal base."""
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -9,6 +9,9 @@ from hoirecon.registry import MODELS
 from .actnorm import ActNorm
 from .coupling import AdditiveCoupling
 from .lu_linear import LULinear
+
+#: Per flow layer: None (layers that ignore the context) or the coupling's projected context tensors.
+ProjectedContext = List[Optional[List[torch.Tensor]]]
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -72,13 +75,58 @@ class ConditionalGlow(nn.Module):
             raise ValueError(f'ConditionalGlow: context must have shape (B, {self.context_features}), '
                              f'got {tuple(context.shape)}.')
 
-    def transform(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Data to latent. Args: x (B, D), context (B, C). Returns: z (B, D), log|det dz/dx| (B,)."""
+    def transform(self, x: torch.Tensor, context: torch.Tensor,
+                  projected: Optional[ProjectedContext] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Data to latent. Args: x (B, D), context (B, C) (unused with ``projected``, the output of
+        :meth:`project_context`). Returns: z (B, D), log|det dz/dx| (B,)."""
         logabsdet = x.new_zeros(x.shape[0])
-        for layer in self.layers:
-            x, step = layer(x, context)
+        for index, layer in enumerate(self.layers):
+            x, step = layer(x, context if projected is None else projected[index])
             logabsdet = logabsdet + step
         return x, logabsdet
+
+    def _couplings(self):
+        return [(i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, AdditiveCoupling)]
+
+    def project_context(self, context: torch.Tensor) -> ProjectedContext:
+        """The context's images under every coupling layer's affine context maps, computed once.
+
+        ``transform(x, None, projected=flow.project_context(c))`` equals ``transform(x, c)`` up to float rounding
+        and skips the (B, C) x (C, H) products; use it when many ``x`` are scored against one context (the
+        refiner's posterior terms).
+
+        Args:
+            context: (B, C).
+
+        Returns:
+            per layer, None (context-free layers) or a list of (B, H) tensors.
+        """
+        self._check_context(context)
+        projected: ProjectedContext = [None] * len(self.layers)
+        for index, layer in self._couplings():
+            projected[index] = layer.shift_net.project_context(context)
+        return projected
+
+    def project_context_direction(self, weight: torch.Tensor) -> ProjectedContext:
+        """The linear part of the context maps applied to a context direction: ``A_i @ weight`` per map.
+
+        With a context ``c = c0 + W p`` that moves with ``p`` (the relation flow's context moves with the pose),
+        ``project_context(c)`` is ``project_context(c0)`` plus ``p @ (A_i W)^T`` per map: the refiner precomputes
+        both and pays a (B, P) x (P, H) product per map instead of (B, C) x (C, H).
+
+        Args:
+            weight: (C, P).
+
+        Returns:
+            per layer, None or a list of (H, P) tensors.
+        """
+        if weight.dim() != 2 or weight.shape[0] != self.context_features:
+            raise ValueError(f'ConditionalGlow.project_context_direction: weight must be (C={self.context_features}, '
+                             f'P), got {tuple(weight.shape)}.')
+        projected: ProjectedContext = [None] * len(self.layers)
+        for index, layer in self._couplings():
+            projected[index] = [matrix @ weight for matrix, _ in layer.shift_net.context_maps()]
+        return projected
 
     def inverse(self, z: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Latent to data. Args: z (B, D), context (B, C). Returns: x (B, D), log|det dx/dz| (B,)."""
@@ -88,21 +136,27 @@ class ConditionalGlow(nn.Module):
             logabsdet = logabsdet + step
         return z, logabsdet
 
-    def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def log_prob(self, x: torch.Tensor, context: Optional[torch.Tensor],
+                 projected: Optional[ProjectedContext] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Log density of x given the context, and its latent.
 
         Args:
             x: (B, D) points.
-            context: (B, C) conditioning vectors.
+            context: (B, C) conditioning vectors; may be None when ``projected`` is given.
+            projected: the context's :meth:`project_context` (then ``context`` is not used).
 
         Returns:
             ``log_prob`` (B,) in nats and ``z`` (B, D).
         """
-        self._check_context(context)
-        if x.dim() != 2 or x.shape != (context.shape[0], self.features):
+        if projected is None:
+            self._check_context(context)
+            batch = context.shape[0]
+        else:
+            batch = next(p[0].shape[0] for p in projected if p is not None)
+        if x.dim() != 2 or x.shape != (batch, self.features):
             raise ValueError(f'ConditionalGlow.log_prob: x must have shape (B, {self.features}) with B = '
-                             f'{context.shape[0]} (the context batch), got {tuple(x.shape)}.')
-        z, logabsdet = self.transform(x, context)
+                             f'{batch} (the context batch), got {tuple(x.shape)}.')
+        z, logabsdet = self.transform(x, context, projected)
         return standard_normal_log_prob(z) + logabsdet, z
 
     def sample(self,

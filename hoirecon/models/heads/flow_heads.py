@@ -143,6 +143,46 @@ class TwoFlowHead(BaseModule):
         return dict(pose=pose_log_prob, relation=relation_log_prob, pose_z=pose_z, relation_z=relation_z)
 
 
+    def image_conditioned_log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor):
+        """:meth:`log_prob` with the image and object fixed, for scoring many poses/relations of the same images.
+
+        Both flows' context projections are computed once (the relation context is affine in the pose:
+        ``c = c0 + W_pose theta``, so its projections are ``P(c0) + theta (A W_pose)^T``); each call then costs
+        narrow products only. The result equals :meth:`log_prob` up to float rounding. The precomputed tensors
+        carry no gradient (the refiner optimises poses and relations, not the network).
+
+        Args:
+            feature: (B, C) image features.
+            object_labels: (B,) int64 object categories.
+
+        Returns:
+            a function ``(pose_6d (B, J, 6), relation (B, D)) -> dict`` with the keys of :meth:`log_prob`.
+        """
+        check_head_inputs(type(self).__name__, feature, object_labels, self.feature_dim, self.num_objects)
+        batch = feature.shape[0]
+        with torch.no_grad():
+            pose_projected = self.pose_flow.project_context(feature)
+            zero_pose = feature.new_zeros(batch, self.pose_dim)
+            relation_base = self.relation_flow.project_context(self.relation_context(feature, object_labels,
+                                                                                     zero_pose))
+            embedding = self.relation_context.pose_embedding
+            relation_direction = None if embedding is None else \
+                self.relation_flow.project_context_direction(embedding.weight)
+
+        def log_prob(pose_6d: torch.Tensor, relation: torch.Tensor) -> Dict[str, torch.Tensor]:
+            flat_pose = pose_6d.reshape(batch, self.pose_dim)
+            pose_log_prob, pose_z = self.pose_flow.log_prob(flat_pose, None, projected=pose_projected)
+            projected = relation_base
+            if relation_direction is not None:
+                projected = [None if base is None else
+                             [b + flat_pose @ d.T for b, d in zip(base, direction)]
+                             for base, direction in zip(relation_base, relation_direction)]
+            relation_log_prob, relation_z = self.relation_flow.log_prob(relation, None, projected=projected)
+            return dict(pose=pose_log_prob, relation=relation_log_prob, pose_z=pose_z, relation_z=relation_z)
+
+        return log_prob
+
+
 @HEADS.register_module()
 class StackedFlowHead(TwoFlowHead):
     """StackFLOW's head: the relation flow is conditioned on the pose flow's sample.
