@@ -16,7 +16,7 @@ import logging
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -339,6 +339,49 @@ class _SMPLFamilyModel(nn.Module):
         root = row @ self.v_template.to(betas)
         root_dirs = torch.einsum('v,vck->ck', row, self.shapedirs[:, :, :betas.shape[1]].to(betas))
         return root + betas @ root_dirs.T
+
+    def posed_vertex_subset(self, betas: torch.Tensor, rotations: torch.Tensor,
+                            vertex_ids: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Linear blend skinning of a few vertices, for optimisers that need only some of them at every step.
+
+        Joints after the given rotations stay at rest (e.g. SMPL-H hands), so their pose blend shapes are left
+        out; shaped joints come from the joint regressor applied to the template and the shape directions (the
+        regressor is linear), so nothing is computed for the other vertices. Equals
+        ``forward(...).vertices[:, vertex_ids]`` and ``.joints[:, :num_joints]`` up to float rounding.
+
+        Args:
+            betas: (B, <=num_betas) shape coefficients.
+            rotations: (B, K, 3, 3) rotations of the first K skeleton joints (joint 0: global orientation).
+            vertex_ids: (n,) long vertex indices.
+
+        Returns:
+            vertices (B, n, 3) and posed skeleton joints (B, num_joints, 3), metres, no translation.
+        """
+        lbs = import_smplx().lbs
+        batch, count = rotations.shape[:2]
+        if rotations.shape[2:] != (3, 3) or not 1 <= count <= self.num_joints:
+            raise ValueError(f'{type(self).__name__}.posed_vertex_subset: rotations must be (B, K, 3, 3) with '
+                             f'1 <= K <= {self.num_joints}, got {tuple(rotations.shape)}.')
+        dtype, device = rotations.dtype, rotations.device
+        betas = self._betas(betas, batch, dtype, device)
+        ids = vertex_ids.to(device)
+        shapedirs = self.shapedirs[:, :, :betas.shape[1]].to(dtype)
+        template = self.v_template.to(dtype)
+        regressor = self.J_regressor.to(dtype)
+        joints = regressor @ template + torch.einsum('bk,jck->bjc', betas,
+                                                    torch.einsum('jv,vck->jck', regressor, shapedirs))
+        shaped = template[ids] + torch.einsum('bk,vck->bvc', betas, shapedirs[ids])
+        eye = torch.eye(3, dtype=dtype, device=device)
+        pose_feature = (rotations[:, 1:] - eye).reshape(batch, -1)
+        columns = (ids[:, None] * 3 + torch.arange(3, device=device)).reshape(-1)
+        posedirs = self.posedirs.to(dtype)[:pose_feature.shape[1]].index_select(1, columns)
+        posed = shaped + (pose_feature @ posedirs).reshape(batch, -1, 3)
+        full = torch.cat([rotations, eye.expand(batch, self.num_joints - count, 3, 3)], dim=1)
+        joints_posed, transforms = lbs.batch_rigid_transform(full, joints, self.parents_tensor.to(device), dtype=dtype)
+        skin = (self.lbs_weights.to(dtype)[ids] @ transforms.reshape(batch, self.num_joints, 16)).reshape(
+            batch, -1, 4, 4)
+        vertices = (skin[..., :3, :3] @ posed[..., None])[..., 0] + skin[..., :3, 3]
+        return vertices, joints_posed
 
     def body25(self, vertices: torch.Tensor) -> torch.Tensor:
         """OpenPose BODY_25 keypoints of posed meshes (order in :data:`~.body25.BODY25_JOINT_NAMES`).

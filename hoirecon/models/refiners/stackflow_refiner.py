@@ -243,7 +243,13 @@ class StackFLOWRefiner:
         if 'offsets' in terms and relation0 is None:
             raise KeyError("StackFLOWRefiner: the offsets term needs init['relation'] (the network's latent).")
         context = dict(model=model, feature=feature, labels=labels, obs=obs, camera=camera, groups=groups,
-                       first=first, relation0=None if relation0 is None else torch.nan_to_num(relation0))
+                       first=first, relation0=None if relation0 is None else torch.nan_to_num(relation0),
+                       subset=self._body_subset(model, device))
+        if {'pose_posterior', 'relation_posterior'} & set(terms):
+            # the image is fixed: the flows' context projections are computed once, not at every step
+            conditioned = getattr(model.head, 'image_conditioned_log_prob', None)
+            context['log_prob'] = conditioned(feature, labels) if conditioned is not None else (
+                lambda pose, relation: model.head.log_prob(feature, labels, pose, relation))
         weight_mask = finite.to(dtype)
         trainable = [v for k, v in variables.items() if k in self.optimize]
         history: List[float] = []
@@ -286,6 +292,29 @@ class StackFLOWRefiner:
 
     # ------------------------------------------------------------------ terms
     @staticmethod
+    def _body_subset(model, device: torch.device) -> dict:
+        """The vertices the terms read at every step: relation anchors and the BODY_25 regressor's support."""
+        body25 = model.body_model.body25_regressor
+        anchors = model.relation_encoder.human_anchor_indices.to(device).long()
+        ids, inverse = torch.unique(torch.cat([anchors, torch.nonzero(body25.abs().sum(0) > 0)[:, 0].to(device)]),
+                                    return_inverse=True)
+        return dict(ids=ids, anchors=inverse[:len(anchors)], body25=body25.to(device)[:, ids],
+                    body25_weight=body25.to(device).sum(dim=1))
+
+    def _step_body(self, model, variables: Dict[str, torch.Tensor], subset: dict):
+        """Per person, from the subset of vertices only: rotations, HOI-frame anchors and camera BODY_25."""
+        body_pose = rot6d_to_matrix(variables['body_pose'])
+        hoi_R = rot6d_to_matrix(variables['hoi_R'])
+        batch = body_pose.shape[0]
+        eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device).expand(batch, 1, 3, 3)
+        vertices, joints = model.body_model.posed_vertex_subset(variables['betas'], torch.cat([eye, body_pose], 1),
+                                                                subset['ids'])
+        vertices_rel = vertices - joints[:, :1]
+        body25 = (subset['body25'].to(vertices) @ vertices_rel) @ hoi_R.transpose(1, 2)
+        body25 = body25 + subset['body25_weight'].to(vertices)[:, None] * variables['hoi_t'][:, None]
+        return body_pose, hoi_R, vertices_rel[:, subset['anchors']], body25
+
+    @staticmethod
     def _body(model, variables: Dict[str, torch.Tensor]):
         """Per person: rotations, HOI-frame vertices/joints and camera-frame vertices."""
         body_pose = rot6d_to_matrix(variables['body_pose'])
@@ -297,14 +326,14 @@ class StackFLOWRefiner:
     def _losses(self, variables: Dict[str, torch.Tensor], terms: List[str], ctx: dict) -> Dict[str, torch.Tensor]:
         """Unweighted (B,) value of every active term."""
         model, groups, obs, camera = ctx['model'], ctx['groups'], ctx['obs'], ctx['camera']
-        body_pose, hoi_R, vertices_rel, vertices = self._body(model, variables)
+        body_pose, hoi_R, anchors, body25 = self._step_body(model, variables, ctx['subset'])
         rel_R = rot6d_to_matrix(variables['rel_R'])
         rel_t = variables['rel_t']
         losses = {}
         if 'person_keypoints' in terms:
             if 'person_kpts' in obs:
                 first = ctx['first']
-                per_person = keypoint_reprojection_loss(model.body_model.body25(vertices), obs['person_kpts'][first],
+                per_person = keypoint_reprojection_loss(body25, obs['person_kpts'][first],
                                                         camera['focal'][first], camera['principal'][first],
                                                         self.pixel_scale)
                 # counted once per person: on its first instance
@@ -313,7 +342,7 @@ class StackFLOWRefiner:
                 losses['person_keypoints'] = torch.where(is_first, per_person[groups], torch.zeros_like(
                     per_person[groups]))
             else:
-                losses['person_keypoints'] = vertices.new_zeros(groups.shape[0])
+                losses['person_keypoints'] = body25.new_zeros(groups.shape[0])
         if 'object_correspondences' in terms:
             if 'corr_x3d' in obs:
                 object_R = hoi_R[groups] @ rel_R
@@ -322,15 +351,15 @@ class StackFLOWRefiner:
                     object_R, object_t, obs['corr_x3d'], obs['corr_x2d'], obs['corr_w2d'], camera['focal'],
                     camera['principal'], self.pixel_scale)
             else:
-                losses['object_correspondences'] = vertices.new_zeros(groups.shape[0])
+                losses['object_correspondences'] = body25.new_zeros(groups.shape[0])
         needs_relation = {'pose_posterior', 'relation_posterior', 'offsets'} & set(terms)
         if needs_relation:
-            anchors = model.human_anchors(vertices_rel)[groups]
+            anchors = anchors[groups]
             labels = ctx['labels']
             if {'pose_posterior', 'relation_posterior'} & set(terms):
                 relation = model.relation_encoder.encode(rel_R, rel_t, labels, anchors)
                 rotations = torch.cat((hoi_R[:, None], body_pose), dim=1)[groups]
-                log_prob = model.head.log_prob(ctx['feature'], labels, matrix_to_rot6d(rotations), relation)
+                log_prob = ctx['log_prob'](matrix_to_rot6d(rotations), relation)
                 if 'pose_posterior' in terms:
                     losses['pose_posterior'] = (log_prob['pose_z']**2).mean(dim=1)
                 if 'relation_posterior' in terms:
