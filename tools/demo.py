@@ -119,11 +119,17 @@ def main(argv=None) -> dict:
         overlay, side = renderer.views(result.image, meshes, result.K, side_angles=(args.side_angle, ))
         files['overlay'] = save_image(osp.join(args.out, 'overlay.png'), overlay)
         files['side_view'] = save_image(osp.join(args.out, 'side_view.png'), side)
+        panels, titles = [result.image, overlay, side], ['input', 'reconstruction', f'turned {args.side_angle:g} deg']
         if 'init_instances' in first:
             before = _meshes(result, first.init_instances.human_vertices[0].cpu().numpy(),
                              _poses(result.samples, 'init_instances'))
+            network = renderer.overlay(result.image, before, result.K)
             files['overlay_before_refinement'] = save_image(osp.join(args.out, 'overlay_before_refinement.png'),
-                                                                renderer.overlay(result.image, before, result.K))
+                                                            network)
+            panels.insert(1, network)
+            titles[1:2] = ['network', 'refined']
+        files['summary'] = save_image(osp.join(args.out, 'summary.png'),
+                                      contact_sheet(panels, titles, columns=len(panels)))
         for index, hyps in enumerate(result.hypotheses):
             if not hyps:
                 continue
@@ -145,7 +151,7 @@ def main(argv=None) -> dict:
         json.dump(summary, f, indent=1)
     for note in result.notes:
         print(f'note: {note}')
-    print(f'wrote {len(files)} outputs to {args.out}: overlay.png, side_view.png, scene.glb, meshes, '
+    print(f'wrote {len(files)} outputs to {args.out}: summary.png, overlay.png, side_view.png, scene.glb, meshes, '
           'reconstruction.json' + (', hypotheses_*.png' if args.hypotheses else ''))
     return summary
 

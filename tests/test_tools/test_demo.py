@@ -64,6 +64,7 @@ def _args(frame, checkpoint, out, *extra):
 def test_demo_writes_meshes_scene_pictures_and_parameters(demo, frame, checkpoint, tmp_path):
     summary = demo.main(_args(frame, checkpoint, tmp_path, '--refine', '--hypotheses', '3'))
     image = cv2.imread(frame['image'])
+    assert cv2.imread(str(tmp_path / 'summary.png')).shape[1] >= 4 * image.shape[1]  # input, network, refined, side
     for name in ('overlay.png', 'side_view.png', 'overlay_before_refinement.png'):
         picture = cv2.imread(str(tmp_path / name))
         assert picture.shape == image.shape, name
