@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
 import trimesh  # noqa: E402
 
+from hoirecon.utils.offscreen import release_offscreen_renderer  # noqa: E402
 from .appearance import Lighting  # noqa: E402
 from .cameras import Intrinsics  # noqa: E402
 
@@ -126,8 +127,8 @@ class HOIRenderer:
         self._renderer = pyrender.OffscreenRenderer(self.width, self.height)
 
     def close(self):
-        """Release the OpenGL context."""
-        self._renderer.delete()
+        """Release the OpenGL context (only this renderer's: other renderers of the process keep working)."""
+        release_offscreen_renderer(self._renderer)
 
     def _check_view(self, view: View):
         if (view.intrinsics.width, view.intrinsics.height) != (self.width, self.height):

@@ -31,6 +31,7 @@ from hoirecon.synthetic.render import camera_node_pose, pyrender_camera  # sets 
 import pyrender  # noqa: E402  (after render.py chose the EGL platform)
 import trimesh  # noqa: E402
 
+from hoirecon.utils.offscreen import keep_orphan, offscreen_context_alive, release_offscreen_renderer  # noqa: E402
 from .meshes import (Mesh, check_image, check_image_size, check_intrinsics, check_meshes, check_rgb,  # noqa: E402
                      check_unit_interval)
 
@@ -117,60 +118,13 @@ def _seg_color(index: int) -> tuple:
     return (k & 255, (k >> 8) & 255, 0)
 
 
-#: OffscreenRenderers whose EGL context died because another renderer terminated the shared display (pyrender's
-#: ``OffscreenRenderer.delete``, e.g. ``HOIRenderer.close``). Kept alive on purpose: their finalisers would issue GL
-#: deletes of stale object ids on whatever context is current.
-_ORPHANS = []
-
-
-def _context_alive(offscreen) -> bool:
-    """Make the renderer's context current; False when its display was terminated under it."""
-    try:
-        offscreen._platform.make_current()
-        return True
-    except Exception:
-        return False
-
-
-def _release_offscreen(offscreen) -> None:
-    """Free an OffscreenRenderer's GL objects and its EGL context without ``eglTerminate``.
-
-    ``OffscreenRenderer.delete`` terminates the process-wide default EGL display, which invalidates every other live
-    EGL context (an open :class:`MeshRenderer` or :class:`~hoirecon.synthetic.render.HOIRenderer` then fails with
-    ``EGL_BAD_DISPLAY``). Here only this renderer's context is destroyed; the display stays initialised (one per
-    process, nothing accumulates). Other platforms (OSMesa, pyglet) use pyrender's own teardown.
-    """
-    platform = getattr(offscreen, '_platform', None)
-    if platform is None:
-        return
-    context = getattr(platform, '_egl_context', None)
-    display = getattr(platform, '_egl_display', None)
-    if context is None or display is None:
-        offscreen.delete()
-        return
-    if not _context_alive(offscreen):
-        _ORPHANS.append(offscreen)
-        return
-    from OpenGL.EGL import EGL_NO_CONTEXT, EGL_NO_SURFACE, eglDestroyContext, eglMakeCurrent
-    try:
-        offscreen._renderer.delete()  # shaders, vertex buffers, framebuffers (the context is current)
-    finally:
-        eglMakeCurrent(display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
-        eglDestroyContext(display, context)
-        platform._egl_context = None
-        platform._egl_display = None
-        # pyrender's __del__ would call delete() (and eglTerminate): leave it nothing to do
-        offscreen._renderer = None
-        offscreen._platform = None
-
-
 class MeshRenderer:
     """Reusable offscreen renderer of camera-frame meshes (one OpenGL context for any number of calls and sizes).
 
     The context is created on the first render; the framebuffer is reallocated only when the image size changes.
     Close it when done (or use ``with``); closing leaves other live renderers of the process working. Should
-    another renderer tear down the shared EGL display (pyrender's ``OffscreenRenderer.delete``, which
-    ``HOIRenderer.close`` calls), the next render starts a fresh context instead of failing.
+    other code tear down the shared EGL display (pyrender's own ``OffscreenRenderer.delete``), the next render
+    starts a fresh context instead of failing.
 
     Example:
         >>> with MeshRenderer() as renderer:  # doctest: +SKIP
@@ -205,13 +159,13 @@ class MeshRenderer:
         self._closed = True
         offscreen, self._offscreen = self._offscreen, None
         if offscreen is not None:
-            _release_offscreen(offscreen)
+            release_offscreen_renderer(offscreen)
 
     def _offscreen_renderer(self, width: int, height: int):
         if self._closed:
             raise RuntimeError('this MeshRenderer is closed; create a new one')
-        if self._offscreen is not None and not _context_alive(self._offscreen):
-            _ORPHANS.append(self._offscreen)  # another renderer terminated the EGL display: start afresh
+        if self._offscreen is not None and not offscreen_context_alive(self._offscreen):
+            keep_orphan(self._offscreen)  # another renderer terminated the EGL display: start afresh
             self._offscreen = None
         if self._offscreen is None:
             self._offscreen = pyrender.OffscreenRenderer(width, height)

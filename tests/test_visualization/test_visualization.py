@@ -187,11 +187,21 @@ def test_renderer_is_reusable_closable_and_does_not_leak(renderer, noise_image):
 
 
 def test_renderer_survives_another_renderer_terminating_egl(renderer, noise_image):
+    import pyrender
+    cube = box_mesh(**CUBE)
+    reference = renderer.overlay(noise_image, [cube], K_ANISO)
+    pyrender.OffscreenRenderer(32, 24).delete()  # pyrender's own teardown: eglTerminate on the shared display
+    np.testing.assert_array_equal(renderer.overlay(noise_image, [cube], K_ANISO), reference)
+
+
+def test_closing_the_synthetic_renderer_leaves_others_working(renderer, noise_image):
     from hoirecon.synthetic.render import HOIRenderer
     cube = box_mesh(**CUBE)
     reference = renderer.overlay(noise_image, [cube], K_ANISO)
-    HOIRenderer(32, 24).close()  # pyrender's OffscreenRenderer.delete: eglTerminate on the shared display
+    live = renderer._offscreen
+    HOIRenderer(32, 24).close()
     np.testing.assert_array_equal(renderer.overlay(noise_image, [cube], K_ANISO), reference)
+    assert renderer._offscreen is live  # the same context kept working: no fresh start was needed
 
 
 # ---------------------------------------------------------------------------------------------------- sheet
