@@ -6,6 +6,7 @@ command line asks.
 """
 import atexit
 import datetime
+import logging
 
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -15,6 +16,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from hoirecon.registry import MODEL_WRAPPERS
 
+#: Seconds a rank waits at exit for the others before tearing the CPU process group down.
+EXIT_BARRIER_TIMEOUT_S = 60
 #: fp32 optimizer wrapper type -> its mixed-precision counterpart.
 AMP_WRAPPERS = {
     'OptimWrapper': 'AmpOptimWrapper',
@@ -58,8 +61,20 @@ def enable_amp(cfg: Config) -> None:
 
 
 def _destroy_process_group() -> None:
-    if torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
+    """Tear the gloo group down at exit, after all ranks got there.
+
+    A rank that destroys its group while a peer still talks to it (rank 0 saving the last checkpoint, say) makes the
+    peer abort ("terminate called without an active exception", exit -6), so the ranks first meet at a monitored
+    barrier; when a peer is gone (it crashed), the barrier times out and the group is torn down anyway.
+    """
+    if not torch_dist.is_initialized():
+        return
+    try:
+        torch_dist.monitored_barrier(timeout=datetime.timedelta(seconds=EXIT_BARRIER_TIMEOUT_S))
+    except RuntimeError as err:
+        print_log(f'distributed exit: not all ranks reached the final barrier ({err}); leaving anyway.',
+                  logger='current', level=logging.WARNING)
+    torch_dist.destroy_process_group()
 
 
 def setup_distributed(cfg: Config, launcher: str) -> None:

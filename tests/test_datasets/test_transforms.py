@@ -81,6 +81,7 @@ def test_rotation_augmentation_keeps_3d_and_2d_targets_consistent(train_infos, b
     pipeline = [LoadHOIImage(), HOICrop(augment=True, rot_prob=1.0), PackHOIInputs()]
     np.random.seed(11)
     for info in train_infos:
+        info = dict(info)  # the transforms fill their input dict: keep the module's fixture intact
         for transform in pipeline:
             info = transform(info)
         sample, gt = info['data_samples'], info['data_samples'].gt_instances
@@ -225,7 +226,7 @@ def test_load_image_and_masks(train_infos, tmp_path):
 
 def test_correspondences_are_loaded_padded_and_rotated_with_the_image(train_infos):
     """x2d follow the rotation augmentation: the posed x3d projected with the rotated camera land on them."""
-    info = next(i for i in train_infos if i['corr_path'])
+    info = dict(next(i for i in train_infos if i['corr_path']))
     raw = load_correspondences(info['corr_path'])
     loaded = LoadCorrespondences(num_points=2 * len(raw['x3d']))(dict(info))
     n = len(raw['x3d'])
