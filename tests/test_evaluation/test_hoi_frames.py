@@ -3,11 +3,16 @@ import pytest
 import torch
 import trimesh
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 from scipy.spatial.transform import Rotation
 
 from hoirecon.evaluation.functional import evaluate_hoi_frames, mesh_sample_key, sample_surface
+from hoirecon.evaluation.functional.hoi_frames import _kdtree_frame, _unique_transforms
+from hoirecon.evaluation.functional.kdtree import _pykdtree
 
 NUM_SAMPLES = 800
+#: kd-tree libraries of the CPU path available here.
+KDTREE_LIBRARIES = ['scipy'] + (['pykdtree'] if _pykdtree() is not None else [])
 
 
 def make_frame(rng: np.random.Generator, object_subdivisions: int = 1):
@@ -192,3 +197,43 @@ def test_bad_input_names_the_frame():
         evaluate([frame], alignments=('procrustes', ))
     with pytest.raises(ValueError, match='same frames'):
         evaluate_hoi_frames([frame['pred_human']], [], [frame['gt_human']], [frame['gt_object']])
+
+
+def test_worker_threads_and_kdtree_libraries_give_identical_numbers():
+    rng = np.random.default_rng(9)
+    frames = [make_frame(rng) for _ in range(5)]
+    expected = evaluate(frames, backend='kdtree', num_threads=1, kdtree_library='scipy', batch_size=3)
+    for library in KDTREE_LIBRARIES:
+        for num_threads in (1, 2):
+            errors = evaluate(frames, backend='kdtree', num_threads=num_threads, kdtree_library=library, batch_size=3)
+            for alignment, parts in expected.chamfer_cm.items():
+                for part, values in parts.items():
+                    if library == 'scipy':  # same library: the thread count changes nothing, to the bit
+                        np.testing.assert_array_equal(errors.chamfer_cm[alignment][part], values)
+                    else:
+                        np.testing.assert_allclose(errors.chamfer_cm[alignment][part], values, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match='num_threads'):
+        evaluate(frames, num_threads=0)
+    with pytest.raises(ValueError, match='kdtree_library'):
+        evaluate(frames, kdtree_library='faiss')
+
+
+def test_identical_and_far_transforms_are_scored_exactly():
+    """Duplicated transforms are queried once; a far-away or degenerate transform still gives brute-force values."""
+    frame = make_frame(np.random.default_rng(10))
+    keys = {role: f'f/{role}' for role in frame}
+    rotation = Rotation.from_rotvec([0.2, 0.1, -0.3]).as_matrix()
+    transforms = [(1.0, np.eye(3), np.zeros(3)), (1.05, rotation, np.array([0.01, 0.02, -0.03])),
+                  (1.0, np.eye(3), np.zeros(3)), (0.5, rotation, np.array([5.0, -3.0, 10.0])),
+                  (1.05, rotation.copy(), np.array([0.01, 0.02, -0.03])), (0.0, np.eye(3), np.array([0.1, 0.2, 2.4]))]
+    rows, position = _unique_transforms(transforms)
+    assert rows == [0, 1, 3, 5] and position.tolist() == [0, 1, 0, 2, 1, 3]
+    points = {role: sample_surface(*frame[role], NUM_SAMPLES, 0, [keys[role]]) for role in frame}
+    for library in KDTREE_LIBRARIES:
+        scores = _kdtree_frame(frame, keys, NUM_SAMPLES, 0, transforms, library)
+        for row, (scale, rot, trans) in enumerate(transforms):
+            for column, part in enumerate(('human', 'object')):
+                pred, gt = scale * points[f'pred_{part}'] @ rot.T + trans, points[f'gt_{part}']
+                distances = cdist(pred, gt)
+                expected = distances.min(axis=1).mean() + distances.min(axis=0).mean()
+                assert scores[row, column] == pytest.approx(expected, rel=1e-12)

@@ -31,6 +31,7 @@ from scipy.spatial.transform import Rotation
 from sklearn.neighbors import NearestNeighbors
 
 from hoirecon.evaluation.functional import ALIGNMENTS, evaluate_hoi_frames, mesh_sample_key, sample_surface
+from hoirecon.evaluation.functional.kdtree import resolve_kdtree_library
 
 Mesh = Tuple[np.ndarray, np.ndarray]
 Frame = Dict[str, Mesh]
@@ -162,6 +163,8 @@ def run_ours(frames: List[Frame], args: argparse.Namespace, backend: str, compil
                                backend=backend,
                                device=args.device,
                                batch_size=args.batch_size,
+                               num_threads=args.workers,
+                               kdtree_library=args.kdtree_library,
                                compile=compile)
 
 
@@ -232,6 +235,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--backend', default='auto', choices=['auto', 'kdtree', 'torch'])
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--workers', type=int, default=None,
+                        help='threads of the kd-tree backend (default: the CPU cores usable)')
+    parser.add_argument('--kdtree-library', default='auto', choices=['auto', 'scipy', 'pykdtree'],
+                        help="kd-tree of the CPU path ('auto': pykdtree when installed, else scipy)")
     parser.add_argument('--compile', action='store_true', help='also time the torch.compile kernel (GPU)')
     return parser.parse_args()
 
@@ -248,6 +255,9 @@ def main() -> None:
     report_speed('reference (per alignment: trimesh sampling, one sklearn kd-tree per direction)', reference,
                  args.reference_frames)
 
+    if args.backend == 'kdtree' or (args.backend == 'auto' and args.device == 'cpu'):
+        library = resolve_kdtree_library(args.kdtree_library)
+        print(f'kd-tree backend: {library} kd-tree, {args.workers or len(os.sched_getaffinity(0))} worker threads')
     runs = [(args.backend, False)] + ([(args.backend, True)] if args.compile else [])
     for backend, compile in runs:
         run_ours(frames[:args.batch_size], args, backend, compile)  # warm-up (and compilation)

@@ -20,6 +20,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from .array_utils import ArrayLike, restore_kind, to_numpy, to_tensor
+from .kdtree import SCIPY_TREE_OPTIONS
 
 BACKENDS = ('auto', 'kdtree', 'torch')
 #: Default bound (bytes) on the pairwise block of the torch backend.
@@ -148,7 +149,7 @@ def nearest_neighbor_distances(query: ArrayLike,
         points_q, points_r = to_numpy(query_t, np.float64), to_numpy(reference_t, np.float64)
         valid_q, valid_r = to_numpy(query_valid), to_numpy(reference_valid)
         for item in range(points_q.shape[0]):
-            tree = cKDTree(points_r[item][valid_r[item]])
+            tree = cKDTree(points_r[item][valid_r[item]], **SCIPY_TREE_OPTIONS)
             distances[item, valid_q[item]] = tree.query(points_q[item][valid_q[item]], workers=-1)[0]
         result = torch.from_numpy(distances).to(device=query_t.device)
         if query_t.is_floating_point():

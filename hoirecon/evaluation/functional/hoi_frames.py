@@ -14,10 +14,11 @@ For each frame, with predicted and ground-truth human and object meshes:
    for the human and for the object, in cm.
 
 Backends (same numbers, see ``docs/evaluation.md``): ``'kdtree'`` builds one
-scipy tree per sample set and reuses it across alignments (the ground-truth ->
-prediction queries go through the inverse transform: ``min_j |s R p_j + t - g|
-= s min_j |p_j - R^T (g - t) / s|``), frames in parallel threads; ``'torch'``
-runs batched brute force on the device (the GPU path).
+exact kd-tree (scipy or pykdtree, see :mod:`.kdtree`) per sample set and reuses
+it across alignments (the ground-truth -> prediction queries go through the
+inverse transform: ``min_j |s R p_j + t - g| = s min_j |p_j - R^T (g - t) / s|``;
+identical transforms are queried once), whole frames in parallel worker
+threads; ``'torch'`` runs batched brute force on the device (the GPU path).
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +27,12 @@ from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 from tqdm import tqdm
 
 from .alignment import WINDOW_MODES, windowed_transforms
 from .array_utils import ArrayLike, to_numpy
 from .chamfer import BACKENDS, DEFAULT_MEMORY_BUDGET, nearest_neighbor_distances
+from .kdtree import KDTREE_LIBRARIES, build_tree, limit_openmp_threads, nearest_distances, resolve_kdtree_library
 from .procrustes import PointMoments, SimilarityTransform, merge_moments, point_moments
 from .sampling import sample_surface
 
@@ -44,8 +45,6 @@ MESH_ROLES = ('pred_human', 'pred_object', 'gt_human', 'gt_object')
 Mesh = Tuple[ArrayLike, ArrayLike]
 
 _METRES_TO_CM = 100.0
-#: cKDTree build options, measured fastest for 10000 surface samples (see docs/evaluation.md).
-_TREE_OPTIONS = dict(leafsize=48, balanced_tree=False)
 
 
 def mesh_sample_key(frame_key: Hashable, role: str, shared_samples: bool = False) -> str:
@@ -156,8 +155,26 @@ def _frame_moments(batch: Dict[str, _MeshBatch]) -> Tuple[PointMoments, PointMom
     return human, hoi, fallback
 
 
+def _unique_transforms(transforms: List[Tuple[float, np.ndarray, np.ndarray]]) -> Tuple[List[int], np.ndarray]:
+    """Rows of the distinct transforms and, for each transform, the position of its copy among them.
+
+    Identical transforms (``'hoi'`` falling back to ``'smpl'``, a fit that is
+    the identity) give identical distances: they are queried once.
+    """
+    seen: Dict[bytes, int] = {}
+    rows, position = [], []
+    for row, (scale, rotation, translation) in enumerate(transforms):
+        key = np.float64(scale).tobytes() + np.asarray(rotation, np.float64).tobytes() + np.asarray(
+            translation, np.float64).tobytes()
+        if key not in seen:
+            seen[key] = len(rows)
+            rows.append(row)
+        position.append(seen[key])
+    return rows, np.array(position)
+
+
 def _kdtree_frame(meshes: Dict[str, Mesh], keys: Dict[str, str], num_samples: int, seed: int,
-                  transforms: List[Tuple[float, np.ndarray, np.ndarray]]) -> np.ndarray:
+                  transforms: List[Tuple[float, np.ndarray, np.ndarray]], library: str) -> np.ndarray:
     """Chamfer (metres) of one frame for each transform and part, sampling each mesh once, one tree per sample set.
 
     Returns:
@@ -167,29 +184,32 @@ def _kdtree_frame(meshes: Dict[str, Mesh], keys: Dict[str, str], num_samples: in
         role: sample_surface(to_numpy(vertices, np.float64), to_numpy(faces), num_samples, seed, [keys[role]])
         for role, (vertices, faces) in meshes.items()
     }
-    out = np.empty((len(transforms), len(PARTS)))
-    scales = np.array([s for s, _, _ in transforms])
+    rows, position = _unique_transforms(transforms)
+    distinct = [transforms[row] for row in rows]
+    out = np.empty((len(distinct), len(PARTS)))
+    scales = np.array([s for s, _, _ in distinct], dtype=np.float64)
     degenerate = scales <= np.finfo(np.float64).tiny
     safe = np.where(degenerate, 1.0, scales)
     for column, part in enumerate(PARTS):
         pred, gt = points[f'pred_{part}'], points[f'gt_{part}']
-        tree_gt, tree_pred = cKDTree(gt, **_TREE_OPTIONS), cKDTree(pred, **_TREE_OPTIONS)
-        aligned = np.concatenate([s * pred @ rot.T + trans for s, rot, trans in transforms])
-        forward = tree_gt.query(aligned)[0].reshape(len(transforms), -1)
-        inverse = np.concatenate([(gt - trans) @ rot / s for s, (_, rot, trans) in zip(safe, transforms)])
-        backward = tree_pred.query(inverse)[0].reshape(len(transforms), -1) * safe[:, None]
+        tree_gt, tree_pred = build_tree(gt, library), build_tree(pred, library)
+        aligned = np.concatenate([s * pred @ rot.T + trans for s, rot, trans in distinct])
+        forward = nearest_distances(tree_gt, aligned).reshape(len(distinct), -1)
+        inverse = np.concatenate([(gt - trans) @ rot / s for s, (_, rot, trans) in zip(safe, distinct)])
+        backward = nearest_distances(tree_pred, inverse).reshape(len(distinct), -1) * safe[:, None]
         for row in np.flatnonzero(degenerate):  # every predicted sample maps to one point
-            backward[row] = np.linalg.norm(gt - transforms[row][2], axis=1)
+            backward[row] = np.linalg.norm(gt - distinct[row][2], axis=1)
         out[:, column] = forward.mean(axis=1) + backward.mean(axis=1)
-    return out
+    return out[position]
 
 
 def _score_kdtree(meshes: Dict[str, List[Mesh]], keys: Dict[str, List[str]], num_samples: int, seed: int,
-                  transforms: Dict[str, SimilarityTransform], pool: ThreadPoolExecutor) -> np.ndarray:
+                  transforms: Dict[str, SimilarityTransform], pool: ThreadPoolExecutor, library: str) -> np.ndarray:
     """(A, B, 2) Chamfer in metres with the kd-tree backend, one frame per thread task.
 
-    Sampling runs inside the tasks too: single-frame tensors stay below torch's
-    intra-op parallel grain, so the threads do not oversubscribe the cores.
+    Sampling runs inside the tasks too. The pool's threads run OpenMP regions
+    (torch ops, pykdtree queries) on one thread each (see
+    :func:`.kdtree.limit_openmp_threads`), so they do not oversubscribe the cores.
     """
     params = [(to_numpy(t.scale), to_numpy(t.rotation), to_numpy(t.translation)) for t in transforms.values()]
 
@@ -197,7 +217,7 @@ def _score_kdtree(meshes: Dict[str, List[Mesh]], keys: Dict[str, List[str]], num
         frame_meshes = {role: role_meshes[item] for role, role_meshes in meshes.items()}
         frame_keys = {role: role_keys[item] for role, role_keys in keys.items()}
         frame_transforms = [(s[item], r[item], t[item]) for s, r, t in params]
-        return _kdtree_frame(frame_meshes, frame_keys, num_samples, seed, frame_transforms)
+        return _kdtree_frame(frame_meshes, frame_keys, num_samples, seed, frame_transforms, library)
 
     return np.stack(list(pool.map(frame, range(len(meshes['gt_human'])))), axis=1)
 
@@ -245,6 +265,7 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
                         device: Optional[Union[str, torch.device]] = None,
                         batch_size: int = 64,
                         num_threads: Optional[int] = None,
+                        kdtree_library: str = 'auto',
                         distance_dtype: Optional[torch.dtype] = None,
                         memory_budget: int = DEFAULT_MEMORY_BUDGET,
                         compile: bool = False,
@@ -275,7 +296,13 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
         device: where sampling, fitting and the torch backend run; default: the
             device of the first vertices tensor, else the CPU.
         batch_size: frames per batch.
-        num_threads: kd-tree backend threads (default: the CPU cores usable).
+        num_threads: kd-tree backend worker threads, each scoring whole frames
+            (default: the CPU cores this process may use). The numbers do not
+            depend on it.
+        kdtree_library: exact kd-tree of the kd-tree backend: ``'scipy'``,
+            ``'pykdtree'`` (optional package, ~1.6x faster queries) or
+            ``'auto'`` (pykdtree when installed, else scipy); same numbers
+            (see :mod:`.kdtree`).
         distance_dtype: torch backend distance dtype (default float32 on a GPU,
             float64 elsewhere).
         memory_budget: bytes of the largest pairwise block (torch backend).
@@ -303,6 +330,8 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     if window_mode not in WINDOW_MODES:
         raise ValueError(f'window_mode must be one of {WINDOW_MODES}, got {window_mode!r}')
+    if num_threads is not None and num_threads < 1:
+        raise ValueError(f'num_threads must be >= 1 or None, got {num_threads}')
     meshes = dict(pred_human=pred_human, pred_object=pred_object, gt_human=gt_human, gt_object=gt_object)
     keys = [str(k) for k in (range(len(pred_human)) if frame_keys is None else frame_keys)]
     fits = [a for a in alignments if a != 'none']
@@ -313,6 +342,9 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
     device = torch.device(device)
     if backend == 'auto':
         backend = 'kdtree' if device.type == 'cpu' else 'torch'
+    if kdtree_library not in KDTREE_LIBRARIES:
+        raise ValueError(f'kdtree_library must be one of {KDTREE_LIBRARIES}, got {kdtree_library!r}')
+    library = resolve_kdtree_library(kdtree_library) if backend == 'kdtree' else 'scipy'
     dtype = distance_dtype or (torch.float64 if device.type == 'cpu' else torch.float32)
     batches = [range(first, min(first + batch_size, len(keys))) for first in range(0, len(keys), batch_size)]
 
@@ -330,7 +362,8 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
 
     errors = []
     num_threads = num_threads or len(os.sched_getaffinity(0))
-    with ThreadPoolExecutor(max_workers=num_threads if backend == 'kdtree' else 1) as pool:
+    with ThreadPoolExecutor(max_workers=num_threads if backend == 'kdtree' else 1,
+                            initializer=limit_openmp_threads if backend == 'kdtree' else None) as pool:
         for batch in tqdm(batches, desc='HOI Chamfer', unit='batch', disable=not progress):
             frames = stacked(batch) if backend == 'torch' or (fits and window == 1) else None
             if fits and window == 1:
@@ -347,7 +380,7 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
             sample_keys = {role: [mesh_sample_key(keys[i], role, shared_samples) for i in batch] for role in meshes}
             if backend == 'kdtree':
                 batch_meshes = {role: [role_meshes[i] for i in batch] for role, role_meshes in meshes.items()}
-                errors.append(_score_kdtree(batch_meshes, sample_keys, num_samples, seed, transforms, pool))
+                errors.append(_score_kdtree(batch_meshes, sample_keys, num_samples, seed, transforms, pool, library))
             else:
                 samples = {
                     role: sample_surface(m.vertices, m.faces, num_samples, seed, sample_keys[role], m.num_faces)
