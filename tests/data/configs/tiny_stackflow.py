@@ -20,5 +20,5 @@ val_dataloader = dict(batch_size=4, num_workers=0,
                       ]))
 test_dataloader = val_dataloader
 # the procedural library: the same templates the synthetic world is made of, wherever its data root is
-test_evaluator = dict(object_library=dict(dataset='behave'), num_samples=1000)
+test_evaluator = dict(object_library=dict(_delete_=True, dataset='behave'), num_samples=1000)
 refiner = dict(steps_per_stage=5)
