@@ -80,14 +80,17 @@ def test_missing_and_non_finite_frames_are_skipped_and_counted():
     nan_gt['gt_instances']['object_vertices'] = np.full((8, 3), np.nan)
     missing_field = mesh_sample(rng, 'no_object')
     del missing_field['pred_instances']['object_vertices']
+    collapsed = mesh_sample(rng, 'collapsed')  # e.g. a degenerate rotation scaled the body to a point
+    collapsed['pred_instances']['human_vertices'] = np.zeros_like(collapsed['pred_instances']['human_vertices'])
     metric = HOIChamferMetric(num_samples=NUM_SAMPLES)
-    metric.process(None, [good, no_pred, nan_gt, missing_field])
+    metric.process(None, [good, no_pred, nan_gt, missing_field, collapsed])
     results = {r['img_id']: r for r in metric.results}
     assert results['no_pred']['skipped'] == 'missing prediction'
     assert results['nan_gt']['skipped'] == 'non-finite ground truth'
     assert 'object_vertices' in results['no_object']['skipped']
-    metrics = metric.evaluate(4)
-    assert metrics['hoi_chamfer/num_frames'] == 1 and metrics['hoi_chamfer/num_skipped'] == 3
+    assert results['collapsed']['skipped'] == 'degenerate prediction mesh (zero or non-finite surface area)'
+    metrics = metric.evaluate(5)
+    assert metrics['hoi_chamfer/num_frames'] == 1 and metrics['hoi_chamfer/num_skipped'] == 4
     assert metrics['hoi_chamfer/human_hoi'] == pytest.approx(direct_scores([good]).chamfer_cm['hoi']['human'][0])
 
 

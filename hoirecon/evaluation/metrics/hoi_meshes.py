@@ -53,6 +53,13 @@ def sample_to_dict(data_sample: Any, pred_field: str = 'pred_instances') -> Dict
     return out
 
 
+def _has_area(vertices: np.ndarray, faces: np.ndarray) -> bool:
+    """Whether a mesh has a positive, finite surface area (it can be sampled)."""
+    corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1).sum()
+    return bool(np.isfinite(area) and area > 0)
+
+
 def _single_instance(value: np.ndarray, ndim: int) -> np.ndarray:
     """Drop a leading instance dimension (only the first instance of an image is scored)."""
     return value[0] if value.ndim == ndim + 1 else value
@@ -154,6 +161,8 @@ class HOIMeshBuilder:
         for i, (human, obj) in enumerate(zip(humans, objects)):
             if problems[i] is None and not (np.isfinite(human[0]).all() and np.isfinite(obj[0]).all()):
                 problems[i] = f'non-finite {what}'
+            elif problems[i] is None and not (_has_area(*human) and _has_area(*obj)):
+                problems[i] = f'degenerate {what} mesh (zero or non-finite surface area)'
         return humans, objects, problems
 
     def _vertex_mesh(self, instances: Dict[str, np.ndarray], part: str, sample: Dict[str, Any]) -> Mesh:
