@@ -135,3 +135,27 @@ def test_openpose_json_layouts(tmp_path):
     path.write_text(json.dumps({'people': [{'pose_keypoints_2d': [1.0] * 10}]}))
     with pytest.raises(Exception, match='pose_keypoints_2d'):
         load_body_keypoints(str(path))
+
+
+def test_stackflow_style_files_and_a_ply_template(demo, frame, checkpoint, tmp_path):
+    """StackFLOW's demo names (*.color_keypoints.json in OpenPose layout, *.object_coor.<obj>.pkl, a .ply)."""
+    import shutil
+    keypoints = json.load(open(frame['keypoints']))['body_joints']
+    openpose = tmp_path / 'img.color_keypoints.json'
+    openpose.write_text(json.dumps({'version': 1.3, 'people': [{'person_id': [-1], 'pose_keypoints_2d': keypoints}]}))
+    corr = tmp_path / f"img.object_coor.{frame['name']}.pkl"
+    shutil.copy(frame['corr'], corr)
+    box = trimesh.creation.box(extents=(0.3, 0.2, 0.1))
+    template = tmp_path / 'template.ply'
+    box.export(str(template))
+    out = tmp_path / 'out'
+    demo.main([frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+               '--person-mask', frame['person'], '--keypoints', str(openpose), '--correspondences', str(corr),
+               '--template', str(template), '--calibration', frame['calibration'], '--refine', '--out', str(out)])
+    written = json.load(open(out / 'reconstruction.json'))
+    assert 'no --keypoints' not in ' '.join(written['notes'])
+    assert any('box comes from the correspondences' in note for note in written['notes'])
+    exported = trimesh.load(str(out / f"object0_{frame['name']}.ply"), process=False)
+    pose = written['objects'][0]['prediction']
+    np.testing.assert_allclose(exported.vertices, box.vertices @ np.array(pose['object_R']).T + pose['object_t'],
+                               atol=1e-5)
