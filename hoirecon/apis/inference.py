@@ -133,11 +133,17 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu', refine: bool 
     else:
         model_cfg.refiner = None
     model_cfg.num_test_hypotheses = int(hypotheses)
-    with DefaultScope.overwrite_default_scope('hoirecon'):
-        model = MODELS.build(model_cfg)
+    encoder = model_cfg.get('relation_encoder', {})
+    if encoder.get('type') == 'OffsetPCA' and not osp.isfile(encoder.get('pca_file', '')):
+        encoder['missing_file'] = 'checkpoint'  # hoirecon checkpoints carry the whole PCA
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'--checkpoint {checkpoint} does not exist; train one with tools/train.py.')
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(model_cfg)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    if getattr(model.relation_encoder, 'awaiting_checkpoint', False):
+        raise FileNotFoundError(f"the relation PCA file {encoder['pca_file']} does not exist and {checkpoint} does "
+                                'not hold the PCA buffers; give the config the PCA file the model was trained with.')
     return model.to(device).eval()
 
 

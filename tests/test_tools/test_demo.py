@@ -159,3 +159,29 @@ def test_stackflow_style_files_and_a_ply_template(demo, frame, checkpoint, tmp_p
     pose = written['objects'][0]['prediction']
     np.testing.assert_allclose(exported.vertices, box.vertices @ np.array(pose['object_R']).T + pose['object_t'],
                                atol=1e-5)
+
+
+@pytest.mark.filterwarnings('ignore:offset PCA')  # the tiny world fits few components
+def test_checkpoint_alone_carries_the_relation_pca(frame, behave_synthetic_root, tmp_path):
+    """An OffsetPCA model runs from its checkpoint when the config's PCA file is not on this machine."""
+    from hoirecon.apis import fit_relation_pca
+    from hoirecon.apis.inference import build_model
+    pca = str(tmp_path / 'pca.npz')
+    fit_relation_pca(behave_synthetic_root, pca, dict(type='SMPLH', model_path='surrogate', gender='male'),
+                     pca_dim=4, smpl_anchor_num=2, object_anchor_num=8)
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.relation_encoder = dict(type='OffsetPCA', pca_file=pca, pca_dim=4, smpl_anchor_num=2, object_anchor_num=8)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(cfg.model)
+    checkpoint = str(tmp_path / 'with_pca.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    cfg.model.relation_encoder.pca_file = str(tmp_path / 'elsewhere.npz')  # not on this machine
+    loaded = build_model(cfg, checkpoint)
+    for name in ('mean_y', 'decode_basis', 'human_anchor_indices'):
+        torch.testing.assert_close(getattr(loaded.relation_encoder, name), getattr(model.relation_encoder, name))
+    no_pca = str(tmp_path / 'no_pca.pth')
+    torch.save({'state_dict': {k: v for k, v in model.state_dict().items() if 'relation_encoder' not in k},
+                'meta': {}}, no_pca)
+    with pytest.raises(FileNotFoundError, match='elsewhere.npz does not exist'):
+        build_model(cfg, no_pca)

@@ -31,17 +31,40 @@ class OffsetPCA(BaseRelationEncoder):
         smpl_anchor_num: human anchors per body part; must match the file.
         object_anchor_num: object anchors K; must match the file.
         pca_dim: latent size; must match the file.
+        missing_file: ``'error'`` (a missing ``pca_file`` raises FileNotFoundError) or ``'checkpoint'``: a missing
+            file leaves empty buffers that ``load_state_dict`` sizes and fills from a checkpoint (its buffers hold
+            the whole PCA), e.g. to run a shared checkpoint without its training data (``tools/demo.py`` does
+            this); the encoder refuses work until then. Object names are then ``'label i'``.
     """
 
     has_offsets = True
+
+    #: the PCA buffers (all persistent, so checkpoints carry them)
+    BUFFERS = (('human_anchor_indices', torch.long), ('num_samples', torch.long),
+               ('object_anchor_points', torch.float64), ('mean_y', torch.float64), ('decode_basis', torch.float64),
+               ('encode_basis', torch.float64))
 
     def __init__(self,
                  pca_file: str,
                  smpl_anchor_num: int = 32,
                  object_anchor_num: int = 64,
-                 pca_dim: int = 32) -> None:
+                 pca_dim: int = 32,
+                 missing_file: str = 'error') -> None:
         super().__init__()
+        if missing_file not in ('error', 'checkpoint'):
+            raise ValueError(f"OffsetPCA: missing_file must be 'error' or 'checkpoint', got {missing_file!r}")
         self.pca_file = os.fspath(pca_file)
+        self.latent_dim = pca_dim
+        self.awaiting_checkpoint = missing_file == 'checkpoint' and not os.path.isfile(self.pca_file)
+        if self.awaiting_checkpoint:
+            # the buffers come from the checkpoint (load_state_dict sizes them); until then the encoder refuses work
+            self.metadata = dict(pca_dim=pca_dim, smpl_anchor_num=smpl_anchor_num,
+                                 object_anchor_num=object_anchor_num, surrogate=None)
+            self.object_names = ()
+            self.num_human_anchors = 0
+            for name, dtype in self.BUFFERS:
+                self.register_buffer(name, torch.zeros(0, dtype=dtype), persistent=True)
+            return
         arrays = load_offset_pca(self.pca_file)
         self.metadata = offset_pca_metadata(arrays)
         wanted_values = dict(pca_dim=pca_dim, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num)
@@ -50,28 +73,45 @@ class OffsetPCA(BaseRelationEncoder):
                 raise ValueError(f'OffsetPCA: {self.pca_file} was fitted with {key}={self.metadata[key]}, but '
                                  f'{key}={wanted} was asked for; set {key}={self.metadata[key]} in the config or '
                                  f'refit with tools/fit_relation_pca.py --{key.replace("_", "-")} {wanted}')
-        self.latent_dim = pca_dim
         self.object_names = tuple(str(name) for name in arrays['object_names'])
         self.num_human_anchors = len(arrays['human_anchor_indices'])
-
-        def buffer(name: str, dtype: torch.dtype) -> None:
+        for name, dtype in self.BUFFERS:
             self.register_buffer(name, torch.as_tensor(arrays[name], dtype=dtype), persistent=True)
 
-        buffer('human_anchor_indices', torch.long)
-        buffer('num_samples', torch.long)
-        buffer('object_anchor_points', torch.float64)
-        buffer('mean_y', torch.float64)
-        buffer('decode_basis', torch.float64)
-        buffer('encode_basis', torch.float64)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """With ``missing_file='checkpoint'``, take the PCA buffers' shapes (and so the PCA) from the checkpoint."""
+        if self.awaiting_checkpoint and all(prefix + name in state_dict for name, _ in self.BUFFERS):
+            for name, dtype in self.BUFFERS:
+                self._buffers[name] = torch.empty(state_dict[prefix + name].shape, dtype=dtype,
+                                                  device=self._buffers[name].device)
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                          error_msgs)
+            self.awaiting_checkpoint = False
+            self.num_human_anchors = len(self.human_anchor_indices)
+            self.object_names = tuple(f'label {i}' for i in range(self.mean_y.shape[0]))
+            if self.mean_y.shape[-1] != 3 * (self.num_human_anchors + self.metadata['object_anchor_num']) or \
+                    self.decode_basis.shape[-1] != self.latent_dim:
+                error_msgs.append(f'OffsetPCA: the checkpoint\'s PCA (mean_y {tuple(self.mean_y.shape)}, decode_basis '
+                                  f'{tuple(self.decode_basis.shape)}) does not match object_anchor_num='
+                                  f'{self.metadata["object_anchor_num"]}, pca_dim={self.latent_dim}')
+            return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def extra_repr(self) -> str:
         fitted = int((self.num_samples > 0).sum())
+        if self.awaiting_checkpoint:
+            return f'pca_file={self.pca_file} (missing: the PCA comes from the checkpoint), latent_dim={self.latent_dim}'
         surrogate = ', SURROGATE body' if self.metadata['surrogate'] else ''
         return (f'pca_file={self.pca_file}, latent_dim={self.latent_dim}, anchors={self.num_human_anchors}x'
                 f'{self.metadata["object_anchor_num"]}, {fitted}/{len(self.object_names)} objects fitted{surrogate}')
 
     # ------------------------------------------------------------------ checks and gathers
     def _check_labels(self, object_labels: torch.Tensor, batch: int, allow_unfitted: bool = False) -> None:
+        if self.awaiting_checkpoint:
+            raise RuntimeError(f'OffsetPCA: {self.pca_file} does not exist and no checkpoint with the PCA was loaded; '
+                               'load the checkpoint first, or fit the file with tools/fit_relation_pca.py.')
         check_batch('OffsetPCA: object_labels', object_labels, (batch, ))
         if object_labels.is_floating_point() or object_labels.is_complex():
             raise ValueError(f'OffsetPCA: object_labels must be integers, got {object_labels.dtype}')

@@ -188,3 +188,25 @@ def test_cuda_matches_cpu(small_problem):
     torch.testing.assert_close(latent_cuda.cpu(), latent)
     for got, expected in zip(cuda.decode(latent_cuda, labels.cuda(), human.cuda()), enc.decode(latent, labels, human)):
         torch.testing.assert_close(got.cpu(), expected)
+
+
+def test_missing_file_can_take_the_pca_from_a_checkpoint(small_problem, tmp_path):
+    """A shared checkpoint carries the whole PCA: with missing_file='checkpoint' the file is not needed."""
+    enc = build(small_problem).double()
+    missing = str(tmp_path / 'not_here.npz')
+    kwargs = dict(pca_dim=enc.latent_dim, smpl_anchor_num=enc.metadata['smpl_anchor_num'],
+                  object_anchor_num=enc.metadata['object_anchor_num'])
+    with pytest.raises(FileNotFoundError, match='fit_relation_pca.py'):
+        OffsetPCA(missing, **kwargs)
+    restored = OffsetPCA(missing, missing_file='checkpoint', **kwargs)
+    _, labels, rel_R, rel_t, human = held_out_batch(small_problem)
+    with pytest.raises(RuntimeError, match='no checkpoint with the PCA was loaded'):
+        restored.encode(rel_R, rel_t, labels, human)
+    restored.load_state_dict(enc.state_dict())
+    assert not restored.awaiting_checkpoint and restored.num_human_anchors == enc.num_human_anchors
+    latent = enc.encode(rel_R, rel_t, labels, human)
+    torch.testing.assert_close(restored.encode(rel_R, rel_t, labels, human), latent, rtol=0, atol=0)
+    for got, expected in zip(restored.decode(latent, labels, human), enc.decode(latent, labels, human)):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match='missing_file'):
+        OffsetPCA(missing, missing_file='ignore', **kwargs)
