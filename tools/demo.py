@@ -22,10 +22,11 @@ import os
 import os.path as osp
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
+import torch
 from mmengine.config import Config
 
+from hoirecon.apis.inference import ObjectInput, build_model, parameters_json, posed_object, reconstruct_image
 from hoirecon.datasets.behave_io import load_intrinsics
-from hoirecon.apis.inference import (ObjectInput, build_model, parameters_json, posed_object, reconstruct_image)
 from hoirecon.visualization import (Mesh, MeshRenderer, contact_sheet, default_colors, export_meshes,
                                     export_scene_glb, save_image)
 
@@ -54,6 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--hypotheses', type=int, default=0, metavar='K',
                         help='also draw K samples from the flows, with their log-likelihoods')
     parser.add_argument('--refine', action='store_true', help="apply the config's refiner (StackFLOW post-opt.)")
+    parser.add_argument('--seed', type=int, default=0, help='seed of the flow hypotheses (the same files every run)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--side-angle', type=float, default=90.0, help='turn of the side view, degrees')
     parser.add_argument('--out', required=True, help='output folder')
@@ -86,17 +88,35 @@ def _objects(args) -> list:
     return objects
 
 
-def _meshes(result, human_vertices, object_poses) -> list:
+def _meshes(result, human_vertices, object_poses, which=None) -> list:
+    """The human and the posed objects (all, or the indices ``which``) as coloured meshes."""
     colors = default_colors(len(result.object_meshes))
     meshes = [Mesh(human_vertices, result.human_faces, colors[0], 'human')]
     for i, (template, (R, t), sample) in enumerate(zip(result.object_meshes, object_poses, result.samples)):
-        name = f"object{i}_{sample.metainfo['object_name']}"
-        meshes.append(Mesh(posed_object(template, R, t), template[1], colors[i + 1], name))
+        if which is None or i in which:
+            name = f"object{i}_{sample.metainfo['object_name']}"
+            meshes.append(Mesh(posed_object(template, R, t), template[1], colors[i + 1], name))
     return meshes
 
 
-def _poses(samples, field: str) -> list:
-    return [(getattr(s, field).object_R[0].cpu().numpy(), getattr(s, field).object_t[0].cpu().numpy()) for s in samples]
+def _reconstruction(result, field: str) -> list:
+    """Meshes of ``pred_instances`` or ``init_instances``: the first sample's person and every object."""
+    samples = result.samples
+    human = getattr(samples[0], field).human_vertices[0].cpu().numpy()
+    poses = [(getattr(s, field).object_R[0].cpu().numpy(), getattr(s, field).object_t[0].cpu().numpy())
+             for s in samples]
+    return _meshes(result, human, poses)
+
+
+def _hypothesis_sheet(renderer, result, index: int):
+    """Contact sheet of object ``index``'s flow hypotheses (person and that object), most likely first."""
+    hyps = sorted(enumerate(result.hypotheses[index]), key=lambda item: -item[1]['log_prob'])
+    tiles, titles = [], []
+    for number, hyp in hyps:
+        poses = [(hyp['object_R'], hyp['object_t'])] * len(result.samples)
+        tiles.append(renderer.overlay(result.image, _meshes(result, hyp['human_vertices'], poses, {index}), result.K))
+        titles.append(f'#{number} log p = {hyp["log_prob"]:.1f}')
+    return contact_sheet(tiles, titles)
 
 
 def main(argv=None) -> dict:
@@ -108,43 +128,31 @@ def main(argv=None) -> dict:
         calibration = load_intrinsics(args.calibration)
         args.intrinsics = [calibration[key] for key in ('fx', 'fy', 'cx', 'cy')]
     model = build_model(cfg, args.checkpoint, args.device, args.refine, args.hypotheses)
+    torch.manual_seed(args.seed)
     result = reconstruct_image(model, cfg, args.image, _objects(args), person_mask=args.person_mask,
                                person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics)
     os.makedirs(args.out, exist_ok=True)
-    first = result.samples[0]
-    meshes = _meshes(result, first.pred_instances.human_vertices[0].cpu().numpy(), _poses(result.samples,
-                                                                                          'pred_instances'))
+    meshes = _reconstruction(result, 'pred_instances')
     files = dict(meshes=export_meshes(args.out, meshes), scene=export_scene_glb(osp.join(args.out, 'scene.glb'), meshes))
+
+    def picture(name, image):
+        files[name] = save_image(osp.join(args.out, f'{name}.png'), image)
+
     with MeshRenderer() as renderer:
         overlay, side = renderer.views(result.image, meshes, result.K, side_angles=(args.side_angle, ))
-        files['overlay'] = save_image(osp.join(args.out, 'overlay.png'), overlay)
-        files['side_view'] = save_image(osp.join(args.out, 'side_view.png'), side)
+        picture('overlay', overlay)
+        picture('side_view', side)
         panels, titles = [result.image, overlay, side], ['input', 'reconstruction', f'turned {args.side_angle:g} deg']
-        if 'init_instances' in first:
-            before = _meshes(result, first.init_instances.human_vertices[0].cpu().numpy(),
-                             _poses(result.samples, 'init_instances'))
-            network = renderer.overlay(result.image, before, result.K)
-            files['overlay_before_refinement'] = save_image(osp.join(args.out, 'overlay_before_refinement.png'),
-                                                            network)
+        if 'init_instances' in result.samples[0]:
+            network = renderer.overlay(result.image, _reconstruction(result, 'init_instances'), result.K)
+            picture('overlay_before_refinement', network)
             panels.insert(1, network)
             titles[1:2] = ['network', 'refined']
-        files['summary'] = save_image(osp.join(args.out, 'summary.png'),
-                                      contact_sheet(panels, titles, columns=len(panels)))
-        for index, hyps in enumerate(result.hypotheses):
-            if not hyps:
-                continue
-            order = sorted(range(len(hyps)), key=lambda i: -hyps[i]['log_prob'])
-            tiles, titles = [], []
-            for i in order:
-                hyp = hyps[i]
-                one = _meshes(result, hyp['human_vertices'], _poses(result.samples, 'pred_instances'))
-                one[index + 1] = _meshes(result, hyp['human_vertices'], [(hyp['object_R'], hyp['object_t'])] *
-                                         len(result.samples))[index + 1]
-                tiles.append(renderer.overlay(result.image, [one[0], one[index + 1]], result.K))
-                titles.append(f'#{i} log p = {hyp["log_prob"]:.1f}')
-            name = result.samples[index].metainfo['object_name']
-            files[f'hypotheses_{index}_{name}'] = save_image(
-                osp.join(args.out, f'hypotheses_{index}_{name}.png'), contact_sheet(tiles, titles))
+        picture('summary', contact_sheet(panels, titles, columns=len(panels)))
+        for index, sample in enumerate(result.samples):
+            if result.hypotheses[index]:
+                picture(f"hypotheses_{index}_{sample.metainfo['object_name']}",
+                        _hypothesis_sheet(renderer, result, index))
     summary = parameters_json(result)
     summary['files'] = files
     with open(osp.join(args.out, 'reconstruction.json'), 'w') as f:

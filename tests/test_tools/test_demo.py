@@ -185,3 +185,11 @@ def test_checkpoint_alone_carries_the_relation_pca(frame, behave_synthetic_root,
                 'meta': {}}, no_pca)
     with pytest.raises(FileNotFoundError, match='elsewhere.npz does not exist'):
         build_model(cfg, no_pca)
+
+
+def test_hypotheses_are_reproducible_for_a_seed(demo, frame, checkpoint, tmp_path):
+    runs = []
+    for seed, out in ((0, 'a'), (0, 'b'), (1, 'c')):
+        demo.main(_args(frame, checkpoint, tmp_path / out, '--hypotheses', '2', '--seed', str(seed)))
+        runs.append(json.load(open(tmp_path / out / 'reconstruction.json'))['objects'][0]['hypotheses'])
+    assert runs[0] == runs[1] and runs[0] != runs[2]
