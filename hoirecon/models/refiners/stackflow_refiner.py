@@ -172,8 +172,9 @@ class StackFLOWRefiner:
 
         Args:
             model: the :class:`~hoirecon.models.HOIReconstructor` that made ``init``; the refiner reads its
-                ``head`` (``log_prob``), ``relation_encoder``, ``body_model`` (``body25``, ``rest_root_joint``)
-                and ``body_in_hoi_frame`` / ``human_anchors``, and changes none of its parameters.
+                ``head`` (``image_conditioned_log_prob`` / ``log_prob``), ``relation_encoder`` (``encode``,
+                offsets, ``human_anchor_indices``), ``body_model`` (``posed_vertex_subset``, ``body25_regressor``,
+                ``rest_root_joint``) and ``body_in_hoi_frame``, and changes none of its parameters.
             feature: (B, C) image features of each instance (its HOI crop).
             labels: (B,) long object categories.
             init: the network's reconstruction: ``betas`` (B,10), ``global_orient`` (B,3,3), ``body_pose``
@@ -192,66 +193,82 @@ class StackFLOWRefiner:
         """
         device, dtype = feature.device, feature.dtype
         batch = feature.shape[0]
-        groups = torch.arange(batch, device=device) if groups is None else groups.to(device).long()
-        if groups.shape != (batch, ) or (batch and int(groups.min()) < 0):
-            raise ValueError(f'StackFLOWRefiner: groups must be (B,) = ({batch},) non-negative person indices, got '
-                             f'{tuple(groups.shape)}.')
-        num_persons = int(groups.max()) + 1 if batch else 0
-        first = torch.tensor([int(torch.nonzero(groups == p)[0]) if bool((groups == p).any()) else -1
-                              for p in range(num_persons)], device=device)
-        if bool((first < 0).any()):
-            raise ValueError('StackFLOWRefiner: groups must number persons 0..P-1 without gaps.')
+        groups, first = self._persons(groups, batch, device)
         init = {key: value.detach().to(device=device, dtype=dtype) for key, value in init.items()}
         obs = {key: value.detach().to(device=device, dtype=dtype) for key, value in observations.items()}
         camera = {key: value.detach().to(device=device, dtype=dtype) for key, value in camera.items()}
         feature = feature.detach()
-
-        # Instances with a non-finite start (e.g. an object without PCA decodes to NaN) are carried through.
+        # instances with a non-finite start (e.g. an object without PCA decodes to NaN) are carried through
         finite = torch.stack([torch.isfinite(init[k]).flatten(1).all(dim=1)
                               for k in ('betas', 'global_orient', 'body_pose', 'hoi_t', 'object_R', 'object_t')],
                              dim=1).all(dim=1)
-        person_init = {k: init[k][first] for k in ('betas', 'global_orient', 'body_pose', 'hoi_t')}
-        pnp_used = torch.zeros(batch, dtype=torch.bool, device=device)
-        object_R, object_t = init['object_R'], init['object_t']
-        if self.object_init == 'pnp':
-            pnp_R, pnp_t, pnp_ok = self._pnp_objects(obs, camera)
-            pnp_used = pnp_ok.to(device) & finite
-            object_R = torch.where(pnp_used[:, None, None], pnp_R.to(object_R), object_R)
-            object_t = torch.where(pnp_used[:, None], pnp_t.to(object_t), object_t)
-        hoi_R0, hoi_t0 = person_init['global_orient'][groups], person_init['hoi_t'][groups]
-        rel_R0 = hoi_R0.transpose(1, 2) @ object_R
-        rel_t0 = (hoi_R0.transpose(1, 2) @ (object_t - hoi_t0)[..., None])[..., 0]
-
-        def clean(x, fill):
-            keep = finite.reshape(-1, *([1] * (x.dim() - 1)))
-            return torch.where(keep, x, fill.to(x).expand_as(x))
-
-        eye = torch.eye(3, device=device, dtype=dtype)
-        start = dict(betas=person_init['betas'], body_pose=matrix_to_rot6d(person_init['body_pose']),
-                     hoi_R=matrix_to_rot6d(person_init['global_orient']), hoi_t=person_init['hoi_t'],
-                     rel_R=matrix_to_rot6d(clean(rel_R0, eye)), rel_t=clean(rel_t0, torch.zeros(3)))
-        person_finite = finite[first]
-        for key in PERSON_VARIABLES:
-            value = start[key]
-            keep = person_finite.reshape(-1, *([1] * (value.dim() - 1)))
-            fill = matrix_to_rot6d(eye) if key in ('hoi_R', 'body_pose') else torch.zeros((), device=device)
-            start[key] = torch.where(keep, value, fill.to(value).expand_as(value))
+        start, pnp_used = self._start(init, obs, camera, groups, first, finite)
         variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in start.items()}
 
         terms = self._active_terms(model)
         relation0 = init.get('relation')
         if 'offsets' in terms and relation0 is None:
             raise KeyError("StackFLOWRefiner: the offsets term needs init['relation'] (the network's latent).")
-        context = dict(model=model, feature=feature, labels=labels, obs=obs, camera=camera, groups=groups,
-                       first=first, relation0=None if relation0 is None else torch.nan_to_num(relation0),
+        context = dict(model=model, labels=labels, obs=obs, camera=camera, groups=groups, first=first,
+                       relation0=None if relation0 is None else torch.nan_to_num(relation0),
                        subset=self._body_subset(model, device))
         if {'pose_posterior', 'relation_posterior'} & set(terms):
             # the image is fixed: the flows' context projections are computed once, not at every step
             conditioned = getattr(model.head, 'image_conditioned_log_prob', None)
             context['log_prob'] = conditioned(feature, labels) if conditioned is not None else (
                 lambda pose, relation: model.head.log_prob(feature, labels, pose, relation))
-        weight_mask = finite.to(dtype)
+        history = self._optimise(variables, terms, context, finite.to(dtype))
+        with torch.no_grad():
+            final = {key: value.detach() for key, value in variables.items()}
+            losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
+            params = self._keep_unrefined(self._compose(model, final, groups), init, finite)
+        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history)
+
+    @staticmethod
+    def _persons(groups: Optional[torch.Tensor], batch: int, device: torch.device):
+        """Checked (B,) person index of each instance and (P,) index of each person's first instance."""
+        groups = torch.arange(batch, device=device) if groups is None else groups.to(device).long()
+        if groups.shape != (batch, ) or (batch and int(groups.min()) < 0):
+            raise ValueError(f'StackFLOWRefiner: groups must be (B,) = ({batch},) non-negative person indices, got '
+                             f'{tuple(groups.shape)}.')
+        num_persons = int(groups.max()) + 1 if batch else 0
+        first = torch.tensor([int(torch.nonzero(groups == p)[0]) if bool((groups == p).any()) else -1
+                              for p in range(num_persons)], device=device, dtype=torch.long)
+        if bool((first < 0).any()):
+            raise ValueError('StackFLOWRefiner: groups must number persons 0..P-1 without gaps.')
+        return groups, first
+
+    def _start(self, init, obs, camera, groups, first, finite):
+        """Starting variables (6D rotations; non-finite starts replaced by identity / zeros) and (B,) PnP use.
+
+        Each person starts from its first instance's body; every object keeps its camera pose (the network's, or
+        PnP's where ``object_init='pnp'`` succeeds), re-expressed relative to its person.
+        """
+        person = {k: init[k][first] for k in ('betas', 'global_orient', 'body_pose', 'hoi_t')}
+        object_R, object_t = init['object_R'], init['object_t']
+        pnp_used = torch.zeros_like(finite)
+        if self.object_init == 'pnp':
+            pnp_R, pnp_t, pnp_ok = self._pnp_objects(obs, camera)
+            pnp_used = pnp_ok.to(finite.device) & finite
+            object_R = torch.where(pnp_used[:, None, None], pnp_R.to(object_R), object_R)
+            object_t = torch.where(pnp_used[:, None], pnp_t.to(object_t), object_t)
+        hoi_R, hoi_t = person['global_orient'][groups], person['hoi_t'][groups]
+        start = dict(betas=person['betas'], body_pose=matrix_to_rot6d(person['body_pose']),
+                     hoi_R=matrix_to_rot6d(person['global_orient']), hoi_t=person['hoi_t'],
+                     rel_R=matrix_to_rot6d(hoi_R.transpose(1, 2) @ object_R),
+                     rel_t=(hoi_R.transpose(1, 2) @ (object_t - hoi_t)[..., None])[..., 0])
+        identity_6d = matrix_to_rot6d(torch.eye(3, dtype=object_R.dtype, device=object_R.device))
+        for key, value in start.items():
+            keep = (finite[first] if key in PERSON_VARIABLES else finite).reshape(-1, *([1] * (value.dim() - 1)))
+            fill = identity_6d if key in ('hoi_R', 'body_pose', 'rel_R') else value.new_zeros(())
+            start[key] = torch.where(keep & torch.isfinite(value), value, fill.expand_as(value))
+        return start, pnp_used
+
+    def _optimise(self, variables: Dict[str, torch.Tensor], terms: List[str], context: dict,
+                  weight_mask: torch.Tensor) -> List[float]:
+        """Adam stages on the trainable variables (in place); returns the per-step mean weighted loss."""
         trainable = [v for k, v in variables.items() if k in self.optimize]
+        batch = weight_mask.shape[0]
         history: List[float] = []
         bar = tqdm(total=self.num_stages * self.steps_per_stage, desc='refining', disable=not self.show_progress)
         with torch.enable_grad():
@@ -259,34 +276,35 @@ class StackFLOWRefiner:
                 factor = 1.0 / (1.0 + self.weight_decay * stage)
                 optimizer = torch.optim.Adam(trainable, lr=self.lr) if trainable else None
                 for _ in range(self.steps_per_stage):
+                    bar.update(1)
+                    if not terms:
+                        history.append(0.0)
+                        continue
                     losses = self._losses(variables, terms, context)
-                    total = sum(self.loss_weights[t] * factor * losses[t] for t in terms)
-                    total = (total * weight_mask).sum() if terms else feature.new_zeros(())
+                    total = (sum(self.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
                     history.append(float(total.detach()) / max(batch, 1))
                     if optimizer is None or not total.requires_grad:
-                        bar.update(1)
                         continue
                     grads = torch.autograd.grad(total, trainable, allow_unused=True)
                     for value, grad in zip(trainable, grads):
                         value.grad = torch.zeros_like(value) if grad is None else grad
                     optimizer.step()
-                    bar.update(1)
         bar.close()
-        with torch.no_grad():
-            final = {key: value.detach() for key, value in variables.items()}
-            losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
-            params = self._compose(model, final, groups)
-        # instances that could not be refined keep their input
+        return history
+
+    @staticmethod
+    def _keep_unrefined(params: Dict[str, torch.Tensor], init: Dict[str, torch.Tensor],
+                        finite: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Instances whose start was not finite get their input back (NaN where the input has no such entry)."""
+        if bool(finite.all()):
+            return params
+        aliases = {'hoi_R': 'global_orient'}
         for key, value in params.items():
-            source = {'global_orient': init['global_orient'], 'hoi_R': init['global_orient'],
-                      'object_R': init['object_R'], 'object_t': init['object_t']}.get(key, init.get(key))
-            if source is not None and source.shape == value.shape:
-                keep = finite.reshape(-1, *([1] * (value.dim() - 1)))
-                params[key] = torch.where(keep, value, source)
-            elif not bool(finite.all()):
-                keep = finite.reshape(-1, *([1] * (value.dim() - 1)))
-                params[key] = torch.where(keep, value, torch.full_like(value, float('nan')))
-        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history)
+            source = init.get(aliases.get(key, key))
+            if source is None or source.shape != value.shape:
+                source = torch.full_like(value, float('nan'))
+            params[key] = torch.where(finite.reshape(-1, *([1] * (value.dim() - 1))), value, source)
+        return params
 
     __call__ = refine
 
