@@ -20,7 +20,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.engine import setup_distributed
+from hoirecon.engine import fix_dataloader_workers, setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,6 +53,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    fix_dataloader_workers(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

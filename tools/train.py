@@ -18,7 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import prepare_experiment
-from hoirecon.engine import enable_amp, setup_distributed
+from hoirecon.engine import enable_amp, fix_dataloader_workers, setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,6 +55,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    fix_dataloader_workers(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

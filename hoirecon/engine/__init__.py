@@ -4,10 +4,10 @@ from .checkpoint_compat import UnsafeCheckpointError, allow_unsafe_checkpoints, 
 from .hooks import SafeCheckpointHook
 from .optim_wrappers import NONFINITE_COUNTER, NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper
 from .plain_checkpoint import from_plain, to_plain
-from .runtime_setup import enable_amp, setup_distributed
+from .runtime_setup import enable_amp, fix_dataloader_workers, setup_distributed
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'load_checkpoint_file', 'SafeCheckpointHook',
     'NONFINITE_COUNTER', 'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipOptimWrapper', 'from_plain', 'to_plain',
-    'enable_amp', 'setup_distributed'
+    'enable_amp', 'fix_dataloader_workers', 'setup_distributed'
 ]

@@ -60,6 +60,19 @@ def enable_amp(cfg: Config) -> None:
     optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+def fix_dataloader_workers(cfg: Config) -> None:
+    """Turn ``persistent_workers`` off in every dataloader of ``cfg`` that has ``num_workers=0`` (in place).
+
+    The base configs set ``persistent_workers=num_workers > 0`` when they are read, so a derived config or
+    ``--cfg-options ...num_workers=0`` would otherwise keep ``persistent_workers=True``, which torch refuses
+    ("persistent_workers option needs num_workers > 0").
+    """
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
+            loader['persistent_workers'] = False
+
+
 def _destroy_process_group() -> None:
     """Tear the gloo group down at exit, after all ranks got there.
 

@@ -76,3 +76,13 @@ def test_test_tool_loads_the_checkpoint_and_dumps_predictions(test_tool):
 def test_test_tool_show_dir_needs_a_visualization_hook(test_tool):
     with pytest.raises(ValueError, match='visualization'):
         _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--show-dir', 'vis'])
+
+
+def test_zero_workers_switch_persistent_workers_off(train_tool, test_tool):
+    """The base configs fix persistent_workers when read; num_workers=0 from the command line must still work."""
+    config = 'configs/stackflow_synthetic.py'
+    assert Config.fromfile(osp.join(REPO_ROOT, config)).train_dataloader.persistent_workers
+    cfg = _merged(train_tool, [config, '--cfg-options', 'train_dataloader.num_workers=0'])
+    assert cfg.train_dataloader.persistent_workers is False and cfg.val_dataloader.persistent_workers is True
+    cfg = _merged(test_tool, [config, 'ckpt.pth', '--cfg-options', 'test_dataloader.num_workers=0'])
+    assert cfg.test_dataloader.persistent_workers is False

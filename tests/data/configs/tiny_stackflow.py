@@ -11,7 +11,7 @@ model = dict(
                                                      dropout=0.0)),
     relation_encoder=dict(_delete_=True, type='DirectRelativePose'),
 )
-val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+val_dataloader = dict(batch_size=4, num_workers=0,
                       dataset=dict(pipeline=[
                           dict(type='LoadHOIImage'),
                           dict(type='LoadCorrespondences', num_points=256),
