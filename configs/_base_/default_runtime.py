@@ -9,6 +9,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Checkpoints hold only tensors/numbers/strings/containers, so they load with torch.load(weights_only=True).
     safe_checkpoint=dict(type='SafeCheckpointHook'),
+    # pictures of the predictions, off by default: tools/test.py --show-dir DIR switches it on
+    visualization=dict(type='HOIVisualizationHook', enable=False, interval=1, max_images=100),
 )
 
 env_cfg = dict(

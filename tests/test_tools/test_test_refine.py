@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os.path as osp
 
+import cv2
 import pytest
 import torch
 from mmengine.config import Config
@@ -38,7 +39,8 @@ def test_refine_reports_before_and_after(test_tool, behave_synthetic_root, surro
     checkpoint = str(tmp_path / 'tiny.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
     work_dir = tmp_path / 'work'
-    metrics = test_tool.main([CONFIG, checkpoint, '--refine', '--work-dir', str(work_dir), '--cfg-options',
+    metrics = test_tool.main([CONFIG, checkpoint, '--refine', '--work-dir', str(work_dir), '--show-dir', 'pictures',
+                              '--cfg-options', 'default_hooks.visualization.max_images=3',
                               f'train_dataloader.dataset.data_root={behave_synthetic_root}',
                               f'test_dataloader.dataset.data_root={behave_synthetic_root}',
                               'test_evaluator.out_file=chamfer.json'])
@@ -50,3 +52,8 @@ def test_refine_reports_before_and_after(test_tool, behave_synthetic_root, surro
     assert initial['protocol']['prediction'] == 'init_instances'
     assert refined['protocol']['prediction'] == 'pred_instances'
     assert len(initial['frames']) == len(refined['frames']) == metrics['hoi_chamfer/num_frames'] > 0
+    # --show-dir: input, network, refined and turned panels per image, at most max_images of them
+    pictures = sorted((work_dir / 'pictures').iterdir())
+    assert len(pictures) == 3 and pictures[0].name == initial['frames'][0]['img_id'] + '.jpg'
+    picture = cv2.imread(str(pictures[0]))
+    assert picture.shape[1] >= 4 * 128 and picture.shape[0] >= 96  # four 128 x 96 panels side by side
