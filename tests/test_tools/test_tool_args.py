@@ -73,9 +73,15 @@ def test_test_tool_loads_the_checkpoint_and_dumps_predictions(test_tool):
         _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--out', 'preds.json'])
 
 
-def test_test_tool_show_dir_needs_a_visualization_hook(test_tool):
-    with pytest.raises(ValueError, match='visualization'):
-        _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--show-dir', 'vis'])
+def test_test_tool_show_dir_enables_the_visualization_hook(test_tool):
+    cfg = _merged(test_tool, [TOY_CONFIG, 'ckpt.pth', '--show-dir', 'vis'])
+    hook = cfg.default_hooks.visualization
+    assert hook.type == 'HOIVisualizationHook' and hook.enable is True and hook.out_dir == 'vis'
+    args = test_tool.parse_args([TOY_CONFIG, 'ckpt.pth', '--show-dir', 'vis'])
+    bare = Config.fromfile(osp.join(REPO_ROOT, TOY_CONFIG))
+    bare.default_hooks.pop('visualization')
+    with pytest.raises(ValueError, match='no default_hooks.visualization hook'):
+        test_tool.merge_args(bare, args)
 
 
 def test_zero_workers_switch_persistent_workers_off(train_tool, test_tool):
