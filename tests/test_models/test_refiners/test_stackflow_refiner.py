@@ -256,9 +256,13 @@ def test_config_errors_name_the_setting():
         StackFLOWRefiner(optimize=('betas', 'pose'))
     with pytest.raises(ValueError, match='object_init'):
         StackFLOWRefiner(object_init='ransac')
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', 'stackflow_behave.py'))
-    refiner = REFINERS.build(cfg.refiner)
-    assert refiner.loss_weights['object_correspondences'] == 10.0 and refiner.steps_per_stage == 150
+    expected = dict(stackflow_behave=(150, 0.1), stackflow_intercap=(300, 1.0), stackflow_behave_extended=(200, 0.1))
+    for name, (steps, keypoints) in expected.items():  # StackFLOW's per-dataset settings (method §6)
+        cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', f'{name}.py'))
+        refiner = REFINERS.build(cfg.refiner)
+        assert (refiner.num_stages, refiner.steps_per_stage, refiner.lr) == (2, steps, 0.04), name
+        assert refiner.loss_weights == dict(person_keypoints=keypoints, object_correspondences=10.0,
+                                            pose_posterior=1.0, relation_posterior=1.0, offsets=0.0), name
 
 
 def test_predict_keeps_the_network_output_next_to_the_refined_one(body, library):
