@@ -94,7 +94,7 @@ def pyrender_camera(intrinsics: Intrinsics, znear: float = 0.05, zfar: float = 5
                                      cy=intrinsics.cy + 0.5, znear=znear, zfar=zfar)
 
 
-def _light_pose(direction: np.ndarray) -> np.ndarray:
+def light_pose(direction: np.ndarray) -> np.ndarray:
     """Pose of a directional light travelling along ``direction`` (pyrender lights shine along -z)."""
     z_axis = -np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
     helper = np.array([0.0, 1.0, 0.0]) if abs(z_axis[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
@@ -153,10 +153,10 @@ class HOIRenderer:
         if floor is not None:
             scene.add(_pyrender_mesh(floor, smooth=False))
         scene.add(pyrender.DirectionalLight(color=lighting.color, intensity=lighting.intensity),
-                  pose=_light_pose(lighting.direction))
+                  pose=light_pose(lighting.direction))
         fill_dir = -np.asarray(lighting.direction) * np.array([1.0, -0.3, 1.0])
         scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=lighting.fill_intensity),
-                  pose=_light_pose(fill_dir))
+                  pose=light_pose(fill_dir))
         outputs = []
         for view in views:
             self._check_view(view)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hoirecon.synthetic.cameras import Intrinsics
-from hoirecon.synthetic.render import camera_node_pose, pyrender_camera  # sets PYOPENGL_PLATFORM=egl
+from hoirecon.synthetic.render import camera_node_pose, light_pose, pyrender_camera  # sets PYOPENGL_PLATFORM=egl
 
 import pyrender  # noqa: E402  (after render.py chose the EGL platform)
 import trimesh  # noqa: E402
@@ -87,17 +87,6 @@ def bounding_box_centre(meshes: list) -> np.ndarray:
     lo = np.min([mesh.vertices.min(axis=0) for mesh in meshes], axis=0)
     hi = np.max([mesh.vertices.max(axis=0) for mesh in meshes], axis=0)
     return 0.5 * (lo + hi)
-
-
-def _light_pose(direction) -> np.ndarray:
-    """Pose (camera frame) of a directional light travelling along ``direction`` (pyrender lights shine along -z)."""
-    z_axis = -np.asarray(direction, np.float64) / np.linalg.norm(direction)
-    helper = np.array([0.0, 1.0, 0.0]) if abs(z_axis[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x_axis = np.cross(helper, z_axis)
-    x_axis /= np.linalg.norm(x_axis)
-    pose = np.eye(4)
-    pose[:3, :3] = np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=1)
-    return pose
 
 
 def _pyrender_mesh(mesh: Mesh) -> pyrender.Mesh:
@@ -246,7 +235,7 @@ class MeshRenderer:
         camera_pose = camera_node_pose(np.eye(3), np.zeros(3))  # the world frame is the OpenCV camera frame
         scene.add(pyrender_camera(intrinsics, znear=znear, zfar=zfar), pose=camera_pose)
         for direction, intensity in CAMERA_LIGHTS:
-            scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=intensity), pose=_light_pose(direction))
+            scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=intensity), pose=light_pose(direction))
         seg_map = {node: _seg_color(i) for i, node in enumerate(nodes)}
         base_colors = np.stack([np.rint(mesh.rgba[:3] * 255.0) for mesh in meshes]).astype(np.uint8)
 
