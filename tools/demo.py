@@ -28,7 +28,7 @@ from mmengine.config import Config
 from hoirecon.apis.inference import ObjectInput, build_model, parameters_json, posed_object, reconstruct_image
 from hoirecon.datasets.behave_io import load_intrinsics
 from hoirecon.visualization import (Mesh, MeshRenderer, contact_sheet, default_colors, export_meshes,
-                                    export_scene_glb, save_image)
+                                    export_scene_glb, render_summary, save_image)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -139,16 +139,14 @@ def main(argv=None) -> dict:
         files[name] = save_image(osp.join(args.out, f'{name}.png'), image)
 
     with MeshRenderer() as renderer:
-        overlay, side = renderer.views(result.image, meshes, result.K, side_angles=(args.side_angle, ))
-        picture('overlay', overlay)
-        picture('side_view', side)
-        panels, titles = [result.image, overlay, side], ['input', 'reconstruction', f'turned {args.side_angle:g} deg']
-        if 'init_instances' in result.samples[0]:
-            network = renderer.overlay(result.image, _reconstruction(result, 'init_instances'), result.K)
-            picture('overlay_before_refinement', network)
-            panels.insert(1, network)
-            titles[1:2] = ['network', 'refined']
-        picture('summary', contact_sheet(panels, titles, columns=len(panels)))
+        refined = 'init_instances' in result.samples[0]
+        views = render_summary(renderer, result.image, meshes, result.K,
+                               _reconstruction(result, 'init_instances') if refined else None, args.side_angle)
+        picture('overlay', views.overlay)
+        picture('side_view', views.side_view)
+        if refined:
+            picture('overlay_before_refinement', views.network)
+        picture('summary', views.summary)
         for index, sample in enumerate(result.samples):
             if result.hypotheses[index]:
                 picture(f"hypotheses_{index}_{sample.metainfo['object_name']}",

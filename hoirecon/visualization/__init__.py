@@ -12,9 +12,10 @@ from .meshes import Mesh, default_colors
 from .renderer import (MeshRenderer, RenderLayers, render_overlay, render_side_view, render_views,
                        turn_transform)
 from .sheet import contact_sheet, draw_caption
+from .summary import SummaryViews, render_summary
 
 __all__ = [
-    'CV_TO_GLTF', 'Mesh', 'MeshRenderer', 'RenderLayers', 'contact_sheet', 'default_colors', 'draw_caption',
-    'export_meshes', 'export_scene_glb', 'render_overlay', 'render_side_view', 'render_views', 'save_image',
-    'turn_transform'
+    'CV_TO_GLTF', 'Mesh', 'MeshRenderer', 'RenderLayers', 'SummaryViews', 'contact_sheet', 'default_colors',
+    'draw_caption', 'export_meshes', 'export_scene_glb', 'render_overlay', 'render_side_view', 'render_summary',
+    'render_views', 'save_image', 'turn_transform'
 ]

@@ -13,8 +13,9 @@ from hoirecon.registry import HOOKS
 class HOIVisualizationHook(Hook):
     """Render each scored image's reconstruction over the image and save one picture per image.
 
-    A picture shows the input, the network's reconstruction (``init_instances``, when the model has a refiner),
-    the prediction (``pred_instances``) and the prediction turned about the vertical axis. Meshes: the predicted
+    A picture (:func:`~hoirecon.visualization.render_summary`) shows the input, the network's reconstruction
+    (``init_instances``, when the model has a refiner), the prediction (``pred_instances``) and the prediction
+    turned about the vertical axis. Meshes: the predicted
     ``human_vertices`` with the model's body-model faces, and the object library's template posed by
     ``object_R`` / ``object_t``. Rendering is offscreen (pyrender, EGL) and imported only when enabled.
 
@@ -99,6 +100,7 @@ class HOIVisualizationHook(Hook):
         faces = model.body_model.faces_tensor.cpu().numpy()
         folder = self._folder(runner)
         os.makedirs(folder, exist_ok=True)
+        from hoirecon.visualization import save_image
         for sample in outputs:
             if self.max_images is not None and self._count >= self.max_images:
                 break
@@ -106,7 +108,6 @@ class HOIVisualizationHook(Hook):
             if picture is None:
                 continue
             name = str(sample.metainfo.get('img_id', self._count)).replace(os.sep, '_')
-            from hoirecon.visualization import save_image
             save_image(osp.join(folder, f'{name}.jpg'), picture)
             self._count += 1
 
@@ -114,20 +115,17 @@ class HOIVisualizationHook(Hook):
         """(H, W', 3) uint8 panels of one data sample, or None when it has no image path or a non-finite mesh."""
         import numpy as np
         from hoirecon.datasets.behave_io import load_image
-        from hoirecon.visualization import Mesh, contact_sheet, default_colors
+        from hoirecon.visualization import Mesh, default_colors, render_summary
         path = sample.metainfo.get('img_path')
         if not path or 'pred_instances' not in sample:
             return None
-        image = load_image(path)
-        K = np.asarray(sample.metainfo['cam_K'], np.float64)
         template = library[sample.metainfo['object_name']]
         colors = default_colors(1)
 
         def meshes(instances):
             human = instances.human_vertices[0].detach().cpu().numpy().astype(np.float64)
-            R = instances.object_R[0].detach().cpu().numpy().astype(np.float64)
-            t = instances.object_t[0].detach().cpu().numpy().astype(np.float64)
-            obj = np.asarray(template.vertices, np.float64) @ R.T + t
+            obj = template.posed(instances.object_R[0].detach().cpu().numpy(), instances.object_t[0].detach().cpu(
+            ).numpy())
             if not (np.isfinite(human).all() and np.isfinite(obj).all()):
                 return None
             return [Mesh(human, faces, colors[0], 'human'), Mesh(obj, template.faces, colors[1], 'object')]
@@ -135,11 +133,6 @@ class HOIVisualizationHook(Hook):
         prediction = meshes(sample.pred_instances)
         if prediction is None:
             return None
-        overlay, side = self._renderer.views(image, prediction, K, side_angles=(self.side_angle, ))
-        panels, titles = [image, overlay, side], ['input', 'prediction', f'turned {self.side_angle:g} deg']
-        if 'init_instances' in sample:
-            network = meshes(sample.init_instances)
-            if network is not None:
-                panels.insert(1, self._renderer.overlay(image, network, K))
-                titles[1:2] = ['network', 'refined']
-        return contact_sheet(panels, titles, columns=len(panels))
+        network = meshes(sample.init_instances) if 'init_instances' in sample else None
+        return render_summary(self._renderer, load_image(path), prediction,
+                              np.asarray(sample.metainfo['cam_K'], np.float64), network, self.side_angle).summary
