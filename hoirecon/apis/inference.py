@@ -229,28 +229,24 @@ def reconstruct_image(model: torch.nn.Module,
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)
             out = model.predict(data['inputs'], data['data_samples'])
-        hypotheses = _hypotheses(model, out)
+        hypotheses = _hypotheses(out)
     faces = model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
     return DemoResult(samples=out, human_faces=faces, object_meshes=templates, hypotheses=hypotheses, K=K,
                       image=image, boxes=boxes, notes=notes)
 
 
-def _hypotheses(model, samples) -> List[List[dict]]:
-    """Per sample, its flow hypotheses as camera-space human vertices and object poses (empty without)."""
+def _hypotheses(samples) -> List[List[dict]]:
+    """Per sample, the flow hypotheses ``predict`` decoded (camera-space human vertices, object pose, log p)."""
     result = []
     for sample in samples:
         pred = sample.pred_instances
-        if 'pose_6d_samples' not in pred:
+        if 'human_vertices_samples' not in pred:
             result.append([])
             continue
-        k = pred.pose_6d_samples.shape[1]
-        labels = sample.gt_instances.object_label.repeat(k)
-        decoded = model.decode_prediction(pred.betas.repeat(k, 1), pred.pose_6d_samples[0],
-                                          pred.relation_samples[0], pred.hoi_t.repeat(k, 1), labels)
-        vertices = decoded['vertices_rel'] @ decoded['global_orient'].transpose(1, 2) + pred.hoi_t[:, None]
-        result.append([dict(log_prob=float(pred.log_prob[0, i]), human_vertices=vertices[i].cpu().numpy(),
-                            object_R=decoded['object_R'][i].cpu().numpy(), object_t=decoded['object_t'][i].cpu().numpy())
-                       for i in range(k)])
+        result.append([dict(log_prob=float(pred.log_prob[0, i]), human_vertices=vertices.cpu().numpy(),
+                            object_R=pred.object_R_samples[0, i].cpu().numpy(),
+                            object_t=pred.object_t_samples[0, i].cpu().numpy())
+                       for i, vertices in enumerate(pred.human_vertices_samples[0])])
     return result
 
 

@@ -285,7 +285,8 @@ class HOIReconstructor(BaseModel):
         ``body_model(betas, global_orient, body_pose, transl)`` gives the camera-space mesh), ``hoi_R``,
         ``hoi_t`` (1,3) camera-frame root, ``rel_R``, ``rel_t``, ``object_R`` (1,3,3), ``object_t`` (1,3)
         [m, camera frame], ``human_vertices`` (1,V,3) camera frame; and, with hypotheses, ``pose_6d_samples``
-        (1,k,22,6), ``relation_samples`` (1,k,D), ``object_R_samples`` (1,k,3,3), ``object_t_samples`` (1,k,3),
+        (1,k,22,6), ``relation_samples`` (1,k,D), ``human_vertices_samples`` (1,k,V,3), ``object_R_samples``
+        (1,k,3,3), ``object_t_samples`` (1,k,3),
         ``log_prob`` (1,k). With a refiner, ``pred_instances`` holds the refined body and object (and
         ``pnp_used`` (1,)) and ``init_instances`` the network's mode reconstruction; samples with the same metainfo
         ``person_id`` are refined as one person with several objects.
@@ -297,7 +298,7 @@ class HOIReconstructor(BaseModel):
             out['relation'] = self.relation_encoder.mean_latent(labels).to(out['relation'])
         pred = self.decode_prediction(out['betas'], out['pose_6d'], out['relation'], out['translation'], labels)
         rest_root = self.body_model.rest_root_joint(out['betas'])
-        vertices = pred['vertices_rel'] @ pred['global_orient'].transpose(1, 2) + out['translation'][:, None]
+        vertices = self._camera_vertices(pred, out['translation'])
         fields = dict(betas=out['betas'], global_orient=pred['global_orient'], body_pose=pred['body_pose'],
                       transl=out['translation'] - rest_root, hoi_R=pred['global_orient'], hoi_t=out['translation'],
                       rel_R=pred['rel_R'], rel_t=pred['rel_t'], object_R=pred['object_R'], object_t=pred['object_t'],
@@ -308,7 +309,9 @@ class HOIReconstructor(BaseModel):
                                              out['pose_6d_samples'].flatten(0, 1),
                                              out['relation_samples'].flatten(0, 1),
                                              out['translation'].repeat_interleave(k, 0), labels.repeat_interleave(k, 0))
+            sample_vertices = self._camera_vertices(samples, out['translation'].repeat_interleave(k, 0))
             fields.update(pose_6d_samples=out['pose_6d_samples'], relation_samples=out['relation_samples'],
+                          human_vertices_samples=sample_vertices.reshape(batch, k, *sample_vertices.shape[1:]),
                           object_R_samples=samples['object_R'].reshape(batch, k, 3, 3),
                           object_t_samples=samples['object_t'].reshape(batch, k, 3), log_prob=out['log_prob'])
         if self.refiner is not None:
@@ -326,6 +329,11 @@ class HOIReconstructor(BaseModel):
         for i, sample in enumerate(data_samples):
             sample.pred_instances = InstanceData(**{key: value[i:i + 1] for key, value in fields.items()})
         return data_samples
+
+    @staticmethod
+    def _camera_vertices(decoded: Dict[str, torch.Tensor], translation: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) camera-frame body vertices of a :meth:`decode_prediction` output and its (B, 3) root."""
+        return decoded['vertices_rel'] @ decoded['global_orient'].transpose(1, 2) + translation[:, None]
 
     @staticmethod
     def _person_groups(data_samples: List[HOIDataSample], device: torch.device) -> Optional[torch.Tensor]:

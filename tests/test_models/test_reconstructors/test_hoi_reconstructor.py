@@ -126,6 +126,12 @@ def test_predict_fills_camera_space_meshes_and_hypotheses(body, library):
     torch.testing.assert_close(sample_R @ sample_R.transpose(-1, -2), torch.eye(3).expand_as(sample_R), atol=1e-5,
                                rtol=0)
     assert not torch.allclose(pred.object_R_samples[0, 0], pred.object_R[0])
+    # the hypotheses' meshes: the body model posed by each sample's rotations, at the predicted root
+    assert pred.human_vertices_samples.shape == (1, 3, 6890, 3)
+    rest_root = body.rest_root_joint(pred.betas.expand(3, -1))
+    posed = body(betas=pred.betas.expand(3, -1), global_orient=sample_R[:, 0], body_pose=sample_R[:, 1:],
+                 transl=pred.hoi_t.expand(3, -1) - rest_root)
+    torch.testing.assert_close(posed.vertices, pred.human_vertices_samples[0], atol=1e-5, rtol=0)
 
 
 def test_unknown_loss_term_is_refused():
