@@ -1,19 +1,8 @@
 """tools/analysis/compare_results.py: one table from several metric files; mismatched protocols refused."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('compare_results',
-                                                  osp.join(REPO_ROOT, 'tools', 'analysis', 'compare_results.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write(path, human, obj, seed=7):
@@ -25,8 +14,8 @@ def _write(path, human, obj, seed=7):
     return str(path)
 
 
-def test_table_rows_and_protocol(tmp_path):
-    text = _tool().main([f'A={_write(tmp_path / "a.json", 4.5, 9.125)}', f'B={_write(tmp_path / "b.json", 5, 12)}'])
+def test_table_rows_and_protocol(compare_results_tool, tmp_path):
+    text = compare_results_tool.main([f'A={_write(tmp_path / "a.json", 4.5, 9.125)}', f'B={_write(tmp_path / "b.json", 5, 12)}'])
     rows = text.splitlines()
     assert rows[0] == '| method | HOI aligned (human / object) | w/o alignment (human / object) | frames | skipped |'
     assert rows[2] == '| A | 4.50 ± 0.50 / 9.12 ± 1.50 | 4.50 ± 0.50 / 9.12 ± 1.50 | 40 | 2 |'
@@ -34,8 +23,8 @@ def test_table_rows_and_protocol(tmp_path):
     assert 'num_samples=10000' in text and 'surrogate_body=True' in text
 
 
-def test_different_protocols_are_refused(tmp_path):
+def test_different_protocols_are_refused(compare_results_tool, tmp_path):
     with pytest.raises(SystemExit, match='seed'):
-        _tool().main([f'A={_write(tmp_path / "a.json", 4, 9)}', f'B={_write(tmp_path / "b.json", 4, 9, seed=0)}'])
+        compare_results_tool.main([f'A={_write(tmp_path / "a.json", 4, 9)}', f'B={_write(tmp_path / "b.json", 4, 9, seed=0)}'])
     with pytest.raises(SystemExit, match='cannot read'):
-        _tool().main([f'A={tmp_path / "missing.json"}'])
+        compare_results_tool.main([f'A={tmp_path / "missing.json"}'])

@@ -1,6 +1,5 @@
 """tools/demo.py end to end on a tiny synthetic image with a tiny random-weight model, and its input errors."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -16,14 +15,6 @@ from hoirecon.registry import MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
-
-
-@pytest.fixture(scope='module')
-def demo():
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_demo', osp.join(REPO_ROOT, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -1,10 +1,8 @@
 """tools/test.py --refine end to end: the network and the refined reconstruction scored in one run."""
-import importlib.util
 import json
 import os.path as osp
 
 import cv2
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -14,14 +12,6 @@ from hoirecon.registry import MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
-
-
-@pytest.fixture(scope='module')
-def test_tool():
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_test', osp.join(REPO_ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_refine_reports_before_and_after(test_tool, behave_synthetic_root, surrogate_body_root, tmp_path):

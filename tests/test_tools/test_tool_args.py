@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py turn their command line into the right config."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,27 +8,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_CONFIG = osp.join('tests', 'data', 'configs', 'toy_regression.py')
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'hoirecon_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(autouse=True)
 def restore_local_rank(monkeypatch):
     """parse_args() exports LOCAL_RANK (as torchrun would); undo it after each test."""
     monkeypatch.delenv('LOCAL_RANK', raising=False)
-
-
-@pytest.fixture(scope='module')
-def train_tool():
-    return _load_tool('train')
-
-
-@pytest.fixture(scope='module')
-def test_tool():
-    return _load_tool('test')
 
 
 def _merged(tool, argv):
