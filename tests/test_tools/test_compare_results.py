@@ -4,7 +4,6 @@ import json
 import pytest
 
 
-
 def _write(path, human, obj, seed=7):
     parts = {a: {'human': {'mean': human, 'std': 0.5}, 'object': {'mean': obj, 'std': 1.5}} for a in ('hoi', 'none')}
     data = dict(protocol=dict(num_samples=10000, seed=seed, alignments=['hoi', 'none'], frame_selection='all kinects',
