@@ -1,5 +1,4 @@
 """HOIReconstructor: composition by config, losses, gradients, prediction geometry."""
-import copy
 import os.path as osp
 
 import numpy as np
@@ -12,8 +11,9 @@ from hoirecon.models.utils import axis_angle_to_matrix, rot6d_to_matrix
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS, MODELS
 from hoirecon.testing.hoi_batch import make_hoi_batch
+from hoirecon.testing.tiny_model import TINY_FEATURE_DIM, tiny_reconstructor_cfg
 
-FEATURE = 32
+FEATURE = TINY_FEATURE_DIM
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # The paper's loss table, exactly as the StackFLOW configs use it.
 LOSSES = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'stackflow.py')).model.losses.to_dict()
@@ -43,22 +43,7 @@ def pca_file(tmp_path_factory, body, library):
 
 
 def model_cfg(head_type='StackedFlowHead', relation_encoder=None, **kwargs):
-    head = dict(type=head_type, feature_dim=FEATURE, num_objects=20, num_pose_joints=22)
-    if head_type == 'RegressionHead':
-        head['hidden_dim'] = 32
-    else:
-        head['flow_cfg'] = dict(num_layers=2, hidden_features=32, num_blocks_per_layer=1, dropout=0.0)
-    return dict(
-        type='HOIReconstructor',
-        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375]),
-        backbone=dict(type='ResNet', depth=18, out_channels=FEATURE),
-        shape_head=dict(type='CameraShapeHead', feature_dim=FEATURE, hidden_dim=32,
-                        init_cam_translation=(0.5, 0., 0.)),
-        head=head,
-        relation_encoder=relation_encoder or dict(type='DirectRelativePose'),
-        body_model=dict(type='SMPLH', model_path='surrogate', gender='male'),
-        losses=copy.deepcopy(LOSSES), **kwargs)
+    return tiny_reconstructor_cfg(LOSSES, head_type, relation_encoder, **kwargs)
 
 
 def test_loss_terms_finite_and_backpropagate(body, library, pca_file):

@@ -14,8 +14,9 @@ from hoirecon.models.utils import axis_angle_to_matrix
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS, MODELS, REFINERS
 from hoirecon.testing.hoi_batch import make_hoi_batch
+from hoirecon.testing.tiny_model import TINY_FEATURE_DIM, tiny_reconstructor_cfg
 
-FEATURE = 32
+FEATURE = TINY_FEATURE_DIM
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 LOSSES = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'stackflow.py')).model.losses.to_dict()
 #: data terms only: with exact observations the true reconstruction is a minimum
@@ -105,23 +106,8 @@ def body(surrogate_body_root):
 
 
 def _model(refiner=None, head_type='StackedFlowHead'):
-    head = dict(type=head_type, feature_dim=FEATURE, num_objects=20, num_pose_joints=22)
-    if head_type == 'RegressionHead':
-        head['hidden_dim'] = 32
-    else:
-        head['flow_cfg'] = dict(num_layers=2, hidden_features=32, num_blocks_per_layer=1, dropout=0.0)
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='HOIReconstructor',
-        data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375]),
-        backbone=dict(type='ResNet', depth=18, out_channels=FEATURE),
-        shape_head=dict(type='CameraShapeHead', feature_dim=FEATURE, hidden_dim=32,
-                        init_cam_translation=(0.5, 0., 0.)),
-        head=head, relation_encoder=dict(type='DirectRelativePose'),
-        body_model=dict(type='SMPLH', model_path='surrogate', gender='male'), losses=copy.deepcopy(LOSSES),
-        refiner=refiner))
-    return model.eval()
+    return MODELS.build(tiny_reconstructor_cfg(LOSSES, head_type, refiner=refiner)).eval()
 
 
 @pytest.fixture(scope='module')
