@@ -333,13 +333,10 @@ class StackFLOWRefiner:
         return body_pose, hoi_R, vertices_rel[:, subset['anchors']], body25
 
     @staticmethod
-    def _body(model, variables: Dict[str, torch.Tensor]):
-        """Per person: rotations, HOI-frame vertices/joints and camera-frame vertices."""
-        body_pose = rot6d_to_matrix(variables['body_pose'])
-        hoi_R = rot6d_to_matrix(variables['hoi_R'])
-        vertices_rel, _ = model.body_in_hoi_frame(variables['betas'], body_pose)
-        vertices = vertices_rel @ hoi_R.transpose(1, 2) + variables['hoi_t'][:, None]
-        return body_pose, hoi_R, vertices_rel, vertices
+    def _object_pose(hoi_R: torch.Tensor, hoi_t: torch.Tensor, rel_R: torch.Tensor, rel_t: torch.Tensor,
+                     groups: torch.Tensor):
+        """Camera-frame object pose (B,3,3), (B,3) of each instance from its person's HOI frame (P,...)."""
+        return hoi_R[groups] @ rel_R, (hoi_R[groups] @ rel_t[..., None])[..., 0] + hoi_t[groups]
 
     def _losses(self, variables: Dict[str, torch.Tensor], terms: List[str], ctx: dict) -> Dict[str, torch.Tensor]:
         """Unweighted (B,) value of every active term."""
@@ -355,16 +352,12 @@ class StackFLOWRefiner:
                                                         camera['focal'][first], camera['principal'][first],
                                                         self.pixel_scale)
                 # counted once per person: on its first instance
-                is_first = torch.zeros_like(groups, dtype=torch.bool)
-                is_first[first] = True
-                losses['person_keypoints'] = torch.where(is_first, per_person[groups], torch.zeros_like(
-                    per_person[groups]))
+                losses['person_keypoints'] = per_person.new_zeros(groups.shape[0]).index_copy(0, first, per_person)
             else:
                 losses['person_keypoints'] = body25.new_zeros(groups.shape[0])
         if 'object_correspondences' in terms:
             if 'corr_x3d' in obs:
-                object_R = hoi_R[groups] @ rel_R
-                object_t = (hoi_R[groups] @ rel_t[..., None])[..., 0] + variables['hoi_t'][groups]
+                object_R, object_t = self._object_pose(hoi_R, variables['hoi_t'], rel_R, rel_t, groups)
                 losses['object_correspondences'] = correspondence_reprojection_loss(
                     object_R, object_t, obs['corr_x3d'], obs['corr_x2d'], obs['corr_w2d'], camera['focal'],
                     camera['principal'], self.pixel_scale)
@@ -391,13 +384,13 @@ class StackFLOWRefiner:
     @staticmethod
     def _compose(model, variables: Dict[str, torch.Tensor], groups: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Camera-space parameters per instance from the variables."""
-        body_pose, hoi_R, _, vertices = StackFLOWRefiner._body(model, variables)
-        rel_R = rot6d_to_matrix(variables['rel_R'])
-        rel_t = variables['rel_t']
-        hoi_t = variables['hoi_t']
-        betas = variables['betas']
-        object_R = hoi_R[groups] @ rel_R
-        object_t = (hoi_R[groups] @ rel_t[..., None])[..., 0] + hoi_t[groups]
+        body_pose = rot6d_to_matrix(variables['body_pose'])
+        hoi_R = rot6d_to_matrix(variables['hoi_R'])
+        hoi_t, betas = variables['hoi_t'], variables['betas']
+        vertices_rel, _ = model.body_in_hoi_frame(betas, body_pose)
+        vertices = vertices_rel @ hoi_R.transpose(1, 2) + hoi_t[:, None]
+        rel_R, rel_t = rot6d_to_matrix(variables['rel_R']), variables['rel_t']
+        object_R, object_t = StackFLOWRefiner._object_pose(hoi_R, hoi_t, rel_R, rel_t, groups)
         transl = hoi_t - model.body_model.rest_root_joint(betas)
         return dict(betas=betas[groups], global_orient=hoi_R[groups], body_pose=body_pose[groups], hoi_R=hoi_R[groups],
                     hoi_t=hoi_t[groups], transl=transl[groups], rel_R=rel_R, rel_t=rel_t, object_R=object_R,
