@@ -18,6 +18,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from hoirecon.datasets.annotations import mask_box, union_box
 from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
 from hoirecon.objects import ObjectLibrary
@@ -84,13 +85,12 @@ def intrinsics_matrix(intrinsics: Optional[Sequence[float]], image_size: Tuple[i
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
 
 
-def mask_box(path: str, image_size: Tuple[int, int], what: str) -> np.ndarray:
-    """xyxy box (4,) of a mask file, or an error naming the file when the mask is empty."""
-    mask = load_mask(path, image_size)
-    rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
+def mask_file_box(path: str, image_size: Tuple[int, int], what: str) -> np.ndarray:
+    """xyxy box (4,) of a mask file, as the dataset boxes its masks, or an error naming the file when it is empty."""
+    box = mask_box(load_mask(path, image_size))
+    if not box.any():
         raise ValueError(f'{what} {path} is empty (no pixel > 127); give another mask or a --bbox.')
-    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+    return box
 
 
 def _check_box(box, what: str) -> np.ndarray:
@@ -178,7 +178,7 @@ def reconstruct_image(model: torch.nn.Module,
     height, width = image.shape[:2]
     K = intrinsics_matrix(intrinsics, (width, height), notes)
     if person_mask is not None:
-        person_box = mask_box(person_mask, (width, height), '--person-mask')
+        person_box = mask_file_box(person_mask, (width, height), '--person-mask')
     elif person_bbox is not None:
         person_box = _check_box(person_bbox, '--bbox')
     else:
@@ -198,7 +198,7 @@ def reconstruct_image(model: torch.nn.Module,
         if obj.correspondences_path and not corr:
             notes.append(f'{obj.correspondences_path}: empty (object not visible); no object reprojection term.')
         if obj.mask_path is not None:
-            object_box = mask_box(obj.mask_path, (width, height), f'--object-mask of {obj.name}')
+            object_box = mask_file_box(obj.mask_path, (width, height), f'--object-mask of {obj.name}')
         elif obj.bbox is not None:
             object_box = _check_box(obj.bbox, f'--object-bbox of {obj.name}')
         elif corr:
@@ -209,8 +209,7 @@ def reconstruct_image(model: torch.nn.Module,
         else:
             object_box = person_box
             notes.append(f'{obj.name}: no object mask, box or correspondences; the crop is the person box only.')
-        hoi_box = np.array([min(person_box[0], object_box[0]), min(person_box[1], object_box[1]),
-                            max(person_box[2], object_box[2]), max(person_box[3], object_box[3])], np.float32)
+        hoi_box = union_box(person_box, object_box)
         results = dict(img=image.copy(), img_path=image_path, img_shape=(height, width), ori_shape=(height, width),
                        cam_K=K.astype(np.float32), hoi_box=hoi_box, object_name=obj.name,
                        object_label=classes.index(obj.name), img_id=f'{osp.basename(image_path)}#{index}',
