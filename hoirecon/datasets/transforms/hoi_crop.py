@@ -160,16 +160,17 @@ class HOICrop(BaseTransform):
         for key in ('global_orient', 'hoi_R', 'object_R'):
             if key in results:
                 results[key] = (rot_z @ results[key]).astype(np.float32)
-        if 'person_kpts' in results:
-            kpts = np.array(results['person_kpts'], np.float32)
-            detected = kpts[:, 2] > 0
-            kpts[detected, :2] = (kpts[detected, :2] - center) @ rot_2d.T + center
-            results['person_kpts'] = kpts
-        if 'corr_x2d' in results:
-            corr = np.array(results['corr_x2d'], np.float32)
-            used = np.asarray(results['corr_w2d']).sum(axis=1) > 0
-            corr[used] = (corr[used] - center) @ rot_2d.T + center
-            results['corr_x2d'] = corr
+
+        def rotate_pixels(points: np.ndarray, real: np.ndarray) -> np.ndarray:
+            """Copy of (N, >=2) points with the x, y of the ``real`` rows rotated about the box centre."""
+            points = np.array(points, np.float32)
+            points[real, :2] = (points[real, :2] - center) @ rot_2d.T + center
+            return points
+
+        if 'person_kpts' in results:  # undetected joints stay (0, 0, 0)
+            results['person_kpts'] = rotate_pixels(results['person_kpts'], np.asarray(results['person_kpts'])[:, 2] > 0)
+        if 'corr_x2d' in results:  # padding rows (weight 0) stay
+            results['corr_x2d'] = rotate_pixels(results['corr_x2d'], np.asarray(results['corr_w2d']).sum(axis=1) > 0)
         if 'hoi_t' not in results:
             return
         old_root = np.asarray(results['hoi_t'], np.float64)
