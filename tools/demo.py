@@ -133,7 +133,8 @@ def main(argv=None) -> dict:
                                person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics)
     os.makedirs(args.out, exist_ok=True)
     meshes = _reconstruction(result, 'pred_instances')
-    files = dict(meshes=export_meshes(args.out, meshes), scene=export_scene_glb(osp.join(args.out, 'scene.glb'), meshes))
+    files = dict(meshes=export_meshes(args.out, meshes),
+                 scene=export_scene_glb(osp.join(args.out, 'scene.glb'), meshes))
 
     def picture(name, image):
         files[name] = save_image(osp.join(args.out, f'{name}.png'), image)

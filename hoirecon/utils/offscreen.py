@@ -19,9 +19,10 @@ def release_offscreen_renderer(offscreen) -> None:
     """Free an OffscreenRenderer's GL objects and its EGL context without ``eglTerminate``.
 
     ``OffscreenRenderer.delete`` terminates the process-wide default EGL display, which invalidates every other live
-    EGL context (an open :class:`~hoirecon.visualization.MeshRenderer` or :class:`~hoirecon.synthetic.render.HOIRenderer` then fails with
-    ``EGL_BAD_DISPLAY``). Here only this renderer's context is destroyed; the display stays initialised (one per
-    process, nothing accumulates). Other platforms (OSMesa, pyglet) use pyrender's own teardown.
+    EGL context (an open :class:`~hoirecon.visualization.MeshRenderer` or
+    :class:`~hoirecon.synthetic.render.HOIRenderer` then fails with ``EGL_BAD_DISPLAY``). Here only this renderer's
+    context is destroyed; the display stays initialised (one per process, nothing accumulates). Other platforms
+    (OSMesa, pyglet) use pyrender's own teardown.
     """
     platform = getattr(offscreen, '_platform', None)
     if platform is None:

@@ -40,7 +40,8 @@ def frame(behave_synthetic_root):
     frame_dir, kinect = osp.dirname(mask), osp.basename(mask)[:2]
     seq, frame_name = frame_dir.split(osp.sep)[-2:]
     obj = seq.split('_')[2]
-    return dict(image=osp.join(frame_dir, f'{kinect}.color.jpg'), person=osp.join(frame_dir, f'{kinect}.person_mask.jpg'),
+    return dict(image=osp.join(frame_dir, f'{kinect}.color.jpg'),
+                person=osp.join(frame_dir, f'{kinect}.person_mask.jpg'),
                 object=mask, keypoints=osp.join(frame_dir, f'{kinect}.color.json'), name=obj,
                 corr=osp.join(behave_synthetic_root, 'epro_pnp', seq, frame_name, f'{kinect}.obj_coor.pkl'),
                 calibration=osp.join(behave_synthetic_root, 'calibs', 'intrinsics', kinect[1:], 'calibration.json'))
@@ -118,8 +119,8 @@ def test_openpose_json_layouts(tmp_path):
     from hoirecon.datasets.behave_io import load_body_keypoints
     kpts = np.arange(75, dtype=np.float32).reshape(25, 3)
     path = tmp_path / 'openpose.json'
-    path.write_text(json.dumps({'version': 1.3, 'people': [{'person_id': [-1], 'pose_keypoints_2d': kpts.ravel().tolist(),
-                                                            'face_keypoints_2d': []}]}))
+    person = {'person_id': [-1], 'pose_keypoints_2d': kpts.ravel().tolist(), 'face_keypoints_2d': []}
+    path.write_text(json.dumps({'version': 1.3, 'people': [person]}))
     np.testing.assert_array_equal(load_body_keypoints(str(path)), kpts)
     path.write_text(json.dumps({'version': 1.3, 'people': []}))
     np.testing.assert_array_equal(load_body_keypoints(str(path)), np.zeros((25, 3)))

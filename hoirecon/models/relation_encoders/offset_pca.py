@@ -102,7 +102,8 @@ class OffsetPCA(BaseRelationEncoder):
     def extra_repr(self) -> str:
         fitted = int((self.num_samples > 0).sum())
         if self.awaiting_checkpoint:
-            return f'pca_file={self.pca_file} (missing: the PCA comes from the checkpoint), latent_dim={self.latent_dim}'
+            return (f'pca_file={self.pca_file} (missing: the PCA comes from the checkpoint), '
+                    f'latent_dim={self.latent_dim}')
         surrogate = ', SURROGATE body' if self.metadata['surrogate'] else ''
         return (f'pca_file={self.pca_file}, latent_dim={self.latent_dim}, anchors={self.num_human_anchors}x'
                 f'{self.metadata["object_anchor_num"]}, {fitted}/{len(self.object_names)} objects fitted{surrogate}')
