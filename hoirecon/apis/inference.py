@@ -12,7 +12,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import trimesh
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
@@ -21,7 +20,8 @@ from mmengine.runner import load_checkpoint
 from hoirecon.datasets.annotations import mask_box, union_box
 from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
-from hoirecon.objects import ObjectLibrary
+from hoirecon.objects import ObjectLibrary, evaluator_object_library
+from hoirecon.objects.io import read_mesh
 from hoirecon.registry import MODELS
 
 #: Focal length of a BEHAVE Kinect colour camera relative to the image width (976 px at 2048 px): the default
@@ -100,17 +100,11 @@ def _check_box(box, what: str) -> np.ndarray:
     return box
 
 
-def load_template(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(V, 3) vertices and (F, 3) faces of a PLY/OBJ mesh (vertex order kept)."""
+def read_template_file(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(V, 3) vertices and (F, 3) faces of a ``--template`` PLY/OBJ (vertex order kept; :func:`read_mesh`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'--template {path} does not exist.')
-    try:
-        mesh = trimesh.load(path, process=False, force='mesh')
-    except Exception as err:  # trimesh raises many types for unreadable files
-        raise ValueError(f'--template {path}: cannot read a triangle mesh ({type(err).__name__}: {err}).') from err
-    if len(mesh.vertices) == 0 or len(mesh.faces) == 0:
-        raise ValueError(f'--template {path}: no vertices/faces found.')
-    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+    return read_mesh(path)
 
 
 def _test_transforms(cfg: Config) -> Compose:
@@ -187,7 +181,7 @@ def reconstruct_image(model: torch.nn.Module,
     person_kpts = load_body_keypoints(keypoints) if keypoints else None
     if person_kpts is None:
         notes.append('no --keypoints: the refiner runs without the person keypoint term.')
-    library = ObjectLibrary(**dict(cfg.get('test_evaluator', {}).get('object_library') or dict(dataset='behave')))
+    library = ObjectLibrary(**evaluator_object_library(cfg.get('test_evaluator')))
     classes = list(library.names)
     transforms = _test_transforms(cfg)
     samples, boxes, templates = [], [], []
@@ -220,7 +214,7 @@ def reconstruct_image(model: torch.nn.Module,
         packed['data_samples'].set_metainfo(dict(person_id=0))
         samples.append(packed)
         boxes.append(hoi_box)
-        templates.append(load_template(obj.template_path) if obj.template_path else
+        templates.append(read_template_file(obj.template_path) if obj.template_path else
                          (np.asarray(library[obj.name].vertices, np.float64),
                           np.asarray(library[obj.name].faces, np.int64)))
     with torch.no_grad():

@@ -4,11 +4,12 @@ See ``docs/objects.md`` for the catalogue, the file layouts and the keypoint for
 """
 from .catalogue import BEHAVE_OBJECTS, INTERCAP_OBJECTS, NUM_KEYPOINTS, OBJECT_FAMILY
 from .io import read_keypoint_file, write_keypoint_file, write_template_folder
-from .library import ObjectLibrary, load_template
+from .library import ObjectLibrary, evaluator_object_library, load_template
 from .procedural import make_procedural_template
 from .template import ObjectTemplate
 
 __all__ = [
     'BEHAVE_OBJECTS', 'INTERCAP_OBJECTS', 'NUM_KEYPOINTS', 'OBJECT_FAMILY', 'ObjectLibrary', 'ObjectTemplate',
-    'load_template', 'make_procedural_template', 'read_keypoint_file', 'write_keypoint_file', 'write_template_folder'
+    'evaluator_object_library', 'load_template', 'make_procedural_template', 'read_keypoint_file',
+    'write_keypoint_file', 'write_template_folder'
 ]

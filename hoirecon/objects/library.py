@@ -114,3 +114,13 @@ class ObjectLibrary:
     def __repr__(self) -> str:
         source = 'procedural' if self.template_dir is None else self.template_dir
         return f'ObjectLibrary(dataset={self.dataset!r}, {len(self)} objects, templates: {source})'
+
+
+def evaluator_object_library(evaluators) -> dict:
+    """:class:`ObjectLibrary` arguments named by a config's evaluator (one metric config or a list of them).
+
+    The first metric config with an ``object_library`` entry gives them; without one, the procedural BEHAVE
+    library (``dict(dataset='behave')``). Tools that draw or pose objects of a config use it.
+    """
+    metrics = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators or {}]
+    return dict(next((m['object_library'] for m in metrics if m.get('object_library')), dict(dataset='behave')))

@@ -175,3 +175,12 @@ def test_container_protocol_and_lazy_cache():
     assert ObjectLibrary('intercap').by_index(4).name == INTERCAP_OBJECTS[4] == 'tennis'
     with pytest.raises(ValueError, match='intercap'):
         ObjectLibrary('behave_30fps')
+
+
+def test_evaluator_object_library_reads_one_metric_or_a_list():
+    from hoirecon.objects import evaluator_object_library
+    library = dict(dataset='behave', template_dir='data/behave/objects')
+    assert evaluator_object_library(dict(type='HOIChamferMetric', object_library=library)) == library
+    assert evaluator_object_library([dict(type='DumpResults'), dict(object_library=library)]) == library
+    assert evaluator_object_library(None) == dict(dataset='behave')
+    assert evaluator_object_library([dict(type='DumpResults')]) == dict(dataset='behave')

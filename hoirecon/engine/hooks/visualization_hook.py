@@ -78,13 +78,8 @@ class HOIVisualizationHook(Hook):
 
     def _objects(self, runner, evaluator_key: str):
         if self._library is None:
-            from hoirecon.objects import ObjectLibrary
-            cfg = self.object_library_cfg
-            if cfg is None:
-                evaluators = runner.cfg.get(evaluator_key) or {}
-                evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
-                cfg = next((e['object_library'] for e in evaluators if e.get('object_library')),
-                           dict(dataset='behave'))
+            from hoirecon.objects import ObjectLibrary, evaluator_object_library
+            cfg = self.object_library_cfg or evaluator_object_library(runner.cfg.get(evaluator_key))
             self._library = ObjectLibrary(**dict(cfg))
         return self._library
 
