@@ -4,9 +4,10 @@ from typing import Dict, List
 
 from mmengine.config import Config, ConfigDict
 
+from hoirecon.registry import METRICS
+
 #: Metrics that can score ``init_instances`` (they take ``pred_field``).
 REFINABLE_METRICS = ('HOIChamferMetric', 'HOISequenceChamferMetric')
-DEFAULT_PREFIXES = {'HOIChamferMetric': 'hoi_chamfer', 'HOISequenceChamferMetric': 'hoi_seq_chamfer'}
 INITIAL = 'initial'
 
 
@@ -39,7 +40,8 @@ def configure_refinement(cfg: Config, refine: bool) -> bool:
             continue
         twin = ConfigDict(evaluator.copy())
         twin.pred_field = 'init_instances'
-        twin.prefix = f"{evaluator.get('prefix') or DEFAULT_PREFIXES[evaluator['type']]}_{INITIAL}"
+        prefix = evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
+        twin.prefix = f'{prefix}_{INITIAL}'
         if evaluator.get('out_file'):
             stem, ext = osp.splitext(evaluator['out_file'])
             twin.out_file = f'{stem}_{INITIAL}{ext or ".json"}'
