@@ -23,6 +23,7 @@ from hoirecon.datasets.transforms.loading import fixed_size_correspondences
 from hoirecon.objects import ObjectLibrary, evaluator_object_library
 from hoirecon.objects.io import read_mesh
 from hoirecon.registry import MODELS
+from .refinement import config_refiner
 
 #: Focal length of a BEHAVE Kinect colour camera relative to the image width (976 px at 2048 px): the default
 #: when no intrinsics are given.
@@ -120,10 +121,7 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu', refine: bool 
     """The config's model with the checkpoint loaded, in eval mode; ``refine`` adds the config's ``refiner``."""
     model_cfg = copy.deepcopy(cfg.model)
     if refine:
-        if cfg.get('refiner') is None:
-            raise KeyError(f'--refine: the config {cfg.filename} has no `refiner` entry (see '
-                           'configs/_base_/refiners/stackflow_behave.py).')
-        model_cfg.refiner = cfg.refiner
+        model_cfg.refiner = config_refiner(cfg)
     else:
         model_cfg.refiner = None
     model_cfg.num_test_hypotheses = int(hypotheses)

@@ -11,6 +11,14 @@ REFINABLE_METRICS = ('HOIChamferMetric', 'HOISequenceChamferMetric')
 INITIAL = 'initial'
 
 
+def config_refiner(cfg: Config) -> dict:
+    """The config's top-level ``refiner`` entry, or a KeyError naming the config and how to add one."""
+    if cfg.get('refiner') is None:
+        raise KeyError(f"{cfg.filename or 'the config'} has no top-level `refiner` entry; add e.g. "
+                       "_base_ = [..., './_base_/refiners/stackflow_behave.py'] or set model.refiner.")
+    return cfg.refiner
+
+
 def configure_refinement(cfg: Config, refine: bool) -> bool:
     """Switch the config's refiner on (``refine``) and score the network's output next to the refined one.
 
@@ -26,10 +34,7 @@ def configure_refinement(cfg: Config, refine: bool) -> bool:
         KeyError: ``refine`` is set and the config has no ``refiner`` entry.
     """
     if refine:
-        if cfg.get('refiner') is None:
-            raise KeyError('--refine: the config has no top-level `refiner` entry; add e.g. '
-                           "_base_ = [..., './_base_/refiners/stackflow_behave.py'] or set model.refiner.")
-        cfg.model.refiner = cfg.refiner
+        cfg.model.refiner = config_refiner(cfg)
     if cfg.model.get('refiner') is None:
         return False
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

@@ -22,6 +22,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from hoirecon.models.utils import axis_angle_to_matrix
+from hoirecon.apis import config_refiner
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import MODELS, REFINERS
 from hoirecon.testing.hoi_batch import make_hoi_batch
@@ -84,9 +85,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if cfg.get('refiner') is None:
-        raise KeyError(f'{args.config} has no `refiner` entry (see configs/_base_/refiners/stackflow_behave.py).')
-    refiner_cfg = dict(cfg.refiner)
+    refiner_cfg = dict(config_refiner(cfg))
     if args.steps is not None:
         refiner_cfg['steps_per_stage'] = args.steps
     model = MODELS.build(cfg.model).to(args.device).eval()
