@@ -268,8 +268,7 @@ class StackFLOWRefiner:
                   weight_mask: torch.Tensor) -> List[float]:
         """Adam stages on the trainable variables (in place); returns the per-step mean weighted loss."""
         trainable = [v for k, v in variables.items() if k in self.optimize]
-        batch = weight_mask.shape[0]
-        history: List[float] = []
+        totals: List[torch.Tensor] = []  # kept on the device: no host sync per step
         bar = tqdm(total=self.num_stages * self.steps_per_stage, desc='refining', disable=not self.show_progress)
         with torch.enable_grad():
             for stage in range(self.num_stages):
@@ -278,11 +277,11 @@ class StackFLOWRefiner:
                 for _ in range(self.steps_per_stage):
                     bar.update(1)
                     if not terms:
-                        history.append(0.0)
+                        totals.append(weight_mask.new_zeros(()))
                         continue
                     losses = self._losses(variables, terms, context)
                     total = (sum(self.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
-                    history.append(float(total.detach()) / max(batch, 1))
+                    totals.append(total.detach())
                     if optimizer is None or not total.requires_grad:
                         continue
                     grads = torch.autograd.grad(total, trainable, allow_unused=True)
@@ -290,7 +289,9 @@ class StackFLOWRefiner:
                         value.grad = torch.zeros_like(value) if grad is None else grad
                     optimizer.step()
         bar.close()
-        return history
+        if not totals:
+            return []
+        return (torch.stack(totals) / max(weight_mask.shape[0], 1)).tolist()
 
     @staticmethod
     def _keep_unrefined(params: Dict[str, torch.Tensor], init: Dict[str, torch.Tensor],
