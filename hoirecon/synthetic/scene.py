@@ -25,7 +25,6 @@ underside of the thighs.
 from dataclasses import dataclass, field
 
 import numpy as np
-import trimesh
 
 from hoirecon.datasets.behave_io import transform_smplh_params
 from hoirecon.objects.catalogue import OBJECT_FAMILY
@@ -176,13 +175,42 @@ class ObjectGeometry:
         Returns:
             ``(point (3,), outward normal (3,))`` or ``(None, None)`` on a miss.
         """
-        mesh = trimesh.Trimesh(self.vertices @ rotation.T, self.faces, process=False)
-        locations, _, tri = mesh.ray.intersects_location(origin[None], direction[None])
-        if len(locations) == 0:
-            return None, None
-        nearest = np.argmin((locations - origin) @ direction)
-        normal = mesh.face_normals[tri[nearest]]
-        return locations[nearest], (-normal if np.dot(normal, direction) > 0 else normal)
+        return first_ray_hit(self.vertices @ rotation.T, self.faces, origin, direction)
+
+
+def first_ray_hit(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> tuple:
+    """First triangle a ray meets (Moeller-Trumbore against every face; numpy only, no spatial index).
+
+    Args:
+        vertices: (V, 3) mesh vertices.
+        faces: (F, 3) vertex indices.
+        origin: (3,) ray origin.
+        direction: (3,) ray direction (need not be unit length).
+
+    Returns:
+        ``(point (3,), unit normal (3,))`` of the nearest hit in front of the origin, the normal turned against the
+        ray, or ``(None, None)`` when the ray misses every face.
+    """
+    origin = np.asarray(origin, dtype=np.float64)
+    direction = np.asarray(direction, dtype=np.float64)
+    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
+    edge1, edge2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    pvec = np.cross(direction, edge2)
+    det = np.einsum('ij,ij->i', edge1, pvec)
+    valid = np.abs(det) > 1e-12
+    inv_det = np.where(valid, 1.0 / np.where(valid, det, 1.0), 0.0)
+    tvec = origin - tri[:, 0]
+    u = np.einsum('ij,ij->i', tvec, pvec) * inv_det
+    qvec = np.cross(tvec, edge1)
+    v = (qvec @ direction) * inv_det
+    dist = np.einsum('ij,ij->i', edge2, qvec) * inv_det
+    hit = valid & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (dist > 0.0)
+    if not hit.any():
+        return None, None
+    best = np.flatnonzero(hit)[np.argmin(dist[hit])]
+    normal = np.cross(edge1[best], edge2[best])
+    normal /= np.linalg.norm(normal)
+    return origin + dist[best] * direction, (-normal if np.dot(normal, direction) > 0 else normal)
 
 
 def allowed_actions(obj: ObjectGeometry) -> tuple:

@@ -72,3 +72,30 @@ def test_interaction_has_contact(person, objects, action, name, seed):
     hand_verts = verts[np.isin(labels, HANDS['left'] + HANDS['right'])]
     for contact in state.contacts:  # the reported contacts are where the hands are
         assert np.linalg.norm(hand_verts - contact, axis=1).min() < 0.03
+
+
+@pytest.mark.parametrize('name', ['tablesquare', 'chairwood', 'basketball'])
+def test_first_ray_hit_matches_trimesh(name):
+    """The numpy ray cast finds trimesh's nearest hit (trimesh's ray module with rtree is the reference)."""
+    from hoirecon.synthetic.scene import first_ray_hit
+    template = ObjectLibrary('behave')[name]
+    mesh = trimesh.Trimesh(template.vertices, template.faces, process=False)
+    rng = np.random.default_rng(3)
+    hits = misses = 0
+    for k in range(40):
+        origin = rng.normal(size=3) * 2.0
+        target = template.vertices[rng.integers(len(template.vertices))] + rng.normal(size=3) * 0.01
+        direction = (target - origin) * (1.0 if k % 4 else -1.0)  # every 4th ray points away from the object
+        point, normal = first_ray_hit(template.vertices, template.faces, origin, direction)
+        locations, _, tri = mesh.ray.intersects_location(origin[None], direction[None])
+        if len(locations) == 0:
+            assert point is None and normal is None
+            misses += 1
+            continue
+        nearest = np.argmin((locations - origin) @ direction)
+        np.testing.assert_allclose(point, locations[nearest], atol=1e-9)
+        expected = mesh.face_normals[tri[nearest]]
+        expected = -expected if np.dot(expected, direction) > 0 else expected
+        np.testing.assert_allclose(normal, expected, atol=1e-9)
+        hits += 1
+    assert hits >= 20 and misses >= 5
