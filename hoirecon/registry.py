@@ -68,7 +68,7 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='hoireco
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='hoirecon', locations=[])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope='hoirecon', locations=['hoirecon.engine'])
 INFERENCERS = Registry('inferencer', parent=MMENGINE_INFERENCERS, scope='hoirecon', locations=[])
-FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='hoirecon', locations=['hoirecon.datasets'])
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='hoirecon', locations=['hoirecon.datasets', 'hoirecon.engine'])
 
 # ------------------------------------------------------ hoirecon building blocks
 BODY_MODELS = Registry('body model', build_func=build_model_from_cfg, scope='hoirecon', locations=['hoirecon.models'])

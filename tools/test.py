@@ -20,7 +20,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.engine import fix_dataloader_workers, setup_distributed
+from hoirecon.engine import configure_threads, fix_dataloader_workers, setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         nargs='+',
                         action=DictAction,
                         help='override config entries, e.g. test_dataloader.batch_size=8')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
+                        'may use); data-loader workers always run one thread each')
     parser.add_argument('--launcher',
                         choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none',
@@ -82,6 +85,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    configure_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
     prepare_experiment(cfg)  # synthetic data and relation PCA on first use

@@ -5,20 +5,24 @@ Examples (from the repository root, with ``pip install -e .`` done)::
     python tools/train.py configs/stackflow_behave.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # continue the latest checkpoint
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=50 optim_wrapper.optimizer.lr=2e-4
+    python tools/train.py CONFIG --threads 1                                 # leave a core to something else
     bash tools/dist_train.sh CONFIG 4                                        # 4 processes (GPUs, or CPU with gloo)
 
-See docs/training.md.
+Ctrl-C or SIGTERM stops the run after the checkpoint being written (if any) is complete, with no data-loader
+worker left behind; ``--resume`` continues from the last complete checkpoint. See docs/training.md.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import prepare_experiment
-from hoirecon.engine import enable_amp, fix_dataloader_workers, setup_distributed
+from hoirecon.engine import configure_threads, enable_amp, fix_dataloader_workers, setup_distributed, thread_report
+from hoirecon.engine.graceful_stop import StopRequested, install_stop_handlers, make_checkpoints_uninterruptible
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         nargs='+',
                         action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=10 "train_dataloader.batch_size=16"')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
+                        'may use); data-loader workers always run one thread each')
     parser.add_argument('--launcher',
                         choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none',
@@ -74,11 +81,20 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    install_stop_handlers()
+    configure_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
-    prepare_experiment(cfg)  # synthetic data and relation PCA on first use
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        prepare_experiment(cfg)  # synthetic data and relation PCA on first use
+        runner = Runner.from_cfg(cfg)
+        runner.logger.info(f'CPU threads: {thread_report()}')
+        make_checkpoints_uninterruptible(runner)
+        runner.train()
+    except StopRequested as stop:
+        print(f'{stop}: training stopped. Continue from the last complete checkpoint with '
+              f'`python tools/train.py {args.config} --work-dir {cfg.work_dir} --resume`.', file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == '__main__':

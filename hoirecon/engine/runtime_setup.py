@@ -61,16 +61,26 @@ def enable_amp(cfg: Config) -> None:
 
 
 def fix_dataloader_workers(cfg: Config) -> None:
-    """Turn ``persistent_workers`` off in every dataloader of ``cfg`` that has ``num_workers=0`` (in place).
+    """Make every dataloader of ``cfg`` consistent with its ``num_workers`` (in place).
 
-    The base configs set ``persistent_workers=num_workers > 0`` when they are read, so a derived config or
-    ``--cfg-options ...num_workers=0`` would otherwise keep ``persistent_workers=True``, which torch refuses
-    ("persistent_workers option needs num_workers > 0").
+    * ``num_workers=0``: ``persistent_workers`` is turned off. The base configs set
+      ``persistent_workers=num_workers > 0`` when they are read, so a derived config or
+      ``--cfg-options ...num_workers=0`` would otherwise keep ``persistent_workers=True``, which torch refuses
+      ("persistent_workers option needs num_workers > 0").
+    * ``num_workers > 0`` and no ``worker_init_fn``: the workers get :func:`hoirecon.engine.threads.worker_init`
+      (mmengine's seeding with ``cfg.randomness.seed``, then one thread per worker), so that workers and the main
+      process's intra-op threads do not oversubscribe the cores.
     """
+    seed = (cfg.get('randomness') or {}).get('seed')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
-        if isinstance(loader, dict) and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
+        if not isinstance(loader, dict):
+            continue
+        workers = loader.get('num_workers', 0)
+        if workers == 0 and loader.get('persistent_workers'):
             loader['persistent_workers'] = False
+        if workers > 0 and loader.get('worker_init_fn') is None:
+            loader['worker_init_fn'] = dict(type='hoirecon.worker_init', num_workers=workers, seed=seed)
 
 
 def _destroy_process_group() -> None:

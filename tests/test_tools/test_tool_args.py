@@ -68,9 +68,10 @@ def test_test_tool_show_dir_enables_the_visualization_hook(test_tool):
 
 def test_zero_workers_switch_persistent_workers_off(train_tool, test_tool):
     """The base configs fix persistent_workers when read; num_workers=0 from the command line must still work."""
-    config = 'configs/stackflow_synthetic.py'
+    config = 'configs/stackflow_behave.py'  # 4 persistent workers (the synthetic CPU default has none)
     assert Config.fromfile(osp.join(REPO_ROOT, config)).train_dataloader.persistent_workers
     cfg = _merged(train_tool, [config, '--cfg-options', 'train_dataloader.num_workers=0'])
     assert cfg.train_dataloader.persistent_workers is False and cfg.val_dataloader.persistent_workers is True
+    assert cfg.val_dataloader.worker_init_fn == dict(type='hoirecon.worker_init', num_workers=4, seed=7)
     cfg = _merged(test_tool, [config, 'ckpt.pth', '--cfg-options', 'test_dataloader.num_workers=0'])
     assert cfg.test_dataloader.persistent_workers is False
