@@ -126,6 +126,11 @@ class ResNet(BaseModule):
             ``i`` the stem and ``layer1`` ... ``layer{i}`` (at most 4).
         norm_eval: keep every BatchNorm in eval mode (frozen running statistics)
             during training.
+        channels_last: keep weights and activations in the channels-last
+            (NHWC) memory layout; same numbers, faster convolutions on CPUs
+            (oneDNN): a training step of ResNet-18 at 128 px, batch 32, took
+            0.64 s instead of 0.80 s on 2 AMD EPYC cores (docs/benchmarks.md).
+            Checkpoints load either way.
         init_cfg: mmengine init config; by default Kaiming-normal (fan-out)
             convolutions and unit/zero BatchNorms, as torchvision.
 
@@ -148,6 +153,7 @@ class ResNet(BaseModule):
                  out_channels: Optional[int] = None,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 channels_last: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         if init_cfg is None:
             init_cfg = [
@@ -177,6 +183,9 @@ class ResNet(BaseModule):
         self.feat_channels = in_channels
         self.out_proj = None if out_channels is None else nn.Conv2d(in_channels, out_channels, kernel_size=1)
         self.out_channels = in_channels if out_channels is None else out_channels
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.to(memory_format=self.memory_format)
         self._freeze_stages()
 
     @property
@@ -216,6 +225,7 @@ class ResNet(BaseModule):
         """
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f'ResNet expects images of shape (B, 3, H, W), got {tuple(x.shape)}.')
+        x = x.contiguous(memory_format=self.memory_format)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages:
             x = stage(x)

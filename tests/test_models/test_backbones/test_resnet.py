@@ -134,3 +134,24 @@ def test_bad_arguments_raise(kwargs, match):
 def test_bad_input_shape_raises():
     with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
         ResNet(depth=18)(torch.randn(2, 1, 32, 32))
+
+
+def test_channels_last_same_numbers_and_checkpoints():
+    """channels_last changes the memory layout only: same features and gradients, state dicts interchangeable
+    (float64, so that only the summation order differs)."""
+    torch.manual_seed(0)
+    plain = ResNet(depth=18, out_channels=16).double()
+    plain.init_weights()
+    fast = ResNet(depth=18, out_channels=16, channels_last=True).double()
+    fast.load_state_dict(plain.state_dict())
+    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.layer3[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    out_plain, out_fast = plain(x), fast(x)
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-9, atol=1e-10)
+    out_plain.square().sum().backward()
+    out_fast.square().sum().backward()
+    torch.testing.assert_close(fast.conv1.weight.grad, plain.conv1.weight.grad, rtol=1e-9, atol=1e-10)
+    back = ResNet(depth=18, out_channels=16).double()
+    back.load_state_dict(fast.state_dict())
+    torch.testing.assert_close(back(x), out_plain, rtol=1e-9, atol=1e-10)
