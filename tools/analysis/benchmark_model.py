@@ -7,8 +7,13 @@ training step (forward, backward, AdamW step) and for ``predict``. Data loading 
 
     python tools/analysis/benchmark_model.py configs/stackflow_synthetic.py --batch-size 32
     python tools/analysis/benchmark_model.py configs/stackflow_behave.py --device cuda --batch-size 32
+    python tools/analysis/benchmark_model.py configs/stackflow_synthetic.py --busy 1   # and with a busy core
+
+``--busy N`` times the training step a second time while N busy-loop processes run beside it and prints the
+slowdown against the idle timing of the same run (a fair share of one of two cores would give x2).
 """
 import argparse
+import multiprocessing
 import time
 
 import hoirecon  # noqa: F401  # isort: skip
@@ -16,6 +21,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from hoirecon.engine import configure_threads, thread_report
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import MODELS
 from hoirecon.testing.hoi_batch import make_hoi_batch
@@ -28,7 +34,10 @@ def parse_args(argv=None):
     parser.add_argument('--iters', type=int, default=10, help='timed iterations (after --warmup)')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: as tools/train.py, every core this process may use)')
+    parser.add_argument('--busy', type=int, default=0, metavar='N',
+                        help='also time the training step beside N busy-loop processes (CPU contention)')
     parser.add_argument('--direct-relation', action='store_true',
                         help='use the DirectRelativePose encoder (no PCA file needed)')
     return parser.parse_args(argv)
@@ -50,8 +59,7 @@ def timed(step, iters: int, warmup: int, device: str) -> float:
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_threads(args.threads)
     init_default_scope('hoirecon')
     cfg = Config.fromfile(args.config)
     if args.direct_relation:
@@ -76,13 +84,36 @@ def main(argv=None):
 
     model.train()
     train_s = timed(train_step, args.iters, args.warmup, args.device)
+    busy_s = timed_beside_busy_loops(train_step, args) if args.busy else None
     model.eval()
     test_s = timed(predict_step, args.iters, args.warmup, args.device)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f'config {args.config} | device {args.device} | threads {torch.get_num_threads()} | batch {args.batch_size} '
+    print(f'config {args.config} | device {args.device} | {thread_report()} | batch {args.batch_size} '
           f'| crop {crop} px | {params:.1f} M parameters')
     print(f'train:     {args.batch_size / train_s:8.1f} images/s ({1000 * train_s:.0f} ms per step)')
+    if busy_s is not None:
+        print(f'train beside {args.busy} busy process(es): {args.batch_size / busy_s:8.1f} images/s '
+              f'({1000 * busy_s:.0f} ms per step, x{busy_s / train_s:.2f} the idle step)')
     print(f'inference: {args.batch_size / test_s:8.1f} images/s ({1000 * test_s:.0f} ms per batch)')
+
+
+def _busy_loop():
+    while True:
+        pass
+
+
+def timed_beside_busy_loops(step, args) -> float:
+    """Seconds per ``step`` while ``args.busy`` processes spin on the CPU (they are ended afterwards)."""
+    loops = [multiprocessing.Process(target=_busy_loop, daemon=True) for _ in range(args.busy)]
+    for loop in loops:
+        loop.start()
+    try:
+        time.sleep(1.0)  # let the scheduler settle
+        return timed(step, args.iters, 1, args.device)
+    finally:
+        for loop in loops:
+            loop.terminate()
+            loop.join()
 
 
 if __name__ == '__main__':
