@@ -21,3 +21,16 @@ def test_ci_runs_the_readme_test_command():
     test_command = _quick_start_commands()[1].strip()
     ci_script = open(osp.join(REPO_ROOT, '.ci', 'run')).read()
     assert test_command in ci_script
+
+
+def test_docs_named_by_the_code_exist():
+    """Error messages and docstrings send users to docs/*.md pages: every one of them is in the project."""
+    import glob
+    named = {}
+    for path in glob.glob(osp.join(REPO_ROOT, 'hoirecon', '**', '*.py'), recursive=True) + \
+            glob.glob(osp.join(REPO_ROOT, 'tools', '**', '*.py'), recursive=True):
+        for page in re.findall(r'(?<![\w/.])docs/[\w/]+\.md', open(path).read()):
+            named.setdefault(page, osp.relpath(path, REPO_ROOT))
+    assert named, 'expected the code to name some docs pages'
+    missing = {page: where for page, where in named.items() if not osp.isfile(osp.join(REPO_ROOT, page))}
+    assert not missing, f'pages named by the code but not in the project: {missing}'

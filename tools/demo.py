@@ -23,10 +23,11 @@ import os.path as osp
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from hoirecon.apis.inference import ObjectInput, build_model, parameters_json, posed_object, reconstruct_image
 from hoirecon.datasets.behave_io import load_intrinsics
+from hoirecon.engine import configure_threads
 from hoirecon.visualization import (Mesh, MeshRenderer, contact_sheet, default_colors, export_meshes,
                                     export_scene_glb, render_summary, save_image)
 
@@ -50,7 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--template', action='append', metavar='MESH',
                         help="object mesh (PLY/OBJ) to show and export, per --object ('-': library template)")
     parser.add_argument('--intrinsics', nargs=4, type=float, metavar=('FX', 'FY', 'CX', 'CY'),
-                        help='camera intrinsics in pixels (default: a BEHAVE-like camera, with a note)')
+                        help='camera intrinsics in pixels, in this order (StackFLOW writes [cx, cy, fx, fy]: prefer '
+                        '--fx/--fy/--cx/--cy or --calibration); default: a BEHAVE-like camera, with a note')
+    for name in ('fx', 'fy', 'cx', 'cy'):
+        parser.add_argument(f'--{name}', type=float, help=f'{name} in pixels (all four together)')
     parser.add_argument('--calibration', help='BEHAVE calibs/intrinsics/<k>/calibration.json instead of --intrinsics')
     parser.add_argument('--hypotheses', type=int, default=0, metavar='K',
                         help='also draw K samples from the flows, with their log-likelihoods')
@@ -59,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--side-angle', type=float, default=90.0, help='turn of the side view, degrees')
     parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: HOIRECON_NUM_THREADS, else every core this process may use)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. refiner.pixel_scale=1.0 refiner.steps_per_stage=50')
     return parser.parse_args(argv)
 
 
@@ -86,6 +94,24 @@ def _objects(args) -> list:
                 raise ValueError(f'--object-bbox {box!r}: expected X0,Y0,X1,Y1 numbers.') from err
         objects.append(ObjectInput(name, mask, corr, template, box))
     return objects
+
+
+def _intrinsics(args):
+    """(fx, fy, cx, cy) from exactly one of --intrinsics, --fx/--fy/--cx/--cy and --calibration, or None."""
+    named = [getattr(args, key) for key in ('fx', 'fy', 'cx', 'cy')]
+    given = [flag for flag, value in (('--intrinsics', args.intrinsics), ('--fx/--fy/--cx/--cy', any(
+        v is not None for v in named)), ('--calibration', args.calibration)) if value]
+    if len(given) > 1:
+        raise ValueError(f'give the camera once: {" and ".join(given)} were both given.')
+    if any(v is not None for v in named):
+        if any(v is None for v in named):
+            raise ValueError('--fx, --fy, --cx and --cy go together; missing: '
+                             + ', '.join(f'--{k}' for k, v in zip(('fx', 'fy', 'cx', 'cy'), named) if v is None))
+        return named
+    if args.calibration:
+        calibration = load_intrinsics(args.calibration)
+        return [calibration[key] for key in ('fx', 'fy', 'cx', 'cy')]
+    return args.intrinsics
 
 
 def _meshes(result, human_vertices, object_poses, which=None) -> list:
@@ -121,12 +147,11 @@ def _hypothesis_sheet(renderer, result, index: int):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    configure_threads(args.threads)
     cfg = Config.fromfile(args.config)
-    if args.calibration:
-        if args.intrinsics:
-            raise ValueError('give --intrinsics or --calibration, not both.')
-        calibration = load_intrinsics(args.calibration)
-        args.intrinsics = [calibration[key] for key in ('fx', 'fy', 'cx', 'cy')]
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    args.intrinsics = _intrinsics(args)
     model = build_model(cfg, args.checkpoint, args.device, args.refine, args.hypotheses)
     torch.manual_seed(args.seed)
     result = reconstruct_image(model, cfg, args.image, _objects(args), person_mask=args.person_mask,

@@ -22,6 +22,7 @@ from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondence
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
 from hoirecon.objects import ObjectLibrary, evaluator_object_library
 from hoirecon.objects.io import read_mesh
+from hoirecon.objects.template import centred_vertices
 from hoirecon.registry import MODELS
 from .refinement import config_refiner
 
@@ -60,6 +61,8 @@ class DemoResult:
         object_meshes: per object, the (vertices, faces) template in its own frame.
         hypotheses: per object, a list of dicts (``log_prob``, ``human_vertices``, ``object_R``, ``object_t``).
         K: (3, 3) intrinsics used; image: (H, W, 3) uint8 RGB; boxes: per object the HOI box (xyxy).
+        template_offsets: per object, the (3,) vertex mean subtracted from a ``--template`` mesh to centre it like the
+            library's templates (metres, the file's frame), or None for the library's own template.
     """
     samples: list
     human_faces: np.ndarray
@@ -69,20 +72,29 @@ class DemoResult:
     image: np.ndarray
     boxes: List[np.ndarray]
     notes: List[str] = field(default_factory=list)
+    template_offsets: List[Optional[np.ndarray]] = field(default_factory=list)
 
 
 def intrinsics_matrix(intrinsics: Optional[Sequence[float]], image_size: Tuple[int, int],
                       notes: List[str]) -> np.ndarray:
-    """(3, 3) K from ``(fx, fy, cx, cy)``, or a BEHAVE-like default (noted) for an image of ``(W, H)``."""
+    """(3, 3) K from ``(fx, fy, cx, cy)``, or a BEHAVE-like default (noted) for an image of ``(W, H)``.
+
+    A principal point outside the image is accepted with a note: it usually means the values were given in another
+    order (StackFLOW's files write ``[cx, cy, fx, fy]``).
+    """
     width, height = image_size
     if intrinsics is None:
         focal = DEFAULT_FOCAL_PER_WIDTH * width
-        notes.append(f'no --intrinsics: assumed fx = fy = {focal:.1f} px (a BEHAVE Kinect field of view) and the '
+        notes.append(f'no intrinsics: assumed fx = fy = {focal:.1f} px (a BEHAVE Kinect field of view) and the '
                      'principal point at the image centre; depth and size scale with fx, pass the real values.')
         return np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1]])
     if len(intrinsics) != 4 or not all(np.isfinite(intrinsics)) or min(intrinsics[:2]) <= 0:
-        raise ValueError(f'--intrinsics must be 4 finite numbers fx fy cx cy with fx, fy > 0, got {intrinsics}.')
+        raise ValueError(f'intrinsics must be 4 finite numbers fx fy cx cy with fx, fy > 0, got {intrinsics}.')
     fx, fy, cx, cy = (float(v) for v in intrinsics)
+    if not (0 <= cx <= width and 0 <= cy <= height):
+        notes.append(f'WARNING: the principal point ({cx:g}, {cy:g}) lies outside the {width} x {height} image; were '
+                     'the intrinsics given in another order? --intrinsics is FX FY CX CY (StackFLOW writes '
+                     '[cx, cy, fx, fy]); --fx/--fy/--cx/--cy or --calibration avoid the question.')
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
 
 
@@ -101,11 +113,17 @@ def _check_box(box, what: str) -> np.ndarray:
     return box
 
 
-def read_template_file(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(V, 3) vertices and (F, 3) faces of a ``--template`` PLY/OBJ (vertex order kept; :func:`read_mesh`)."""
+def read_template_file(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``--template`` PLY/OBJ centred like the library's templates (vertex order kept; :func:`read_mesh`).
+
+    Returns:
+        (V, 3) vertices minus their mean, (F, 3) faces and the (3,) mean that was subtracted (metres, file frame).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'--template {path} does not exist.')
-    return read_mesh(path)
+    vertices, faces = read_mesh(path)
+    centred = centred_vertices(vertices)
+    return centred, faces, np.asarray(vertices, np.float64).mean(axis=0)
 
 
 def _test_transforms(cfg: Config) -> Compose:
@@ -182,7 +200,7 @@ def reconstruct_image(model: torch.nn.Module,
     library = ObjectLibrary(**evaluator_object_library(cfg.get('test_evaluator')))
     classes = list(library.names)
     transforms = _test_transforms(cfg)
-    samples, boxes, templates = [], [], []
+    samples, boxes, templates, offsets = [], [], [], []
     for index, obj in enumerate(objects):
         if obj.name not in classes:
             raise ValueError(f'--object {obj.name!r} is not a category of this model; choose one of {classes}.')
@@ -212,9 +230,17 @@ def reconstruct_image(model: torch.nn.Module,
         packed['data_samples'].set_metainfo(dict(person_id=0))
         samples.append(packed)
         boxes.append(hoi_box)
-        templates.append(read_template_file(obj.template_path) if obj.template_path else
-                         (np.asarray(library[obj.name].vertices, np.float64),
-                          np.asarray(library[obj.name].faces, np.int64)))
+        if obj.template_path:
+            vertices, faces, offset = read_template_file(obj.template_path)
+            if np.linalg.norm(offset) > 1e-3:
+                notes.append(f'--template {obj.template_path}: centred at its vertex mean like the library templates '
+                             f'(moved by {np.round(-offset, 4).tolist()} m; template_offset in reconstruction.json).')
+            templates.append((vertices, faces))
+            offsets.append(offset)
+        else:
+            templates.append((np.asarray(library[obj.name].vertices, np.float64),
+                              np.asarray(library[obj.name].faces, np.int64)))
+            offsets.append(None)
     with torch.no_grad():
         data = model.data_preprocessor(pseudo_collate(samples), False)
         with warnings.catch_warnings():
@@ -223,7 +249,7 @@ def reconstruct_image(model: torch.nn.Module,
         hypotheses = _hypotheses(out)
     faces = model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
     return DemoResult(samples=out, human_faces=faces, object_meshes=templates, hypotheses=hypotheses, K=K,
-                      image=image, boxes=boxes, notes=notes)
+                      image=image, boxes=boxes, notes=notes, template_offsets=offsets)
 
 
 def _hypotheses(samples) -> List[List[dict]]:
@@ -257,9 +283,12 @@ def parameters_json(result: DemoResult) -> Dict:
         return {key: _as_list(inst[key][0]) for key in keys if key in inst}
 
     objects = []
-    for sample, box, hyps in zip(result.samples, result.boxes, result.hypotheses):
+    offsets = result.template_offsets or [None] * len(result.samples)
+    for sample, box, hyps, offset in zip(result.samples, result.boxes, result.hypotheses, offsets):
         entry = dict(name=sample.metainfo['object_name'], hoi_box_xyxy=_as_list(box),
                      prediction=instances(sample.pred_instances))
+        if offset is not None:  # object vertices = R (v_file - template_offset) + t
+            entry['template_offset'] = _as_list(offset)
         if 'init_instances' in sample:
             entry['network_prediction'] = instances(sample.init_instances)
             entry['pnp_initialised'] = bool(sample.pred_instances.pnp_used[0])

@@ -7,7 +7,7 @@ the field and what was expected:
 * :class:`BehaveFormatError` (a :class:`ValueError`) for a file that exists but
   is unreadable (corrupt JSON/pickle/image) or has a missing or mis-shaped field.
 
-Conventions (``docs/data_formats.md`` §1): ``config.json`` maps camera-k
+Conventions (docs/datasets.md, "Real BEHAVE: which files, where"): ``config.json`` maps camera-k
 coordinates to the world (``x_w = R x_k + t``), the world is the k1 colour
 camera frame, cameras use OpenCV axes, object vertices are
 ``R(angle) (template - mean(template)) + trans`` and SMPL-H ``trans`` is added
@@ -52,7 +52,8 @@ class BehaveFormatError(ValueError):
 # ----------------------------------------------------------------------------- low-level loaders
 def _require_file(path: str, what: str) -> str:
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}. See docs/data_formats.md §1 for the BEHAVE layout.')
+        raise FileNotFoundError(f'{what} not found: {path}. See docs/datasets.md ("Real BEHAVE: which files, where") '
+                                'for the BEHAVE layout.')
     return path
 
 
@@ -395,7 +396,7 @@ def smplh_params_to_camera(pose: np.ndarray, trans: np.ndarray, root_joint: np.n
                            cam_to_world_t: np.ndarray) -> tuple:
     """World SMPL-H fit -> camera k: ``orient_k = R^T orient``, ``trans_k = R^T (trans + J0 - t) - J0``.
 
-    This is the exact formula of ``docs/data_formats.md`` §1.4 (StackFLOW's BEHAVE
+    This is the exact formula of the BEHAVE camera conventions (docs/datasets.md) (StackFLOW's BEHAVE
     path drops the J0 terms). Arguments as :func:`transform_smplh_params`, with
     camera k's ``config.json`` (R, t).
     """

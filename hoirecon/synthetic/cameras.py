@@ -1,6 +1,6 @@
 """Camera intrinsics and the four-camera rig of the synthetic BEHAVE world.
 
-Conventions (the ones of BEHAVE, ``docs/data_formats.md`` §1.4):
+Conventions (the ones of BEHAVE, docs/datasets.md):
 
 * cameras use OpenCV axes (x right, y down, z forward), pixel centres at
   integer coordinates;

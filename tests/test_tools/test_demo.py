@@ -185,3 +185,43 @@ def test_hypotheses_are_reproducible_for_a_seed(demo, frame, checkpoint, tmp_pat
         demo.main(_args(frame, checkpoint, tmp_path / out, '--hypotheses', '2', '--seed', str(seed)))
         runs.append(json.load(open(tmp_path / out / 'reconstruction.json'))['objects'][0]['hypotheses'])
     assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_uncentred_template_is_centred_and_its_offset_recorded(demo, frame, checkpoint, tmp_path):
+    """A --template whose origin is far from its vertices is centred like the library (BEHAVE / StackFLOW centre
+    templates at their vertex mean); the offset is in the JSON and the exported mesh is the centred one, posed."""
+    offset = np.array([1.2, 0.5, -0.3])
+    box = trimesh.creation.box(extents=(0.3, 0.2, 0.1))
+    box.apply_translation(offset)
+    template = tmp_path / 'uncentred.ply'
+    box.export(str(template))
+    out = tmp_path / 'out'
+    summary = demo.main(_args(frame, checkpoint, out, '--template', str(template)))
+    obj = summary['objects'][0]
+    np.testing.assert_allclose(obj['template_offset'], offset, atol=1e-6)
+    assert any('centred at its vertex mean' in note for note in summary['notes'])
+    exported = trimesh.load(str(out / f"object0_{frame['name']}.ply"), process=False)
+    pose = obj['prediction']
+    np.testing.assert_allclose(exported.vertices,
+                               (box.vertices - offset) @ np.array(pose['object_R']).T + pose['object_t'], atol=1e-5)
+
+
+def test_named_intrinsics_and_a_principal_point_outside_the_image(demo, frame, checkpoint, tmp_path):
+    calibration = json.load(open(frame['calibration']))['color']
+    named = ['--fx', str(calibration['fx']), '--fy', str(calibration['fy']), '--cx', str(calibration['cx']),
+             '--cy', str(calibration['cy'])]
+    base = [a for a in _args(frame, checkpoint, tmp_path / 'a') if a not in ('--calibration', frame['calibration'])]
+    summary = demo.main(base + named)
+    K = np.array(summary['intrinsics'])
+    np.testing.assert_allclose(K[[0, 1, 0, 1], [0, 1, 2, 2]],
+                               [calibration[k] for k in ('fx', 'fy', 'cx', 'cy')], rtol=1e-6)
+    assert not any('outside' in note for note in summary['notes'])
+    # values in another order (here cx, cy far outside the image, as StackFLOW's [cx, cy, fx, fy] of a large focal
+    # length read as FX FY CX CY would put them)
+    swapped = [str(v) for v in (calibration['cx'], calibration['cy'], 10 * calibration['fx'], 10 * calibration['fy'])]
+    summary = demo.main(base[:-2] + ['--out', str(tmp_path / 'b'), '--intrinsics', *swapped])
+    assert any('principal point' in note and 'outside' in note for note in summary['notes'])
+    with pytest.raises(ValueError, match='--cx, --cy'):
+        demo.main(base + ['--fx', '500', '--fy', '500'])
+    with pytest.raises(ValueError, match='--intrinsics and --calibration'):
+        demo.main(base + ['--calibration', frame['calibration'], '--intrinsics', *swapped])
