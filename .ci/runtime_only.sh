@@ -3,6 +3,7 @@
 # no test extra), on a tiny synthetic world: generation -> annotation cache -> offset PCA -> one training epoch ->
 # the test table, then the demo on a generated test image and --help of every documented tool (their imports).
 # A module that only the tests' requirements bring in (rtree, say) fails here, as it would for a new user.
+# (two objects, so that every test object has training samples for the offset PCA)
 # Usage: bash .ci/runtime_only.sh [VENV_DIR]   (run from anywhere; about 3 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,7 +34,8 @@ OPTIONS=(model.relation_encoder.pca_file="$WORLD/relation_pca.npz"
          train_dataloader.batch_size=8 val_dataloader.batch_size=8 test_dataloader.batch_size=8)
 for loader in train_dataloader val_dataloader test_dataloader; do
   OPTIONS+=("$loader.dataset.data_root=$WORLD" "$loader.dataset.synthetic.num_sequences=6"
-            "$loader.dataset.synthetic.frames_per_sequence=2" "$loader.dataset.synthetic.image_size=(256,192)")
+            "$loader.dataset.synthetic.frames_per_sequence=2" "$loader.dataset.synthetic.image_size=(256,192)"
+            "$loader.dataset.synthetic.objects=[stool,boxmedium]")
 done
 
 echo "== tools/train.py configs/stackflow_synthetic.py on a tiny world (runtime-only install)"
