@@ -42,10 +42,12 @@ val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
                       ]))
 test_dataloader = val_dataloader
 
-# Post-optimisation (tools/test.py --refine): residuals of the 512 px images scaled x4 to BEHAVE pixels; the
-# synthetic correspondences carry weights in [0.5, 1] (larger than EPro-PnP's), so the object term is weighted 0.3
-# and the keypoints 1.0 (chosen on 48 training images, docs/benchmarks.md); the object starts from RANSAC PnP.
-refiner = dict(pixel_scale=4.0, loss_weights=dict(person_keypoints=1.0, object_correspondences=0.3), object_init='pnp')
+# Post-optimisation (tools/test.py --refine): residuals scaled to BEHAVE's 2048 px (pixel_scale='auto': x4 for the
+# 512 px synthetic images, x1 for a real 2048 px frame in the demo); the synthetic correspondences carry weights in
+# [0.5, 1] (larger than EPro-PnP's), so the object term is weighted 0.3 and the keypoints 1.0 (chosen on 48 training
+# images, docs/benchmarks.md); the object starts from RANSAC PnP when the PnP pose passes the refiner's pnp_check.
+refiner = dict(pixel_scale='auto', loss_weights=dict(person_keypoints=1.0, object_correspondences=0.3),
+               object_init='pnp')
 
 # 12 epochs at a constant rate. (10 epochs with the rate x0.1 after epoch 8 took 15 min 12 s in all but scored
 # 16.99 cm HOI-aligned object Chamfer against 15.81: docs/benchmarks.md.)

@@ -20,7 +20,7 @@ def test_refine_flag_adds_the_refiner_and_initial_metric_twins():
     assert not configure_refinement(cfg, refine=False)
     assert isinstance(cfg.test_evaluator, dict)  # untouched without a refiner
     assert configure_refinement(cfg, refine=True)
-    assert cfg.model.refiner.type == 'StackFLOWRefiner' and cfg.model.refiner.pixel_scale == 4.0
+    assert cfg.model.refiner.type == 'StackFLOWRefiner' and cfg.model.refiner.pixel_scale == 'auto'
     initial, refined = cfg.test_evaluator
     assert initial.pred_field == 'init_instances' and initial.prefix == 'hoi_chamfer_initial'
     assert initial.out_file == 'work/chamfer_results_initial.json'

@@ -13,7 +13,7 @@ from hoirecon.structures import HOIDataSample
 GT_FIELDS = ('global_orient', 'body_pose', 'hoi_R', 'hoi_t', 'object_R', 'object_t', 'rel_R', 'rel_t', 'joints_3d',
              'joints_2d', 'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')
 #: Detector outputs available at test time (the refiner's inputs), copied into ``observations`` when present.
-OBSERVATION_FIELDS = ('person_kpts', 'corr_x3d', 'corr_x2d', 'corr_w2d')
+OBSERVATION_FIELDS = ('person_kpts', 'corr_x3d', 'corr_x2d', 'corr_w2d', 'object_mask_box', 'object_mask_grid')
 #: ``body_target`` -> the (betas, translation) keys of the results that become ``betas`` / ``transl``.
 BODY_TARGETS = {'male': ('betas_male', 'transl_male'), 'gendered': ('betas', 'transl')}
 DEFAULT_META_KEYS = ('img_id', 'img_path', 'object_name', 'cam_K', 'box_center', 'box_size', 'focal', 'principal',
@@ -35,7 +35,8 @@ class PackHOIInputs(BaseTransform):
     (1, 16, 2) crop coordinates; ``object_kpts_3d`` (1, 16, 3) object frame; ``object_kpts_weights`` (1, 16).
     ``observations`` (detector outputs the refiner reads): ``person_kpts`` (1, 25, 3) OpenPose (x px, y px, conf)
     in the (rotated) image; ``corr_x3d`` (1, N, 3), ``corr_x2d`` (1, N, 2), ``corr_w2d`` (1, N, 2) object
-    correspondences (:class:`LoadCorrespondences`). Fields missing from the results are left out. Metainfo: the
+    correspondences (:class:`LoadCorrespondences`); ``object_mask_box`` (1, 4) xyxy px and ``object_mask_grid`` (1, S, S)
+    the object mask as :func:`~hoirecon.models.refiners.pnp.mask_grid` gives it (the PnP check). Fields missing from the results are left out. Metainfo: the
     ``meta_keys`` present in the results.
 
     Args:

@@ -288,7 +288,7 @@ class HOIReconstructor(BaseModel):
         (1,k,22,6), ``relation_samples`` (1,k,D), ``human_vertices_samples`` (1,k,V,3), ``object_R_samples``
         (1,k,3,3), ``object_t_samples`` (1,k,3),
         ``log_prob`` (1,k). With a refiner, ``pred_instances`` holds the refined body and object (and
-        ``pnp_used`` (1,)) and ``init_instances`` the network's mode reconstruction; samples with the same metainfo
+        ``pnp_used`` (1,); the metainfo ``pnp_status`` says why) and ``init_instances`` the network's mode reconstruction; samples with the same metainfo
         ``person_id`` are refined as one person with several objects.
         """
         k = self.num_test_hypotheses
@@ -322,10 +322,13 @@ class HOIReconstructor(BaseModel):
             refined = self.refiner(self, out['feature'], labels,
                                    init=dict(fields, relation=out['relation']),
                                    observations=self._observations(data_samples, out['feature']),
-                                   camera={key: out['camera'][key] for key in ('focal', 'principal')},
+                                   camera=dict({key: out['camera'][key] for key in ('focal', 'principal')},
+                                               **self._image_widths(data_samples, out['feature'])),
                                    groups=self._person_groups(data_samples, labels.device))
             fields.update({key: value.to(out['feature']) for key, value in refined.params.items()})
             fields['pnp_used'] = refined.pnp_used
+            for sample, status in zip(data_samples, refined.pnp_status):
+                sample.set_metainfo(dict(pnp_status=status))
         for i, sample in enumerate(data_samples):
             sample.pred_instances = InstanceData(**{key: value[i:i + 1] for key, value in fields.items()})
         return data_samples
@@ -334,6 +337,14 @@ class HOIReconstructor(BaseModel):
     def _camera_vertices(decoded: Dict[str, torch.Tensor], translation: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) camera-frame body vertices of a :meth:`decode_prediction` output and its (B, 3) root."""
         return decoded['vertices_rel'] @ decoded['global_orient'].transpose(1, 2) + translation[:, None]
+
+    @staticmethod
+    def _image_widths(data_samples: List[HOIDataSample], like: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``image_width`` (B,) pixels of the full images (metainfo ``ori_shape``), or {} when a sample lacks it."""
+        shapes = [s.metainfo.get('ori_shape') for s in data_samples]
+        if any(shape is None for shape in shapes):
+            return {}
+        return dict(image_width=like.new_tensor([float(shape[1]) for shape in shapes]))
 
     @staticmethod
     def _person_groups(data_samples: List[HOIDataSample], device: torch.device) -> Optional[torch.Tensor]:

@@ -19,7 +19,7 @@ def _project(points: torch.Tensor, focal: torch.Tensor, principal: torch.Tensor)
 
 
 def keypoint_reprojection_loss(joints: torch.Tensor, keypoints: torch.Tensor, focal: torch.Tensor,
-                               principal: torch.Tensor, pixel_scale: float = 1.0) -> torch.Tensor:
+                               principal: torch.Tensor, pixel_scale=1.0) -> torch.Tensor:
     """StackFLOW's person term: confidence-weighted L1 between projected joints and detected keypoints.
 
     ``mean over joints and x/y of |project(joint) - keypoint| * confidence * pixel_scale``; undetected
@@ -29,21 +29,21 @@ def keypoint_reprojection_loss(joints: torch.Tensor, keypoints: torch.Tensor, fo
         joints: (B, J, 3) camera-frame joints (e.g. BODY_25), metres.
         keypoints: (B, J, 3) detections ``(x px, y px, confidence)`` in the full image.
         focal: (B, 2) ``(fx, fy)`` px; principal: (B, 2) ``(cx, cy)`` px.
-        pixel_scale: residuals are multiplied by it (e.g. 4 expresses a 512 px image's errors in BEHAVE's
-            2048 px, so the BEHAVE weights carry over).
+        pixel_scale: residuals are multiplied by it, a number or a (B,) tensor (e.g. 4 expresses a 512 px image's
+            errors in BEHAVE's 2048 px, so the BEHAVE weights carry over).
 
     Returns:
         (B,) loss per image.
     """
     pixels, in_front = _project(joints, focal, principal)
     confidence = keypoints[..., 2] * in_front
-    residual = (pixels - keypoints[..., :2]).abs() * confidence[..., None] * pixel_scale
-    return residual.flatten(1).mean(dim=1)
+    residual = (pixels - keypoints[..., :2]).abs() * confidence[..., None]
+    return residual.flatten(1).mean(dim=1) * pixel_scale
 
 
 def correspondence_reprojection_loss(object_R: torch.Tensor, object_t: torch.Tensor, x3d: torch.Tensor,
                                      x2d: torch.Tensor, w2d: torch.Tensor, focal: torch.Tensor,
-                                     principal: torch.Tensor, pixel_scale: float = 1.0) -> torch.Tensor:
+                                     principal: torch.Tensor, pixel_scale=1.0) -> torch.Tensor:
     """StackFLOW's object term: weighted L1 between projected object-frame points and their 2D matches.
 
     ``sum(|project(R x3d + t) - x2d| * w2d) * pixel_scale / (2 * n)`` over the image's n correspondences (rows

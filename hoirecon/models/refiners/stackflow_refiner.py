@@ -1,7 +1,7 @@
 """StackFLOW's post-optimisation (method.md §6): fit the reconstruction to 2D evidence under the flows' priors."""
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
 from hoirecon.registry import REFINERS
-from .pnp import solve_object_pnp
+from .pnp import PnPCheck, check_pnp, solve_object_pnp
 from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
 
 #: Loss weights ``w0`` of StackFLOW on BEHAVE (method.md §6); the offset loss is an option (0 = off).
@@ -18,6 +18,10 @@ BEHAVE_LOSS_WEIGHTS = dict(person_keypoints=0.1, object_correspondences=10.0, po
 #: Loss weights of StackFLOW on InterCap.
 INTERCAP_LOSS_WEIGHTS = dict(person_keypoints=1.0, object_correspondences=10.0, pose_posterior=1.0,
                              relation_posterior=1.0, offsets=0.0)
+#: Image width (pixels) that the loss weights are tuned for: BEHAVE's Kinect colour frames.
+BEHAVE_IMAGE_WIDTH = 2048.0
+#: A fixed ``pixel_scale`` further than this factor from ``reference_width / image width`` is warned about.
+PIXEL_SCALE_TOLERANCE = 1.5
 #: Optimisable variables: per person ``betas``, ``body_pose`` (21 x 6D), ``hoi_R`` (6D global rotation),
 #: ``hoi_t`` (camera-frame root joint); per object ``rel_R`` (6D) and ``rel_t`` (relative pose in the HOI frame).
 VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
@@ -36,11 +40,14 @@ class RefinementResult:
             the instances of a person).
         pnp_used: (B,) bool, whether the object was initialised by PnP.
         history: per step, the mean weighted total loss over the batch (for plots and tests).
+        pnp_status: per instance, one line on the PnP start (with ``object_init='pnp'``): ``'pnp: ...'`` when it
+            was used, else why the network's object was kept (:func:`~hoirecon.models.refiners.pnp.check_pnp`).
     """
     params: Dict[str, torch.Tensor]
     losses: Dict[str, torch.Tensor]
     pnp_used: torch.Tensor
     history: List[float] = field(default_factory=list)
+    pnp_status: List[str] = field(default_factory=list)
 
 
 @REFINERS.register_module()
@@ -74,12 +81,19 @@ class StackFLOWRefiner:
         loss_weights: ``w0`` per term (keys of :data:`BEHAVE_LOSS_WEIGHTS`); missing keys take the BEHAVE
             value, 0 switches a term off.
         weight_decay: the ``10`` of ``w0 / (1 + 10 * stage)``.
-        pixel_scale: image residuals are multiplied by it before weighting (1 for BEHAVE's 2048 px images; 4 for
-            512 px images to keep BEHAVE's weights meaningful).
+        pixel_scale: image residuals are multiplied by it before weighting, so that the weights keep the meaning
+            they have at ``reference_width``: a number (1 for BEHAVE's 2048 px frames; 4 for 512 px images), or
+            ``'auto'``: ``reference_width / image width`` per image (needs ``camera['image_width']``). A fixed
+            number more than 1.5x away from that ratio for some image is warned about.
+        reference_width: image width, pixels, that the loss weights and pixel thresholds are tuned for.
         object_init: None (start from the network's object) or ``'pnp'``: images with enough correspondences
-            start from a RANSAC PnP object pose (:func:`solve_object_pnp`) instead.
+            start from a RANSAC PnP object pose (:func:`solve_object_pnp`) if it passes :func:`check_pnp`
+            (inliers, inlier ratio, error, object mask when the observations carry one), else from the network;
+            :attr:`RefinementResult.pnp_status` says which and why.
         pnp_cfg: keyword arguments of :func:`solve_object_pnp` (its ``reprojection_error`` is in scaled pixels,
-            i.e. divided by ``pixel_scale`` before use).
+            i.e. divided by the image's pixel scale before use).
+        pnp_check: fields of :class:`~hoirecon.models.refiners.pnp.PnPCheck` (``max_mean_error`` in scaled
+            pixels).
         optimize: variables to optimise (subset of :data:`VARIABLES`); the others stay at their initial value.
         show_progress: tqdm bar over the steps.
     """
@@ -90,9 +104,11 @@ class StackFLOWRefiner:
                  lr: float = 4e-2,
                  loss_weights: Optional[Dict[str, float]] = None,
                  weight_decay: float = 10.0,
-                 pixel_scale: float = 1.0,
+                 pixel_scale: Union[float, str] = 1.0,
                  object_init: Optional[str] = None,
                  pnp_cfg: Optional[dict] = None,
+                 pnp_check: Optional[dict] = None,
+                 reference_width: float = BEHAVE_IMAGE_WIDTH,
                  optimize: Sequence[str] = VARIABLES,
                  show_progress: bool = False):
         unknown = sorted(set(loss_weights or {}) - set(BEHAVE_LOSS_WEIGHTS))
@@ -112,7 +128,11 @@ class StackFLOWRefiner:
         self.lr = float(lr)
         self.loss_weights = {**BEHAVE_LOSS_WEIGHTS, **(loss_weights or {})}
         self.weight_decay = float(weight_decay)
-        self.pixel_scale = float(pixel_scale)
+        if isinstance(pixel_scale, str) and pixel_scale != 'auto':
+            raise ValueError(f"StackFLOWRefiner: pixel_scale must be a number or 'auto', got {pixel_scale!r}.")
+        self.pixel_scale = pixel_scale if pixel_scale == 'auto' else float(pixel_scale)
+        self.reference_width = float(reference_width)
+        self.pnp_check = PnPCheck(**(pnp_check or {}))
         self.object_init = object_init
         self.pnp_cfg = dict(pnp_cfg or {})
         self.optimize = tuple(optimize)
@@ -138,26 +158,66 @@ class StackFLOWRefiner:
             terms.remove('offsets')
         return terms
 
-    def _pnp_objects(self, observations: Dict[str, torch.Tensor], camera: Dict[str, torch.Tensor]):
-        """RANSAC PnP object poses: (B,3,3), (B,3) (NaN where it failed) and (B,) bool success."""
+    def pixel_scales(self, camera: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) factor of each image's pixel residuals: ``pixel_scale``, or ``reference_width / image width``.
+
+        A fixed ``pixel_scale`` that is more than 1.5x away from ``reference_width / image width`` (e.g. the
+        synthetic config's 4, tuned for 512 px images, applied to a 2048 px frame) is warned about, naming the
+        setting to change.
+        """
+        focal = camera['focal']
+        width = camera.get('image_width')
+        if self.pixel_scale == 'auto':
+            if width is None:
+                raise KeyError("StackFLOWRefiner: pixel_scale='auto' needs camera['image_width'] (B,) pixels.")
+            return (self.reference_width / width.to(focal)).reshape(-1)
+        scales = focal.new_full(focal.shape[:1], self.pixel_scale)
+        if width is not None and len(width):
+            ratio = (width.to(focal).reshape(-1) * self.pixel_scale / self.reference_width).double()
+            if bool((ratio.log().abs() > float(np.log(PIXEL_SCALE_TOLERANCE))).any()):
+                widths = sorted({int(w) for w in width.reshape(-1).tolist()})
+                warnings.warn(f'StackFLOWRefiner: pixel_scale={self.pixel_scale:g} is set for images '
+                              f'{self.reference_width / self.pixel_scale:.0f} px wide (reference_width '
+                              f'{self.reference_width:.0f} / pixel_scale) but the images are {widths} px wide: the '
+                              'pixel terms and the PnP threshold are off by that ratio. Set '
+                              "refiner.pixel_scale='auto' (or the right number, e.g. --cfg-options "
+                              'refiner.pixel_scale=...).')
+        return scales
+
+    def _pnp_objects(self, observations: Dict[str, torch.Tensor], camera: Dict[str, torch.Tensor],
+                     scales: torch.Tensor):
+        """RANSAC PnP object poses: (B,3,3), (B,3) (NaN where it failed or was rejected), (B,) bool success and
+        the (B,) status lines of :func:`check_pnp`."""
         batch = camera['focal'].shape[0]
         R = torch.full((batch, 3, 3), float('nan'), dtype=torch.float64)
         t = torch.full((batch, 3), float('nan'), dtype=torch.float64)
         ok = torch.zeros(batch, dtype=torch.bool)
         if 'corr_x3d' not in observations:
-            return R, t, ok
-        cfg = dict(self.pnp_cfg)
-        cfg['reprojection_error'] = cfg.get('reprojection_error', 8.0) / self.pixel_scale
+            return R, t, ok, ['no correspondences'] * batch
+        scales = scales.detach().cpu().double().numpy()
         x3d, x2d, w2d = (observations[k].detach().cpu().double().numpy() for k in ('corr_x3d', 'corr_x2d',
                                                                                    'corr_w2d'))
+        masks = (observations['object_mask_box'].detach().cpu().numpy(),
+                 observations['object_mask_grid'].detach().cpu().numpy()) if 'object_mask_grid' in observations \
+            else None
         focal, principal = camera['focal'].detach().cpu().double().numpy(), camera['principal'].detach().cpu(
         ).double().numpy()
+        status = []
         for i in range(batch):
             K = np.array([[focal[i, 0], 0, principal[i, 0]], [0, focal[i, 1], principal[i, 1]], [0, 0, 1]])
+            cfg = dict(self.pnp_cfg)
+            cfg['reprojection_error'] = cfg.get('reprojection_error', 8.0) / scales[i]
+            if not (w2d[i].sum(axis=1) > 0).any():
+                status.append('no correspondences')
+                continue
             result = solve_object_pnp(x3d[i], x2d[i], w2d[i], K, **cfg)
-            if result is not None:
+            check = PnPCheck(**{**vars(self.pnp_check), 'max_mean_error': self.pnp_check.max_mean_error / scales[i]})
+            accepted, reason = check_pnp(result, x3d[i], x2d[i], K, check,
+                                         *((masks[0][i], masks[1][i]) if masks is not None else (None, None)))
+            status.append(reason if accepted else f'network pose kept: PnP rejected, {reason}')
+            if accepted:
                 R[i], t[i], ok[i] = torch.from_numpy(result.R), torch.from_numpy(result.t), True
-        return R, t, ok
+        return R, t, ok, status
 
     # ------------------------------------------------------------------ main
     def refine(self,
@@ -183,7 +243,8 @@ class StackFLOWRefiner:
             observations: any of ``person_kpts`` (B,25,3), ``corr_x3d`` (B,N,3), ``corr_x2d`` (B,N,2),
                 ``corr_w2d`` (B,N,2) (see :class:`~hoirecon.structures.HOIDataSample`); a missing key switches
                 its term off for the whole batch.
-            camera: ``focal`` (B,2), ``principal`` (B,2) of the full image, pixels.
+            camera: ``focal`` (B,2), ``principal`` (B,2) of the full image, pixels; ``image_width`` (B,) pixels
+                (for ``pixel_scale='auto'`` and the pixel-scale check; optional otherwise).
             groups: (B,) long person index of each instance (instances of one person share body variables and
                 must share the image); None = one person per instance. Person ``p`` starts from its first
                 instance's body; the other instances' objects keep their camera pose.
@@ -202,7 +263,8 @@ class StackFLOWRefiner:
         finite = torch.stack([torch.isfinite(init[k]).flatten(1).all(dim=1)
                               for k in ('betas', 'global_orient', 'body_pose', 'hoi_t', 'object_R', 'object_t')],
                              dim=1).all(dim=1)
-        start, pnp_used = self._start(init, obs, camera, groups, first, finite)
+        camera['pixel_scale'] = self.pixel_scales(camera)
+        start, pnp_used, pnp_status = self._start(init, obs, camera, groups, first, finite)
         variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in start.items()}
 
         terms = self._active_terms(model)
@@ -222,7 +284,8 @@ class StackFLOWRefiner:
             final = {key: value.detach() for key, value in variables.items()}
             losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
             params = self._keep_unrefined(self._compose(model, final, groups), init, finite)
-        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history)
+        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history,
+                                pnp_status=pnp_status)
 
     @staticmethod
     def _persons(groups: Optional[torch.Tensor], batch: int, device: torch.device):
@@ -239,7 +302,8 @@ class StackFLOWRefiner:
         return groups, first
 
     def _start(self, init, obs, camera, groups, first, finite):
-        """Starting variables (6D rotations; non-finite starts replaced by identity / zeros) and (B,) PnP use.
+        """Starting variables (6D rotations; non-finite starts replaced by identity / zeros), (B,) PnP use and the
+        per-instance PnP status lines.
 
         Each person starts from its first instance's body; every object keeps its camera pose (the network's, or
         PnP's where ``object_init='pnp'`` succeeds), re-expressed relative to its person.
@@ -247,8 +311,9 @@ class StackFLOWRefiner:
         person = {k: init[k][first] for k in ('betas', 'global_orient', 'body_pose', 'hoi_t')}
         object_R, object_t = init['object_R'], init['object_t']
         pnp_used = torch.zeros_like(finite)
+        pnp_status = ['network pose (object_init is None)'] * len(finite)
         if self.object_init == 'pnp':
-            pnp_R, pnp_t, pnp_ok = self._pnp_objects(obs, camera)
+            pnp_R, pnp_t, pnp_ok, pnp_status = self._pnp_objects(obs, camera, camera['pixel_scale'])
             pnp_used = pnp_ok.to(finite.device) & finite
             object_R = torch.where(pnp_used[:, None, None], pnp_R.to(object_R), object_R)
             object_t = torch.where(pnp_used[:, None], pnp_t.to(object_t), object_t)
@@ -262,7 +327,7 @@ class StackFLOWRefiner:
             keep = (finite[first] if key in PERSON_VARIABLES else finite).reshape(-1, *([1] * (value.dim() - 1)))
             fill = identity_6d if key in ('hoi_R', 'body_pose', 'rel_R') else value.new_zeros(())
             start[key] = torch.where(keep & torch.isfinite(value), value, fill.expand_as(value))
-        return start, pnp_used
+        return start, pnp_used, pnp_status
 
     def _optimise(self, variables: Dict[str, torch.Tensor], terms: List[str], context: dict,
                   weight_mask: torch.Tensor) -> List[float]:
@@ -351,7 +416,7 @@ class StackFLOWRefiner:
                 first = ctx['first']
                 per_person = keypoint_reprojection_loss(body25, obs['person_kpts'][first],
                                                         camera['focal'][first], camera['principal'][first],
-                                                        self.pixel_scale)
+                                                        camera['pixel_scale'][first])
                 # counted once per person: on its first instance
                 losses['person_keypoints'] = per_person.new_zeros(groups.shape[0]).index_copy(0, first, per_person)
             else:
@@ -361,7 +426,7 @@ class StackFLOWRefiner:
                 object_R, object_t = self._object_pose(hoi_R, variables['hoi_t'], rel_R, rel_t, groups)
                 losses['object_correspondences'] = correspondence_reprojection_loss(
                     object_R, object_t, obs['corr_x3d'], obs['corr_x2d'], obs['corr_w2d'], camera['focal'],
-                    camera['principal'], self.pixel_scale)
+                    camera['principal'], camera['pixel_scale'])
             else:
                 losses['object_correspondences'] = body25.new_zeros(groups.shape[0])
         needs_relation = {'pose_posterior', 'relation_posterior', 'offsets'} & set(terms)

@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from hoirecon.models.refiners import (StackFLOWRefiner, correspondence_reprojection_loss, keypoint_reprojection_loss,
                                       solve_object_pnp)
+from hoirecon.models.refiners.pnp import PnPCheck, check_pnp, mask_grid, points_on_mask
 from hoirecon.models.utils import axis_angle_to_matrix
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS, MODELS, REFINERS
@@ -92,6 +93,64 @@ def test_pnp_gives_up_without_enough_points():
     assert solve_object_pnp(x3d, x2d, np.zeros_like(w2d), K) is None  # all rows are padding
     with pytest.raises(ValueError, match='same number of rows'):
         solve_object_pnp(x3d, x2d[:10], w2d, K)
+
+
+def _pose_mask(x3d, R, t, K, shape=(480, 640)):
+    """A mask drawn by hand: a filled disc of radius 6 px around every projected point."""
+    cam = x3d @ R.T + t
+    pixels = cam[:, :2] / cam[:, 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
+    mask = np.zeros(shape, np.uint8)
+    for x, y in pixels:
+        cv2.circle(mask, (int(round(x)), int(round(y))), 6, 255, -1)
+    return mask
+
+
+def test_mask_grid_reads_back_the_pixels_of_the_mask():
+    mask = np.zeros((300, 400), np.uint8)
+    mask[50:150, 100:180] = 1
+    mask[120:150, 100:130] = 0  # a notch
+    box, grid = mask_grid(mask, size=32)
+    np.testing.assert_array_equal(box, [100, 50, 180, 150])
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform([60, 20], [220, 180], (4000, 2))
+    truth = mask[np.clip(pixels[:, 1].astype(int), 0, 299), np.clip(pixels[:, 0].astype(int), 0, 399)] > 0
+    agree = points_on_mask(pixels, box, grid) == truth
+    assert agree.mean() > 0.98  # the grid is 32 x 32 cells of 2.5 x 3.1 px: only edge cells may differ
+    assert not points_on_mask(np.array([[10., 10.], [399., 299.]]), box, grid).any()
+    assert not mask_grid(np.zeros((5, 5)))[1].any()
+
+
+def test_pnp_check_accepts_a_good_pose_and_names_each_failure():
+    rng = np.random.default_rng(2)
+    K = np.array([[600., 0, 320], [0, 620., 240], [0, 0, 1]])
+    R = cv2.Rodrigues(np.array([0.3, -1.2, 0.5]))[0]
+    t = np.array([0.2, -0.1, 2.8])
+    x3d, x2d, w2d = _correspondences(rng, R, t, K)
+    result = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+    mask = _pose_mask(x3d, R, t, K)
+    box, grid = mask_grid(mask)
+    ok, reason = check_pnp(result, x3d, x2d, K, PnPCheck(), box, grid)
+    assert ok and reason.startswith('pnp:') and 'on the mask' in reason
+    assert not check_pnp(None, x3d, x2d, K)[0]
+    assert 'inliers <' in check_pnp(result, x3d, x2d, K, PnPCheck(min_inliers=10_000))[1]
+    assert 'inlier ratio' in check_pnp(result, x3d, x2d, K, PnPCheck(min_inlier_ratio=0.95))[1]
+    assert 'mean inlier error' in check_pnp(result, x3d, x2d, K, PnPCheck(max_mean_error=0.1))[1]
+    # the same correspondences but the object mask elsewhere in the image (the real-frame fault): rejected
+    moved = np.roll(mask, 200, axis=1)
+    ok, reason = check_pnp(result, x3d, x2d, K, PnPCheck(), *mask_grid(moved))
+    assert not ok and 'on the object mask' in reason
+
+
+def test_a_pnp_from_a_handful_of_rows_among_thousands_is_rejected():
+    """11 consistent rows among 3000 random ones: RANSAC finds them, the ratio check refuses the pose."""
+    rng = np.random.default_rng(5)
+    K = np.array([[976., 0, 1018], [0, 976., 780], [0, 0, 1]])
+    R, t = np.eye(3), np.array([0.1, 0.2, 2.5])
+    x3d, x2d, w2d = _correspondences(rng, R, t, K, num=3000, noise=0.3, outliers=0.0)
+    x2d[11:] = rng.uniform([0, 0], [2048, 1536], (2989, 2))  # all but 11 rows are noise
+    result = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=8.0, iterations=500)
+    ok, reason = check_pnp(result, x3d, x2d, K)
+    assert not ok, reason
 
 
 # ---------------------------------------------------------------------------------------------- refiner
@@ -217,6 +276,59 @@ def test_pnp_start_puts_the_object_on_its_correspondences(model, problem):
     torch.testing.assert_close(result.params['object_t'], problem['gt']['object_t'], atol=1e-3, rtol=0)
     # the person is untouched with zero steps
     torch.testing.assert_close(result.params['hoi_t'], problem['init']['hoi_t'])
+
+
+def test_pnp_start_is_refused_when_its_points_miss_the_object_mask(model, problem):
+    refiner = StackFLOWRefiner(num_stages=0, object_init='pnp', pnp_cfg=dict(reprojection_error=2.0))
+    accepted = _run(refiner, model, problem)
+    assert all(status.startswith('pnp:') for status in accepted.pnp_status)
+    # object masks: the first image's is where its object is; the others' are an empty corner of the image
+    obs = dict(problem['observations'])
+    grids, boxes = [], []
+    for i in range(3):
+        x3d = obs['corr_x3d'][i].double().numpy()
+        real = obs['corr_w2d'][i].sum(dim=1).numpy() > 0
+        mask = _pose_mask(x3d[real], problem['gt']['object_R'][i].double().numpy(),
+                          problem['gt']['object_t'][i].double().numpy(), np.array([[500., 0, 256], [0, 500., 192],
+                                                                                    [0, 0, 1]]), (384, 512))
+        if i:
+            mask = np.zeros_like(mask)
+            mask[:20, :20] = 255
+        box, grid = mask_grid(mask)
+        boxes.append(torch.from_numpy(box))
+        grids.append(torch.from_numpy(grid))
+    obs.update(object_mask_box=torch.stack(boxes), object_mask_grid=torch.stack(grids))
+    result = _run(refiner, model, problem, observations=obs)
+    assert result.pnp_used.tolist() == [True, False, False]
+    assert result.pnp_status[0].startswith('pnp:') and 'on the mask' in result.pnp_status[0]
+    for status in result.pnp_status[1:]:
+        assert status.startswith('network pose kept: PnP rejected') and 'object mask' in status
+    torch.testing.assert_close(result.params['object_t'][1:], problem['init']['object_t'][1:])
+
+
+def test_pixel_scale_auto_follows_the_image_width_and_a_fixed_one_is_warned_about(model, problem):
+    camera = dict(problem['camera'], image_width=torch.tensor([512., 2048., 1024.]))
+    auto = StackFLOWRefiner(pixel_scale='auto')
+    torch.testing.assert_close(auto.pixel_scales(camera), torch.tensor([4.0, 1.0, 2.0]))
+    with pytest.raises(KeyError, match='image_width'):
+        auto.pixel_scales(problem['camera'])
+    with pytest.raises(ValueError, match="'auto'"):
+        StackFLOWRefiner(pixel_scale='automatic')
+    fixed = StackFLOWRefiner(pixel_scale=4.0)
+    with pytest.warns(UserWarning, match=r"set for images 512 px wide .* \[512, 1024, 2048\] px"):
+        torch.testing.assert_close(fixed.pixel_scales(camera), torch.full((3, ), 4.0))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        fixed.pixel_scales(dict(problem['camera'], image_width=torch.tensor([512., 600., 400.])))
+    # 'auto' on 512 px images refines exactly like the fixed x4 it replaces
+    refiners = [StackFLOWRefiner(num_stages=1, steps_per_stage=5, loss_weights=DATA_TERMS, pixel_scale=scale)
+                for scale in ('auto', 4.0)]
+    camera512 = dict(problem['camera'], image_width=torch.full((3, ), 512.))
+    runs = [refiner(model, problem['feature'], problem['labels'], init=problem['init'],
+                    observations=problem['observations'], camera=camera512) for refiner in refiners]
+    torch.testing.assert_close(runs[0].params['object_t'], runs[1].params['object_t'])
+    assert runs[0].history == runs[1].history
 
 
 def test_posterior_terms_lower_the_flow_latents(model, problem):
