@@ -288,8 +288,8 @@ class HOIReconstructor(BaseModel):
         (1,k,22,6), ``relation_samples`` (1,k,D), ``human_vertices_samples`` (1,k,V,3), ``object_R_samples``
         (1,k,3,3), ``object_t_samples`` (1,k,3),
         ``log_prob`` (1,k). With a refiner, ``pred_instances`` holds the refined body and object (and
-        ``pnp_used`` (1,); the metainfo ``pnp_status`` says why) and ``init_instances`` the network's mode reconstruction; samples with the same metainfo
-        ``person_id`` are refined as one person with several objects.
+        ``pnp_used`` (1,); the metainfo ``pnp_status`` says why) and ``init_instances`` the network's mode
+        reconstruction; samples with the same metainfo ``person_id`` are refined as one person with several objects.
         """
         k = self.num_test_hypotheses
         out = self._forward(inputs, data_samples, num_samples=k)

@@ -288,9 +288,9 @@ def test_pnp_start_is_refused_when_its_points_miss_the_object_mask(model, proble
     for i in range(3):
         x3d = obs['corr_x3d'][i].double().numpy()
         real = obs['corr_w2d'][i].sum(dim=1).numpy() > 0
+        K = np.array([[500., 0, 256], [0, 500., 192], [0, 0, 1]])
         mask = _pose_mask(x3d[real], problem['gt']['object_R'][i].double().numpy(),
-                          problem['gt']['object_t'][i].double().numpy(), np.array([[500., 0, 256], [0, 500., 192],
-                                                                                    [0, 0, 1]]), (384, 512))
+                          problem['gt']['object_t'][i].double().numpy(), K, (384, 512))
         if i:
             mask = np.zeros_like(mask)
             mask[:20, :20] = 255
