@@ -15,21 +15,20 @@ Examples (from the repository root)::
 
 ``--object`` may repeat (one person with several objects); ``--object-mask``, ``--object-bbox``,
 ``--correspondences`` and ``--template`` then repeat in the same order (give ``-`` to skip one).
+
+The arguments and input files are checked before torch and the model are imported (a mistake costs a second, not
+twenty), and an input error prints one line (``--debug`` shows the traceback).
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 
-import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
-import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-from hoirecon.apis.inference import ObjectInput, build_model, parameters_json, posed_object, reconstruct_image
-from hoirecon.datasets.behave_io import load_intrinsics
-from hoirecon.engine import configure_threads
-from hoirecon.visualization import (Mesh, MeshRenderer, contact_sheet, default_colors, export_meshes,
-                                    export_scene_glb, render_summary, save_image)
+#: Errors of the user's input: printed as one line by the command line (``--debug``: the traceback).
+INPUT_ERRORS = (FileNotFoundError, ValueError, KeyError)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -67,7 +66,46 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='torch CPU threads (default: HOIRECON_NUM_THREADS, else every core this process may use)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. refiner.pixel_scale=1.0 refiner.steps_per_stage=50')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
+                        'when it exists, else the data/ of the hoirecon checkout)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an input error')
     return parser.parse_args(argv)
+
+
+def check_inputs(args) -> None:
+    """Fail fast, before the model is imported: every named file exists, per-object options fit ``--object``, one
+    camera source, numbers in range. Raises FileNotFoundError / ValueError naming the option."""
+    count = len(args.object)
+    files = [('image', args.image), ('--config', args.config), ('--checkpoint', args.checkpoint),
+             ('--person-mask', args.person_mask), ('--keypoints', args.keypoints), ('--calibration', args.calibration)]
+    for flag in ('object_mask', 'correspondences', 'template'):
+        values = _per_object(getattr(args, flag), count, '--' + flag.replace('_', '-'))
+        files += [(f"--{flag.replace('_', '-')} of {name}", path) for name, path in zip(args.object, values)]
+    _per_object(args.object_bbox, count, '--object-bbox')
+    for what, path in files:
+        if path is not None and not osp.isfile(path):
+            hint = ' (train one with tools/train.py)' if what == '--checkpoint' else ''
+            raise FileNotFoundError(f'{what} {path}: no such file{hint}.')
+    if args.person_mask is None and args.bbox is None:
+        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg) or --bbox x0 y0 '
+                         'x1 y1 (pixels) around the person (and the object).')
+    if args.hypotheses < 0:
+        raise ValueError(f'--hypotheses must be >= 0, got {args.hypotheses}.')
+    _camera_source(args)
+
+
+def _camera_source(args) -> str:
+    """Which of --intrinsics, --fx/--fy/--cx/--cy and --calibration gives the camera ('' for none)."""
+    named = [getattr(args, key) for key in ('fx', 'fy', 'cx', 'cy')]
+    given = [flag for flag, value in (('--intrinsics', args.intrinsics), ('--fx/--fy/--cx/--cy', any(
+        v is not None for v in named)), ('--calibration', args.calibration)) if value]
+    if len(given) > 1:
+        raise ValueError(f'give the camera once: {" and ".join(given)} were both given.')
+    if any(v is not None for v in named) and any(v is None for v in named):
+        raise ValueError('--fx, --fy, --cx and --cy go together; missing: '
+                         + ', '.join(f'--{k}' for k, v in zip(('fx', 'fy', 'cx', 'cy'), named) if v is None))
+    return given[0] if given else ''
 
 
 def _per_object(values, count: int, flag: str):
@@ -80,6 +118,8 @@ def _per_object(values, count: int, flag: str):
 
 
 def _objects(args) -> list:
+    from hoirecon.apis.inference import ObjectInput
+
     count = len(args.object)
     masks = _per_object(args.object_mask, count, '--object-mask')
     boxes = _per_object(args.object_bbox, count, '--object-bbox')
@@ -98,17 +138,11 @@ def _objects(args) -> list:
 
 def _intrinsics(args):
     """(fx, fy, cx, cy) from exactly one of --intrinsics, --fx/--fy/--cx/--cy and --calibration, or None."""
-    named = [getattr(args, key) for key in ('fx', 'fy', 'cx', 'cy')]
-    given = [flag for flag, value in (('--intrinsics', args.intrinsics), ('--fx/--fy/--cx/--cy', any(
-        v is not None for v in named)), ('--calibration', args.calibration)) if value]
-    if len(given) > 1:
-        raise ValueError(f'give the camera once: {" and ".join(given)} were both given.')
-    if any(v is not None for v in named):
-        if any(v is None for v in named):
-            raise ValueError('--fx, --fy, --cx and --cy go together; missing: '
-                             + ', '.join(f'--{k}' for k, v in zip(('fx', 'fy', 'cx', 'cy'), named) if v is None))
-        return named
-    if args.calibration:
+    source = _camera_source(args)
+    if source == '--fx/--fy/--cx/--cy':
+        return [getattr(args, key) for key in ('fx', 'fy', 'cx', 'cy')]
+    if source == '--calibration':
+        from hoirecon.datasets.behave_io import load_intrinsics
         calibration = load_intrinsics(args.calibration)
         return [calibration[key] for key in ('fx', 'fy', 'cx', 'cy')]
     return args.intrinsics
@@ -116,6 +150,8 @@ def _intrinsics(args):
 
 def _meshes(result, human_vertices, object_poses, which=None) -> list:
     """The human and the posed objects (all, or the indices ``which``) as coloured meshes."""
+    from hoirecon.apis.inference import posed_object
+    from hoirecon.visualization import Mesh, default_colors
     colors = default_colors(len(result.object_meshes))
     meshes = [Mesh(human_vertices, result.human_faces, colors[0], 'human')]
     for i, (template, (R, t), sample) in enumerate(zip(result.object_meshes, object_poses, result.samples)):
@@ -136,6 +172,7 @@ def _reconstruction(result, field: str) -> list:
 
 def _hypothesis_sheet(renderer, result, index: int):
     """Contact sheet of object ``index``'s flow hypotheses (person and that object), most likely first."""
+    from hoirecon.visualization import contact_sheet
     hyps = sorted(enumerate(result.hypotheses[index]), key=lambda item: -item[1]['log_prob'])
     tiles, titles = [], []
     for number, hyp in hyps:
@@ -146,16 +183,29 @@ def _hypothesis_sheet(renderer, result, index: int):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(argv)
+    args = parse_args(argv) if not isinstance(argv, argparse.Namespace) else argv
+    check_inputs(args)
+    import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
+    import torch
+    from mmengine.config import Config
+
+    from hoirecon.apis.inference import build_model, parameters_json, reconstruct_image
+    from hoirecon.engine import configure_threads
+    from hoirecon.utils.paths import data_path_hint, resolve_data_paths
+    from hoirecon.visualization import MeshRenderer, export_meshes, export_scene_glb, render_summary, save_image
+
     configure_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    data_hint = data_path_hint(*resolve_data_paths(cfg, args.data_root))
     args.intrinsics = _intrinsics(args)
+    objects = _objects(args)
     model = build_model(cfg, args.checkpoint, args.device, args.refine, args.hypotheses)
     torch.manual_seed(args.seed)
-    result = reconstruct_image(model, cfg, args.image, _objects(args), person_mask=args.person_mask,
-                               person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics)
+    result = reconstruct_image(model, cfg, args.image, objects, person_mask=args.person_mask,
+                               person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics,
+                               data_hint=data_hint)
     os.makedirs(args.out, exist_ok=True)
     meshes = _reconstruction(result, 'pred_instances')
     files = dict(meshes=export_meshes(args.out, meshes),
@@ -188,5 +238,19 @@ def main(argv=None) -> dict:
     return summary
 
 
+def cli(argv=None) -> int:
+    """The command line: input errors as one line on stderr (exit status 2), unless ``--debug``."""
+    args = parse_args(argv)
+    try:
+        main(args)
+    except INPUT_ERRORS as err:
+        if args.debug:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f'demo.py: error: {message}', file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

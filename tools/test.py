@@ -21,6 +21,7 @@ from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
 from hoirecon.engine import configure_threads, fix_dataloader_workers, setup_distributed
+from hoirecon.utils.paths import resolve_data_paths
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         nargs='+',
                         action=DictAction,
                         help='override config entries, e.g. test_dataloader.batch_size=8')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
+                        'when it exists, else the data/ of the hoirecon checkout)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
                         'may use); data-loader workers always run one thread each')
@@ -56,6 +60,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    resolve_data_paths(cfg, args.data_root)
     fix_dataloader_workers(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:

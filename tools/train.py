@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 from hoirecon.apis import prepare_experiment
 from hoirecon.engine import configure_threads, enable_amp, fix_dataloader_workers, setup_distributed, thread_report
 from hoirecon.engine.graceful_stop import StopRequested, install_stop_handlers, make_checkpoints_uninterruptible
+from hoirecon.utils.paths import resolve_data_paths
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         nargs='+',
                         action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=10 "train_dataloader.batch_size=16"')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
+                        'when it exists, else the data/ of the hoirecon checkout)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
                         'may use); data-loader workers always run one thread each')
@@ -62,6 +66,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    resolve_data_paths(cfg, args.data_root)
     fix_dataloader_workers(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:

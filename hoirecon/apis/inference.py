@@ -20,7 +20,9 @@ from mmengine.runner import load_checkpoint
 from hoirecon.datasets.annotations import mask_box, union_box
 from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
+from hoirecon.models.refiners.pnp import mask_grid
 from hoirecon.objects import ObjectLibrary, evaluator_object_library
+from hoirecon.objects.catalogue import object_names
 from hoirecon.objects.io import read_mesh
 from hoirecon.objects.template import centred_vertices
 from hoirecon.registry import MODELS
@@ -63,6 +65,8 @@ class DemoResult:
         K: (3, 3) intrinsics used; image: (H, W, 3) uint8 RGB; boxes: per object the HOI box (xyxy).
         template_offsets: per object, the (3,) vertex mean subtracted from a ``--template`` mesh to centre it like the
             library's templates (metres, the file's frame), or None for the library's own template.
+        template_sources: per object, where its mesh came from: the ``--template`` file, the library's template
+            file, or ``'procedural'`` (the built-in stand-in, not the real object's shape).
     """
     samples: list
     human_faces: np.ndarray
@@ -73,6 +77,7 @@ class DemoResult:
     boxes: List[np.ndarray]
     notes: List[str] = field(default_factory=list)
     template_offsets: List[Optional[np.ndarray]] = field(default_factory=list)
+    template_sources: List[str] = field(default_factory=list)
 
 
 def intrinsics_matrix(intrinsics: Optional[Sequence[float]], image_size: Tuple[int, int],
@@ -126,6 +131,20 @@ def read_template_file(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return centred, faces, np.asarray(vertices, np.float64).mean(axis=0)
 
 
+def object_library(cfg: Config, objects: Sequence['ObjectInput'], data_hint: str = '') -> Optional[ObjectLibrary]:
+    """The config's object library (its evaluator's ``object_library``), or None when every object has a
+    ``--template`` (then no template folder is needed); a missing template folder names the fix."""
+    kwargs = evaluator_object_library(cfg.get('test_evaluator'))
+    if all(obj.template_path for obj in objects):
+        return None
+    template_dir = kwargs.get('template_dir')
+    if template_dir is not None and not osp.isdir(template_dir):
+        raise FileNotFoundError(f'the object templates of the config (test_evaluator.object_library.template_dir = '
+                                f'{template_dir}) are missing; give --template MESH for every --object, or '
+                                + (data_hint or 'point the config at the template folder.'))
+    return ObjectLibrary(**kwargs)
+
+
 def _test_transforms(cfg: Config) -> Compose:
     """The config's test pipeline without its loading steps (the demo provides image and correspondences)."""
     pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
@@ -165,7 +184,8 @@ def reconstruct_image(model: torch.nn.Module,
                       person_bbox: Optional[Sequence[float]] = None,
                       keypoints: Optional[str] = None,
                       intrinsics: Optional[Sequence[float]] = None,
-                      num_correspondences: int = 4096) -> DemoResult:
+                      num_correspondences: int = 4096,
+                      data_hint: str = '') -> DemoResult:
     """Reconstruct the person and every object of one image.
 
     Args:
@@ -177,6 +197,7 @@ def reconstruct_image(model: torch.nn.Module,
         keypoints: OpenPose JSON (BEHAVE or OpenPose layout), optional.
         intrinsics: ``(fx, fy, cx, cy)`` pixels; None assumes a BEHAVE-like camera (noted).
         num_correspondences: rows kept per correspondence file.
+        data_hint: a sentence for missing data files (:func:`~hoirecon.utils.paths.data_path_hint`).
 
     Returns:
         :class:`DemoResult`.
@@ -197,18 +218,21 @@ def reconstruct_image(model: torch.nn.Module,
     person_kpts = load_body_keypoints(keypoints) if keypoints else None
     if person_kpts is None:
         notes.append('no --keypoints: the refiner runs without the person keypoint term.')
-    library = ObjectLibrary(**evaluator_object_library(cfg.get('test_evaluator')))
-    classes = list(library.names)
-    transforms = _test_transforms(cfg)
-    samples, boxes, templates, offsets = [], [], [], []
-    for index, obj in enumerate(objects):
+    classes = list(object_names(evaluator_object_library(cfg.get('test_evaluator'))['dataset']))
+    for obj in objects:
         if obj.name not in classes:
             raise ValueError(f'--object {obj.name!r} is not a category of this model; choose one of {classes}.')
+    library = object_library(cfg, objects, data_hint)
+    transforms = _test_transforms(cfg)
+    samples, boxes, templates, offsets, sources = [], [], [], [], []
+    for index, obj in enumerate(objects):
         corr = load_correspondences(obj.correspondences_path) if obj.correspondences_path else {}
         if obj.correspondences_path and not corr:
             notes.append(f'{obj.correspondences_path}: empty (object not visible); no object reprojection term.')
+        mask_box_xyxy, grid = mask_grid(np.zeros((1, 1)))  # no mask: the PnP check skips the mask overlap
         if obj.mask_path is not None:
             object_box = mask_file_box(obj.mask_path, (width, height), f'--object-mask of {obj.name}')
+            mask_box_xyxy, grid = mask_grid(load_mask(obj.mask_path, (width, height)))
         elif obj.bbox is not None:
             object_box = _check_box(obj.bbox, f'--object-bbox of {obj.name}')
         elif corr:
@@ -223,6 +247,7 @@ def reconstruct_image(model: torch.nn.Module,
         results = dict(img=image.copy(), img_path=image_path, img_shape=(height, width), ori_shape=(height, width),
                        cam_K=K.astype(np.float32), hoi_box=hoi_box, object_name=obj.name,
                        object_label=classes.index(obj.name), img_id=f'{osp.basename(image_path)}#{index}',
+                       object_mask_box=mask_box_xyxy, object_mask_grid=grid,
                        **fixed_size_correspondences(corr, num_correspondences))
         if person_kpts is not None:
             results['person_kpts'] = person_kpts
@@ -237,19 +262,32 @@ def reconstruct_image(model: torch.nn.Module,
                              f'(moved by {np.round(-offset, 4).tolist()} m; template_offset in reconstruction.json).')
             templates.append((vertices, faces))
             offsets.append(offset)
+            sources.append(obj.template_path)
         else:
-            templates.append((np.asarray(library[obj.name].vertices, np.float64),
-                              np.asarray(library[obj.name].faces, np.int64)))
+            template = library[obj.name]
+            templates.append((np.asarray(template.vertices, np.float64), np.asarray(template.faces, np.int64)))
             offsets.append(None)
+            sources.append(template.source)
+            if template.source == 'procedural':
+                notes.append(f'{obj.name}: no mesh file, so the built-in procedural template stands in for the '
+                             "drawings and exports (not the real object's size and axes); give --template MESH (e.g. "
+                             f'BEHAVE objects/{obj.name}/{obj.name}.obj) or set test_evaluator.object_library.'
+                             'template_dir in the config.')
     with torch.no_grad():
         data = model.data_preprocessor(pseudo_collate(samples), False)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', UserWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', UserWarning)
             out = model.predict(data['inputs'], data['data_samples'])
+        for message in dict.fromkeys(str(w.message) for w in caught if 'Refiner' in str(w.message)):
+            notes.append(f'WARNING: {message}')
         hypotheses = _hypotheses(out)
+        for obj, sample in zip(objects, out):
+            status = sample.metainfo.get('pnp_status', '')
+            if status.startswith('network pose kept'):
+                notes.append(f'{obj.name}: {status}.')
     faces = model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
     return DemoResult(samples=out, human_faces=faces, object_meshes=templates, hypotheses=hypotheses, K=K,
-                      image=image, boxes=boxes, notes=notes, template_offsets=offsets)
+                      image=image, boxes=boxes, notes=notes, template_offsets=offsets, template_sources=sources)
 
 
 def _hypotheses(samples) -> List[List[dict]]:
@@ -284,14 +322,16 @@ def parameters_json(result: DemoResult) -> Dict:
 
     objects = []
     offsets = result.template_offsets or [None] * len(result.samples)
-    for sample, box, hyps, offset in zip(result.samples, result.boxes, result.hypotheses, offsets):
+    sources = result.template_sources or [None] * len(result.samples)
+    for sample, box, hyps, offset, source in zip(result.samples, result.boxes, result.hypotheses, offsets, sources):
         entry = dict(name=sample.metainfo['object_name'], hoi_box_xyxy=_as_list(box),
-                     prediction=instances(sample.pred_instances))
+                     prediction=instances(sample.pred_instances), template_source=source)
         if offset is not None:  # object vertices = R (v_file - template_offset) + t
             entry['template_offset'] = _as_list(offset)
         if 'init_instances' in sample:
             entry['network_prediction'] = instances(sample.init_instances)
             entry['pnp_initialised'] = bool(sample.pred_instances.pnp_used[0])
+            entry['pnp_status'] = sample.metainfo.get('pnp_status')
         entry['hypotheses'] = [dict(log_prob=h['log_prob'], object_R=_as_list(h['object_R']),
                                     object_t=_as_list(h['object_t'])) for h in hyps]
         objects.append(entry)

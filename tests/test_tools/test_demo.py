@@ -1,5 +1,4 @@
 """tools/demo.py end to end on a tiny synthetic image with a tiny random-weight model, and its input errors."""
-import glob
 import json
 import os.path as osp
 
@@ -15,36 +14,6 @@ from hoirecon.registry import MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory, surrogate_body_root):
-    cfg = Config.fromfile(CONFIG)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hoirecon'):
-        model = MODELS.build(cfg.model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
-
-
-@pytest.fixture(scope='module')
-def frame(behave_synthetic_root):
-    """Files of the test image of the tiny world whose object is most visible."""
-    best = None
-    for mask in glob.glob(osp.join(behave_synthetic_root, 'sequences', '*', 't*', 'k*.obj_rend_mask.jpg')):
-        area = int((cv2.imread(mask, 0) > 127).sum())
-        if best is None or area > best[0]:
-            best = (area, mask)
-    mask = best[1]
-    frame_dir, kinect = osp.dirname(mask), osp.basename(mask)[:2]
-    seq, frame_name = frame_dir.split(osp.sep)[-2:]
-    obj = seq.split('_')[2]
-    return dict(image=osp.join(frame_dir, f'{kinect}.color.jpg'),
-                person=osp.join(frame_dir, f'{kinect}.person_mask.jpg'),
-                object=mask, keypoints=osp.join(frame_dir, f'{kinect}.color.json'), name=obj,
-                corr=osp.join(behave_synthetic_root, 'epro_pnp', seq, frame_name, f'{kinect}.obj_coor.pkl'),
-                calibration=osp.join(behave_synthetic_root, 'calibs', 'intrinsics', kinect[1:], 'calibration.json'))
 
 
 def _args(frame, checkpoint, out, *extra):
