@@ -20,7 +20,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.engine import configure_threads, fix_dataloader_workers, setup_distributed
+from hoirecon.engine import adapt_threads_by_default, configure_threads, fix_dataloader_workers, setup_distributed
+from hoirecon.engine.hooks import AdaptiveThreadsHook
 from hoirecon.utils.paths import resolve_data_paths
 
 
@@ -95,6 +96,8 @@ def main(argv=None) -> None:
     setup_distributed(cfg, args.launcher)
     prepare_experiment(cfg)  # synthetic data and relation PCA on first use
     runner = Runner.from_cfg(cfg)
+    if adapt_threads_by_default(args.threads):  # fewer threads while other programs take cores
+        runner.register_hook(AdaptiveThreadsHook())
     metrics = runner.test()
     table = refinement_table(metrics or {})
     if table:

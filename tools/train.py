@@ -21,8 +21,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hoirecon.apis import prepare_experiment
-from hoirecon.engine import configure_threads, enable_amp, fix_dataloader_workers, setup_distributed, thread_report
+from hoirecon.engine import (adapt_threads_by_default, configure_threads, enable_amp, fix_dataloader_workers,
+                             setup_distributed, thread_report)
 from hoirecon.engine.graceful_stop import StopRequested, install_stop_handlers, make_checkpoints_uninterruptible
+from hoirecon.engine.hooks import AdaptiveThreadsHook
 from hoirecon.utils.paths import resolve_data_paths
 
 
@@ -93,7 +95,10 @@ def main(argv=None) -> None:
     try:
         prepare_experiment(cfg)  # synthetic data and relation PCA on first use
         runner = Runner.from_cfg(cfg)
-        runner.logger.info(f'CPU threads: {thread_report()}')
+        adapt = adapt_threads_by_default(args.threads)
+        if adapt:  # fewer threads while other programs take cores (--threads N fixes them)
+            runner.register_hook(AdaptiveThreadsHook())
+        runner.logger.info(f'CPU threads: {thread_report()}' + (', adapted to the free cores' if adapt else ''))
         make_checkpoints_uninterruptible(runner)
         runner.train()
     except StopRequested as stop:

@@ -5,11 +5,12 @@ from .hooks import SafeCheckpointHook
 from .optim_wrappers import NONFINITE_COUNTER, NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper
 from .plain_checkpoint import from_plain, to_plain
 from .runtime_setup import enable_amp, fix_dataloader_workers, setup_distributed
-from .threads import configure_threads, limit_worker_threads, thread_report
+from .threads import (ThreadGovernor, adapt_threads_by_default, configure_threads, limit_worker_threads,
+                      thread_report)
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'load_checkpoint_file', 'SafeCheckpointHook',
     'NONFINITE_COUNTER', 'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipOptimWrapper', 'from_plain', 'to_plain',
-    'enable_amp', 'fix_dataloader_workers', 'setup_distributed', 'configure_threads', 'limit_worker_threads',
-    'thread_report'
+    'ThreadGovernor', 'adapt_threads_by_default', 'enable_amp', 'fix_dataloader_workers', 'setup_distributed',
+    'configure_threads', 'limit_worker_threads', 'thread_report'
 ]

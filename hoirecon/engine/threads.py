@@ -15,13 +15,19 @@ The rules applied by :func:`configure_threads` (main process) and :func:`limit_w
   (:func:`worker_init`, put into every data loader with workers by
   :func:`hoirecon.engine.fix_dataloader_workers`).
 
+When the thread count is not fixed (no ``--threads`` / ``HOIRECON_NUM_THREADS``), the training and test tools also
+adapt it while they run (:class:`ThreadGovernor`, through :class:`~hoirecon.engine.hooks.AdaptiveThreadsHook`): when
+another program takes cores, torch uses one thread per core left free, so a step slows down in proportion to the CPU
+taken instead of several times more.
+
 The CPU default (``configs/stackflow_synthetic.py``) loads its data in the main process (``num_workers=0``): its
 pipeline costs about 55 ms per batch of 32 there, while handing the ~600 small tensors of a batch from worker
 processes to the main one cost about 0.2 s per batch in the main process (docs/benchmarks.md).
 """
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 from mmengine.dist import get_rank
@@ -104,3 +110,94 @@ def _set_opencv_threads(count: int) -> None:
     except ImportError:
         return
     cv2.setNumThreads(count)
+
+
+def _read_cpu_ticks() -> Tuple[float, float, float]:
+    """(all CPUs busy ticks, all CPUs total ticks, this process and its children's busy ticks) from /proc."""
+    with open('/proc/stat') as f:
+        fields = [float(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    own = _process_ticks('self')
+    me = os.getpid()
+    for pid in os.listdir('/proc'):
+        if pid.isdigit() and int(pid) != me:
+            try:
+                with open(f'/proc/{pid}/stat') as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(')', 1)[1].split()[1]) == me:  # ppid: a data-loader worker of this process
+                own += _ticks_of(stat)
+    return total - idle, total, own
+
+
+def _process_ticks(pid: str) -> float:
+    with open(f'/proc/{pid}/stat') as f:
+        return _ticks_of(f.read())
+
+
+def _ticks_of(stat: str) -> float:
+    """utime + stime of a /proc/<pid>/stat line (the fields after the command name in parentheses)."""
+    rest = stat.rsplit(')', 1)[1].split()
+    return float(rest[11]) + float(rest[12])
+
+
+def threads_for_load(other_cores: float, max_threads: int) -> int:
+    """Intra-op threads that leave the cores other programs use to them: ``max_threads - round(other)``, >= 1.
+
+    OpenMP threads wait at a barrier for the slowest one; a thread that shares its core with another program makes
+    every operator wait for its time slice, so one thread per *free* core is faster than one per core.
+    """
+    return int(min(max_threads, max(1, max_threads - int(np.floor(other_cores + 0.3)))))
+
+
+class ThreadGovernor:
+    """Adapts torch's intra-op threads to the cores other programs leave free (Linux ``/proc``; a no-op elsewhere).
+
+    Each :meth:`update` reads the CPU time of the whole machine and of this process (with its data-loader workers)
+    since the previous call; the difference is the load of other programs, in cores, and
+    :func:`threads_for_load` turns it into a thread count (between 1 and ``max_threads``).
+
+    Args:
+        max_threads: threads when the machine is otherwise idle (default: :func:`available_cores`).
+        reader: returns ``(machine busy ticks, machine total ticks, own ticks)``; tests pass a fake.
+        num_cpus: CPUs counted by the machine totals (default ``os.cpu_count()``).
+    """
+
+    def __init__(self, max_threads: Optional[int] = None, reader=None, num_cpus: Optional[int] = None):
+        self.max_threads = int(max_threads or available_cores())
+        self.num_cpus = int(num_cpus or os.cpu_count() or 1)
+        self.reader = reader or _read_cpu_ticks
+        self.other_cores = 0.0
+        try:
+            self._last = self.reader()
+        except (OSError, ValueError, IndexError):
+            self._last = None  # no /proc: nothing to adapt to
+
+    @property
+    def enabled(self) -> bool:
+        return self._last is not None
+
+    def update(self) -> int:
+        """Measure the other programs' load since the last call and set (and return) the thread count."""
+        if self._last is None:
+            return torch.get_num_threads()
+        now = self.reader()
+        busy, total, own = (b - a for a, b in zip(self._last, now))
+        self._last = now
+        if total <= 0:
+            return torch.get_num_threads()
+        ticks_per_cpu = total / self.num_cpus
+        self.other_cores = max(0.0, (busy - own) / ticks_per_cpu)
+        threads = threads_for_load(self.other_cores, self.max_threads)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+        return threads
+
+
+def adapt_threads_by_default(num_threads: Optional[int]) -> bool:
+    """Whether the tools should adapt the threads while running: not when ``--threads`` or
+    ``HOIRECON_NUM_THREADS`` fixes them, nor in a multi-process launch (the peers would count as other programs)."""
+    return (num_threads is None and os.environ.get(THREADS_ENV) is None
+            and int(os.environ.get('LOCAL_WORLD_SIZE', '1')) == 1)

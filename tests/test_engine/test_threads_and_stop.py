@@ -156,3 +156,84 @@ def test_sigterm_stops_training_cleanly_and_resume_continues(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert f'resumed epoch: {last}' in result.stdout + result.stderr
     assert osp.isfile(osp.join(work_dir, f'epoch_{last + 1}.pth'))
+
+
+# ---------------------------------------------------------------------------------------------- adaptive threads
+class FakeMachine:
+    """/proc readings of a 4-CPU machine: each tick() adds ``other`` + ``own`` busy CPUs over 100 ticks per CPU."""
+
+    def __init__(self):
+        self.busy = self.total = self.own = 0.0
+        self.other, self.mine = 0.0, 2.0
+
+    def tick(self):
+        self.total += 4 * 100
+        self.busy += 100 * (self.other + self.mine)
+        self.own += 100 * self.mine
+
+    def __call__(self):
+        return self.busy, self.total, self.own
+
+
+def test_threads_for_load_leaves_busy_cores_to_others():
+    from hoirecon.engine.threads import threads_for_load
+    assert [threads_for_load(load, 2) for load in (0.0, 0.4, 0.7, 1.0, 1.9, 3.0)] == [2, 2, 1, 1, 1, 1]
+    assert [threads_for_load(load, 8) for load in (0.0, 2.0, 2.6, 2.7, 7.5)] == [8, 6, 6, 5, 1]
+
+
+def test_governor_follows_other_programs_and_ignores_its_own_load(restore_threads):
+    from hoirecon.engine import ThreadGovernor
+    machine = FakeMachine()
+    governor = ThreadGovernor(max_threads=4, reader=machine, num_cpus=4)
+    machine.mine = 4.0  # this process alone uses every core: no reason to shrink
+    machine.tick()
+    assert governor.update() == 4 and governor.other_cores == pytest.approx(0.0)
+    machine.other, machine.mine = 2.0, 2.0  # another program takes two cores
+    machine.tick()
+    assert governor.update() == 2 and governor.other_cores == pytest.approx(2.0)
+    assert torch.get_num_threads() == 2
+    machine.other = 0.0  # it ends: back to every core
+    machine.tick()
+    assert governor.update() == 4 and torch.get_num_threads() == 4
+
+
+def test_governor_without_proc_is_a_no_op(restore_threads):
+    from hoirecon.engine import ThreadGovernor
+
+    def missing():
+        raise OSError('no /proc here')
+
+    torch.set_num_threads(1)
+    governor = ThreadGovernor(max_threads=2, reader=missing)
+    assert not governor.enabled and governor.update() == 1
+
+
+@pytest.mark.skipif(not osp.exists('/proc/stat'), reason='reads Linux /proc')
+def test_proc_reader_counts_this_process_and_its_children():
+    from hoirecon.engine.threads import _process_ticks, _read_cpu_ticks
+    child = subprocess.Popen([sys.executable, '-c', 'import time\nt = time.time()\nwhile time.time() - t < 3: pass'])
+    try:
+        time.sleep(0.3)
+        busy0, total0, own0 = _read_cpu_ticks()
+        self0 = _process_ticks('self')
+        time.sleep(0.8)  # the child spins, this process sleeps
+        busy1, total1, own1 = _read_cpu_ticks()
+        self1 = _process_ticks('self')
+    finally:
+        child.kill()
+        child.wait()
+    assert total1 > total0 and busy1 > busy0
+    assert own1 - own0 > self1 - self0  # the child's CPU time counts as this process's own
+
+
+def test_tools_adapt_only_when_threads_are_not_fixed(monkeypatch):
+    from hoirecon.engine import adapt_threads_by_default
+    monkeypatch.delenv('HOIRECON_NUM_THREADS', raising=False)
+    monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    assert adapt_threads_by_default(None)
+    assert not adapt_threads_by_default(2)
+    monkeypatch.setenv('HOIRECON_NUM_THREADS', '1')
+    assert not adapt_threads_by_default(None)
+    monkeypatch.delenv('HOIRECON_NUM_THREADS')
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    assert not adapt_threads_by_default(None)

@@ -9,11 +9,16 @@ training step (forward, backward, AdamW step) and for ``predict``. Data loading 
     python tools/analysis/benchmark_model.py configs/stackflow_behave.py --device cuda --batch-size 32
     python tools/analysis/benchmark_model.py configs/stackflow_synthetic.py --busy 1   # and with a busy core
 
-``--busy N`` times the training step a second time while N busy-loop processes run beside it and prints the
-slowdown against the idle timing of the same run (a fair share of one of two cores would give x2).
+``--busy N`` times the training step again while N busy-loop programs run beside it and prints the slowdown against
+the idle timing of the same run (a fair share of one of two cores would give x2): once with the threads fixed, and
+once with the threads adapted to the free cores as ``tools/train.py`` / ``tools/test.py`` do unless ``--threads`` is
+given (:class:`hoirecon.engine.ThreadGovernor`).
 """
 import argparse
-import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import hoirecon  # noqa: F401  # isort: skip
@@ -21,7 +26,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from hoirecon.engine import configure_threads, thread_report
+from hoirecon.engine import ThreadGovernor, configure_threads, thread_report
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import MODELS
 from hoirecon.testing.hoi_batch import make_hoi_batch
@@ -85,6 +90,8 @@ def main(argv=None):
     model.train()
     train_s = timed(train_step, args.iters, args.warmup, args.device)
     busy_s = timed_beside_busy_loops(train_step, args) if args.busy else None
+    adaptive = timed_beside_busy_loops(train_step, args, adaptive=True) if args.busy and args.threads is None \
+        else None
     model.eval()
     test_s = timed(predict_step, args.iters, args.warmup, args.device)
     params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -94,26 +101,45 @@ def main(argv=None):
     if busy_s is not None:
         print(f'train beside {args.busy} busy process(es): {args.batch_size / busy_s:8.1f} images/s '
               f'({1000 * busy_s:.0f} ms per step, x{busy_s / train_s:.2f} the idle step)')
+    if adaptive is not None:
+        seconds, threads = adaptive
+        print(f'  with adaptive threads ({threads} thread(s), as train.py/test.py): {args.batch_size / seconds:8.1f} '
+              f'images/s ({1000 * seconds:.0f} ms per step, x{seconds / train_s:.2f} the idle step)')
     print(f'inference: {args.batch_size / test_s:8.1f} images/s ({1000 * test_s:.0f} ms per batch)')
 
 
-def _busy_loop():
-    while True:
-        pass
+def start_busy_loops(count: int) -> list:
+    """Start ``count`` busy-loop programs that are not children of this process (as another user's job would be:
+    the adaptive threads count this process's own children as its own load); returns their pids."""
+    pids = []
+    for _ in range(count):
+        shell = f'{sys.executable} -c "while True: pass" >/dev/null 2>&1 & echo $!'
+        pids.append(int(subprocess.run(['sh', '-c', shell], capture_output=True, text=True, check=True).stdout))
+    return pids
 
 
-def timed_beside_busy_loops(step, args) -> float:
-    """Seconds per ``step`` while ``args.busy`` processes spin on the CPU (they are ended afterwards)."""
-    loops = [multiprocessing.Process(target=_busy_loop, daemon=True) for _ in range(args.busy)]
-    for loop in loops:
-        loop.start()
+def timed_beside_busy_loops(step, args, adaptive: bool = False):
+    """Seconds per ``step`` while ``args.busy`` programs spin on the CPU (they are ended afterwards); with
+    ``adaptive``, :class:`ThreadGovernor` sets the threads before every step: (seconds, final threads)."""
+    pids = start_busy_loops(args.busy)
+    threads = torch.get_num_threads()
     try:
         time.sleep(1.0)  # let the scheduler settle
-        return timed(step, args.iters, 1, args.device)
+        if not adaptive:
+            return timed(step, args.iters, 1, args.device)
+        governor = ThreadGovernor(threads)
+        time.sleep(1.0)
+
+        def governed_step():
+            governor.update()
+            step()
+
+        seconds = timed(governed_step, args.iters, 2, args.device)
+        return seconds, torch.get_num_threads()
     finally:
-        for loop in loops:
-            loop.terminate()
-            loop.join()
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        torch.set_num_threads(threads)
 
 
 if __name__ == '__main__':

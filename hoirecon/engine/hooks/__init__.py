@@ -1,5 +1,6 @@
 """Runner hooks registered in ``hoirecon.registry.HOOKS``."""
+from .adaptive_threads_hook import AdaptiveThreadsHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .visualization_hook import HOIVisualizationHook
 
-__all__ = ['HOIVisualizationHook', 'SafeCheckpointHook']
+__all__ = ['AdaptiveThreadsHook', 'HOIVisualizationHook', 'SafeCheckpointHook']
