@@ -24,6 +24,7 @@ import json
 import os
 import os.path as osp
 import sys
+import time
 
 from mmengine.config import DictAction
 
@@ -183,8 +184,17 @@ def _hypothesis_sheet(renderer, result, index: int):
 
 
 def main(argv=None) -> dict:
+    started = time.perf_counter()
     args = parse_args(argv) if not isinstance(argv, argparse.Namespace) else argv
     check_inputs(args)
+    timing = {}
+    clock = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        timing[name] = round(now - clock[0], 2)
+        clock[0] = now
+
     import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
     import torch
     from mmengine.config import Config
@@ -194,7 +204,8 @@ def main(argv=None) -> dict:
     from hoirecon.utils.paths import data_path_hint, resolve_data_paths
     from hoirecon.visualization import MeshRenderer, export_meshes, export_scene_glb, render_summary, save_image
 
-    configure_threads(args.threads)
+    lap('imports')
+    threads = configure_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -202,10 +213,12 @@ def main(argv=None) -> dict:
     args.intrinsics = _intrinsics(args)
     objects = _objects(args)
     model = build_model(cfg, args.checkpoint, args.device, args.refine, args.hypotheses)
+    lap('model')
     torch.manual_seed(args.seed)
     result = reconstruct_image(model, cfg, args.image, objects, person_mask=args.person_mask,
                                person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics,
                                data_hint=data_hint)
+    lap('reconstruction' + (' (with refinement)' if args.refine else ''))
     os.makedirs(args.out, exist_ok=True)
     meshes = _reconstruction(result, 'pred_instances')
     files = dict(meshes=export_meshes(args.out, meshes),
@@ -227,14 +240,19 @@ def main(argv=None) -> dict:
             if result.hypotheses[index]:
                 picture(f"hypotheses_{index}_{sample.metainfo['object_name']}",
                         _hypothesis_sheet(renderer, result, index))
+    lap('pictures and meshes')
     summary = parameters_json(result)
     summary['files'] = files
+    timing['total'] = round(time.perf_counter() - started, 2)
+    summary['timing_s'] = dict(timing, device=args.device, torch_threads=threads)
     with open(osp.join(args.out, 'reconstruction.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     for note in result.notes:
         print(f'note: {note}')
     print(f'wrote {len(files)} outputs to {args.out}: summary.png, overlay.png, side_view.png, scene.glb, meshes, '
           'reconstruction.json' + (', hypotheses_*.png' if args.hypotheses else ''))
+    print('time: ' + ', '.join(f'{name} {seconds:.1f} s' for name, seconds in timing.items())
+          + f' ({args.device}, {threads} torch threads)')
     return summary
 
 
