@@ -7,8 +7,8 @@ import torch
 from tqdm import tqdm
 
 from hoirecon.datasets import behave_io
-from hoirecon.models.relation_encoders import fit_offset_pca, relative_object_pose, save_offset_pca
-from hoirecon.models.utils import axis_angle_to_matrix
+from hoirecon.models.relation_encoders import fit_offset_pca, save_offset_pca
+from hoirecon.models.utils import axis_angle_to_matrix, hoi_frame
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS
 
@@ -42,9 +42,9 @@ def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict) -> Lis
             return torch.as_tensor(np.stack([fit[source][key] for fit in fits]), dtype=torch.float64)
 
         pose, betas = stacked(0, 'pose'), stacked(0, 'betas')
-        root = root_models[info['gender']].rest_root_joint(betas) + stacked(0, 'trans')
-        rel_R, rel_t = relative_object_pose(axis_angle_to_matrix(pose[:, :3]), root,
-                                            axis_angle_to_matrix(stacked(1, 'angle')), stacked(1, 'trans'))
+        root = hoi_frame.hoi_root(root_models[info['gender']], betas, stacked(0, 'trans'))
+        rel_R, rel_t = hoi_frame.decompose_object_pose(axis_angle_to_matrix(pose[:, :3]), root,
+                                                       axis_angle_to_matrix(stacked(1, 'angle')), stacked(1, 'trans'))
         body_pose = axis_angle_to_matrix(pose[:, BODY_POSE_SLICE].reshape(len(fits), -1, 3))
         samples += [
             dict(object_name=info['cat'], rel_R=r.numpy(), rel_t=t.numpy(), betas=b.numpy(), body_pose=p.numpy())

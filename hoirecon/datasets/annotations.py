@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
+from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
 from hoirecon.objects.catalogue import MAX_KEYPOINTS
 from hoirecon.registry import BODY_MODELS
@@ -467,12 +468,12 @@ def sequence_targets(seq: SequenceFits, models: BodyModelSet, male_betas: dict,
             object_pose_to_camera(angle, trans, calib.cam_to_world_R, calib.cam_to_world_t)
             for angle, trans in zip(seq.object_angle, seq.object_trans)
         ]))
-        hoi_R_T = hoi_R.transpose(0, 2, 1)
+        rel_R, rel_t = (value.numpy() for value in hoi_frame.decompose_object_pose(*(
+            torch.as_tensor(np.asarray(v, np.float64)) for v in (hoi_R, hoi_t, object_R, object_t))))
         out[k] = {
             'betas': seq.betas, 'global_orient': hoi_R, 'body_pose': rotmats[:, 1:NUM_BODY_JOINTS],
             'hand_pose': rotmats[:, NUM_BODY_JOINTS:], 'transl': trans_k, 'hoi_R': hoi_R, 'hoi_t': hoi_t,
-            'object_R': object_R, 'object_t': object_t, 'rel_R': hoi_R_T @ object_R,
-            'rel_t': np.einsum('nij,nj->ni', hoi_R_T, object_t - hoi_t), 'betas_male': betas_male,
+            'object_R': object_R, 'object_t': object_t, 'rel_R': rel_R, 'rel_t': rel_t, 'betas_male': betas_male,
             'transl_male': hoi_t - root_male,
             'joints_3d': world_to_camera_points(joints_world, calib.cam_to_world_R, calib.cam_to_world_t),
             'object_kpts_3d': np.broadcast_to(kpts, (num, MAX_KEYPOINTS, 3)),

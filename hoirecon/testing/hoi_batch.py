@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from mmengine.structures import InstanceData
 
-from hoirecon.models.utils import axis_angle_to_matrix, perspective_project, to_crop_coords
+from hoirecon.models.utils import axis_angle_to_matrix, hoi_frame, perspective_project, to_crop_coords
 from hoirecon.structures import HOIDataSample
 
 NUM_OBJECT_KEYPOINTS = 16
@@ -52,14 +52,13 @@ def make_hoi_batch(body_model,
     hoi_t = torch.tensor([0., 0.2, 2.5]) + 0.1 * torch.randn(batch_size, 3, generator=gen)
     rel_R = axis_angle_to_matrix(0.5 * torch.randn(batch_size, 3, generator=gen))
     rel_t = torch.tensor([0., -0.1, 0.4]) + 0.1 * torch.randn(batch_size, 3, generator=gen)
-    object_R = global_orient @ rel_R
-    object_t = (global_orient @ rel_t[..., None])[..., 0] + hoi_t
+    object_R, object_t = hoi_frame.compose_object_pose(global_orient, hoi_t, rel_R, rel_t)
 
     with torch.no_grad():
         rest = body_model(betas=betas, body_pose=body_pose)
-    joints_rel = rest.joints[:, :22] - rest.joints[:, :1]
-    joints_3d = joints_rel @ global_orient.transpose(1, 2) + hoi_t[:, None]
-    transl = hoi_t - body_model.rest_root_joint(betas)
+    joints_rel = hoi_frame.root_relative(rest.joints[:, :22], rest.joints)
+    joints_3d = hoi_frame.to_camera(joints_rel, global_orient, hoi_t)
+    transl = hoi_frame.body_translation(body_model, betas, hoi_t)
 
     focal = torch.tensor([500., 500.]).expand(batch_size, 2)
     principal = torch.tensor([256., 192.]).expand(batch_size, 2)

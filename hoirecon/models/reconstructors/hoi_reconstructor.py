@@ -28,6 +28,7 @@ from mmengine.structures import InstanceData
 
 from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, REFINERS, RELATION_ENCODERS
 from hoirecon.structures import HOIDataSample
+from hoirecon.models.utils import hoi_frame
 from hoirecon.models.utils import (crop_cam_to_translation, matrix_to_rot6d, perspective_project, rot6d_to_matrix,
                                    to_crop_coords)
 
@@ -117,13 +118,11 @@ class HOIReconstructor(BaseModel):
         Returns:
             vertices (B, V, 3) and joints (B, J, 3) in the HOI frame, metres.
         """
-        out = self.body_model(betas=betas, body_pose=body_pose)
-        root = out.joints[:, :1]
-        return out.vertices - root, out.joints - root
+        return hoi_frame.body_in_hoi_frame(self.body_model, betas, body_pose)
 
     def human_anchors(self, vertices_rel: torch.Tensor) -> torch.Tensor:
         """(B, A, 3) relation-encoder anchors from HOI-frame vertices (B, V, 3)."""
-        return vertices_rel[:, self.relation_encoder.human_anchor_indices]
+        return hoi_frame.human_anchors(vertices_rel, self.relation_encoder.human_anchor_indices)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[HOIDataSample]] = None, mode: str = 'tensor'):
@@ -182,8 +181,7 @@ class HOIReconstructor(BaseModel):
         global_orient, body_pose = rotations[:, 0], rotations[:, 1:]
         vertices_rel, joints_rel = self.body_in_hoi_frame(betas, body_pose)
         rel_R, rel_t = self.relation_encoder.decode(relation, labels, self.human_anchors(vertices_rel))
-        object_R = global_orient @ rel_R
-        object_t = (global_orient @ rel_t[..., None])[..., 0] + translation
+        object_R, object_t = hoi_frame.compose_object_pose(global_orient, translation, rel_R, rel_t)
         return dict(global_orient=global_orient, body_pose=body_pose, joints_rel=joints_rel,
                     vertices_rel=vertices_rel, rel_R=rel_R, rel_t=rel_t, object_R=object_R, object_t=object_t)
 
@@ -223,7 +221,9 @@ class HOIReconstructor(BaseModel):
         self._add(losses, 'body_pose', out['pose_6d'][:, 1:NUM_BODY_JOINTS], gt['body_pose'])
         self._add(losses, 'orthogonality', out['pose_6d'])
         self._add(losses, 'translation', translation, gt['hoi_t'])
-        joints_cam_rel = pred['joints_rel'][:, :NUM_BODY_JOINTS] @ pred['global_orient'].transpose(1, 2)
+        # root-relative joints in the camera's orientation (the HOI frame rotated, not moved)
+        joints_cam_rel = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
+                                             torch.zeros_like(translation))
         gt_joints_rel = gt['joints_3d'] - gt['joints_3d'][:, :1]
         self._add(losses, 'joints_3d', joints_cam_rel, gt_joints_rel)
         self._add(losses, 'joints_2d', self._to_crop(joints_cam_rel + translation[:, None], camera, crop_size),
@@ -258,8 +258,9 @@ class HOIReconstructor(BaseModel):
         pred = self.decode_prediction(repeat(betas), flat(out['pose_6d_samples']), flat(out['relation_samples']),
                                       repeat(translation), repeat(labels))
         cam_k = {key: repeat(value) for key, value in camera.items()}
-        joints = pred['joints_rel'][:, :NUM_BODY_JOINTS] @ pred['global_orient'].transpose(1, 2)
-        self._add(losses, 'joints_2d_samples', self._to_crop(joints + repeat(translation)[:, None], cam_k, crop_size),
+        joints = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
+                                     repeat(translation))
+        self._add(losses, 'joints_2d_samples', self._to_crop(joints, cam_k, crop_size),
                   repeat(gt['joints_2d']))
         kpts = self._object_keypoints(pred['object_R'], pred['object_t'], repeat(gt['object_kpts_3d']))
         self._add(losses, 'object_reprojection_samples', self._to_crop(kpts, cam_k, crop_size),
@@ -297,10 +298,10 @@ class HOIReconstructor(BaseModel):
         if self.test_relation == 'mean':
             out['relation'] = self.relation_encoder.mean_latent(labels).to(out['relation'])
         pred = self.decode_prediction(out['betas'], out['pose_6d'], out['relation'], out['translation'], labels)
-        rest_root = self.body_model.rest_root_joint(out['betas'])
         vertices = self._camera_vertices(pred, out['translation'])
+        transl = hoi_frame.body_translation(self.body_model, out['betas'], out['translation'])
         fields = dict(betas=out['betas'], global_orient=pred['global_orient'], body_pose=pred['body_pose'],
-                      transl=out['translation'] - rest_root, hoi_R=pred['global_orient'], hoi_t=out['translation'],
+                      transl=transl, hoi_R=pred['global_orient'], hoi_t=out['translation'],
                       rel_R=pred['rel_R'], rel_t=pred['rel_t'], object_R=pred['object_R'], object_t=pred['object_t'],
                       human_vertices=vertices)
         if k > 0:
@@ -336,7 +337,7 @@ class HOIReconstructor(BaseModel):
     @staticmethod
     def _camera_vertices(decoded: Dict[str, torch.Tensor], translation: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) camera-frame body vertices of a :meth:`decode_prediction` output and its (B, 3) root."""
-        return decoded['vertices_rel'] @ decoded['global_orient'].transpose(1, 2) + translation[:, None]
+        return hoi_frame.to_camera(decoded['vertices_rel'], decoded['global_orient'], translation)
 
     @staticmethod
     def _image_widths(data_samples: List[HOIDataSample], like: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
+from hoirecon.models.utils import hoi_frame, matrix_to_rot6d, rot6d_to_matrix
 from hoirecon.registry import REFINERS
 from .pnp import PnPCheck, check_pnp, solve_object_pnp
 from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
@@ -318,10 +318,10 @@ class StackFLOWRefiner:
             object_R = torch.where(pnp_used[:, None, None], pnp_R.to(object_R), object_R)
             object_t = torch.where(pnp_used[:, None], pnp_t.to(object_t), object_t)
         hoi_R, hoi_t = person['global_orient'][groups], person['hoi_t'][groups]
+        rel_R, rel_t = hoi_frame.decompose_object_pose(hoi_R, hoi_t, object_R, object_t)
         start = dict(betas=person['betas'], body_pose=matrix_to_rot6d(person['body_pose']),
                      hoi_R=matrix_to_rot6d(person['global_orient']), hoi_t=person['hoi_t'],
-                     rel_R=matrix_to_rot6d(hoi_R.transpose(1, 2) @ object_R),
-                     rel_t=(hoi_R.transpose(1, 2) @ (object_t - hoi_t)[..., None])[..., 0])
+                     rel_R=matrix_to_rot6d(rel_R), rel_t=rel_t)
         identity_6d = matrix_to_rot6d(torch.eye(3, dtype=object_R.dtype, device=object_R.device))
         for key, value in start.items():
             keep = (finite[first] if key in PERSON_VARIABLES else finite).reshape(-1, *([1] * (value.dim() - 1)))
@@ -393,7 +393,8 @@ class StackFLOWRefiner:
         eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device).expand(batch, 1, 3, 3)
         vertices, joints = model.body_model.posed_vertex_subset(variables['betas'], torch.cat([eye, body_pose], 1),
                                                                 subset['ids'])
-        vertices_rel = vertices - joints[:, :1]
+        vertices_rel = hoi_frame.root_relative(vertices, joints)
+        # the regressor is linear: regress in the HOI frame, then map to the camera (its rows need not sum to 1)
         body25 = (subset['body25'].to(vertices) @ vertices_rel) @ hoi_R.transpose(1, 2)
         body25 = body25 + subset['body25_weight'].to(vertices)[:, None] * variables['hoi_t'][:, None]
         return body_pose, hoi_R, vertices_rel[:, subset['anchors']], body25
@@ -402,7 +403,7 @@ class StackFLOWRefiner:
     def _object_pose(hoi_R: torch.Tensor, hoi_t: torch.Tensor, rel_R: torch.Tensor, rel_t: torch.Tensor,
                      groups: torch.Tensor):
         """Camera-frame object pose (B,3,3), (B,3) of each instance from its person's HOI frame (P,...)."""
-        return hoi_R[groups] @ rel_R, (hoi_R[groups] @ rel_t[..., None])[..., 0] + hoi_t[groups]
+        return hoi_frame.compose_object_pose(hoi_R[groups], hoi_t[groups], rel_R, rel_t)
 
     def _losses(self, variables: Dict[str, torch.Tensor], terms: List[str], ctx: dict) -> Dict[str, torch.Tensor]:
         """Unweighted (B,) value of every active term."""
@@ -453,11 +454,11 @@ class StackFLOWRefiner:
         body_pose = rot6d_to_matrix(variables['body_pose'])
         hoi_R = rot6d_to_matrix(variables['hoi_R'])
         hoi_t, betas = variables['hoi_t'], variables['betas']
-        vertices_rel, _ = model.body_in_hoi_frame(betas, body_pose)
-        vertices = vertices_rel @ hoi_R.transpose(1, 2) + hoi_t[:, None]
+        vertices_rel, _ = hoi_frame.body_in_hoi_frame(model.body_model, betas, body_pose)
+        vertices = hoi_frame.to_camera(vertices_rel, hoi_R, hoi_t)
         rel_R, rel_t = rot6d_to_matrix(variables['rel_R']), variables['rel_t']
         object_R, object_t = StackFLOWRefiner._object_pose(hoi_R, hoi_t, rel_R, rel_t, groups)
-        transl = hoi_t - model.body_model.rest_root_joint(betas)
+        transl = hoi_frame.body_translation(model.body_model, betas, hoi_t)
         return dict(betas=betas[groups], global_orient=hoi_R[groups], body_pose=body_pose[groups], hoi_R=hoi_R[groups],
                     hoi_t=hoi_t[groups], transl=transl[groups], rel_R=rel_R, rel_t=rel_t, object_R=object_R,
                     object_t=object_t, human_vertices=vertices[groups])

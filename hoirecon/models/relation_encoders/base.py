@@ -1,10 +1,10 @@
 """The interface shared by relation encoders, so that configs can swap them.
 
 A relation encoder turns the object pose relative to the human (``R_rel``,
-``t_rel`` in the HOI frame, see :mod:`.anchors`) into a latent vector that a
+``t_rel`` in the HOI frame, see :mod:`hoirecon.models.utils.hoi_frame`) into a latent vector that a
 head predicts, and back. Some encoders (offset PCA) need the human anchors:
 the body vertices ``vertices[:, human_anchor_indices]`` in the HOI frame, which
-the reconstructor computes with :func:`.anchors.human_anchors_in_hoi_frame`.
+the reconstructor computes with :mod:`hoirecon.models.utils.hoi_frame` (``human_anchors``).
 """
 from abc import ABCMeta, abstractmethod
 from typing import Optional, Tuple

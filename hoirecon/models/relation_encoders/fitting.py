@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .anchors import NUM_BODY_PARTS, human_anchors_in_hoi_frame, sample_human_anchor_indices
+from hoirecon.models.utils import hoi_frame
+from .anchors import NUM_BODY_PARTS, sample_human_anchor_indices
 from .offset_space import fit_anchor_space_pca
 from .pca_file import OFFSET_PCA_FORMAT_VERSION
 
@@ -47,9 +48,9 @@ def _human_anchors(body_model: torch.nn.Module, betas: np.ndarray, body_pose: np
     for start in range(0, len(betas), batch_size):
         stop = start + batch_size
         chunks.append(
-            human_anchors_in_hoi_frame(body_model, torch.as_tensor(betas[start:stop], device=device),
-                                       torch.as_tensor(body_pose[start:stop], device=device),
-                                       index_tensor).cpu().numpy())
+            hoi_frame.human_anchors_in_hoi_frame(body_model, torch.as_tensor(betas[start:stop], device=device),
+                                                 torch.as_tensor(body_pose[start:stop], device=device),
+                                                 index_tensor).cpu().numpy())
         progress.update(len(chunks[-1]))
     return np.concatenate(chunks)
 

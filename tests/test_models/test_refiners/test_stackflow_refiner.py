@@ -70,13 +70,18 @@ def _correspondences(rng, R, t, K, num=300, noise=0.5, outliers=0.2):
     return x3d, x2d, np.ones((num, 2))
 
 
-def test_pnp_recovers_the_pose_despite_outliers():
+def _outlier_problem():
+    """A posed object's 300 correspondences with 20 % outliers, and the RANSAC PnP of them (3 px)."""
     rng = np.random.default_rng(2)
     K = np.array([[600., 0, 320], [0, 620., 240], [0, 0, 1]])
     R = cv2.Rodrigues(np.array([0.3, -1.2, 0.5]))[0]
     t = np.array([0.2, -0.1, 2.8])
     x3d, x2d, w2d = _correspondences(rng, R, t, K)
-    result = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+    return K, R, t, x3d, x2d, w2d, solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+
+
+def test_pnp_recovers_the_pose_despite_outliers():
+    K, R, t, x3d, x2d, w2d, result = _outlier_problem()
     assert result is not None and len(result.inliers) >= 200
     angle = np.degrees(np.arccos(np.clip((np.trace(result.R.T @ R) - 1) / 2, -1, 1)))
     assert angle < 1.0 and np.linalg.norm(result.t - t) < 0.02
@@ -121,12 +126,7 @@ def test_mask_grid_reads_back_the_pixels_of_the_mask():
 
 
 def test_pnp_check_accepts_a_good_pose_and_names_each_failure():
-    rng = np.random.default_rng(2)
-    K = np.array([[600., 0, 320], [0, 620., 240], [0, 0, 1]])
-    R = cv2.Rodrigues(np.array([0.3, -1.2, 0.5]))[0]
-    t = np.array([0.2, -0.1, 2.8])
-    x3d, x2d, w2d = _correspondences(rng, R, t, K)
-    result = solve_object_pnp(x3d, x2d, w2d, K, reprojection_error=3.0)
+    K, R, t, x3d, x2d, w2d, result = _outlier_problem()
     mask = _pose_mask(x3d, R, t, K)
     box, grid = mask_grid(mask)
     ok, reason = check_pnp(result, x3d, x2d, K, PnPCheck(), box, grid)
