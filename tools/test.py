@@ -94,7 +94,7 @@ def main(argv=None) -> None:
     configure_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_distributed(cfg, args.launcher)
-    prepare_experiment(cfg)  # synthetic data and relation PCA on first use
+    prepare_experiment(cfg, args.checkpoint)  # synthetic data on first use; the PCA from the checkpoint
     runner = Runner.from_cfg(cfg)
     if adapt_threads_by_default(args.threads):  # fewer threads while other programs take cores
         runner.register_hook(AdaptiveThreadsHook())

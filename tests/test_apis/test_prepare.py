@@ -1,0 +1,31 @@
+"""prepare_experiment: what a config needs on disk, and nothing more when a checkpoint is tested."""
+import pytest
+import torch
+from mmengine.config import Config
+
+from hoirecon.apis.prepare import checkpoint_has_relation_pca, prepare_experiment
+from hoirecon.models.relation_encoders.offset_pca import OffsetPCA
+
+
+def _cfg(tmp_path):
+    return Config(dict(
+        train_dataloader=dict(dataset=dict(data_root=str(tmp_path / 'no_data'))),
+        model=dict(relation_encoder=dict(type='OffsetPCA', pca_file=str(tmp_path / 'missing_pca.npz')),
+                   body_model=dict(type='SMPLH', model_path='surrogate'))))
+
+
+def test_testing_a_checkpoint_takes_the_pca_from_it_instead_of_fitting(tmp_path):
+    with_pca = str(tmp_path / 'with_pca.pth')
+    torch.save({'state_dict': {f'relation_encoder.{name}': torch.zeros(2, dtype=dtype)
+                               for name, dtype in OffsetPCA.BUFFERS}, 'meta': {}}, with_pca)
+    without = str(tmp_path / 'without.pth')
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(2)}, 'meta': {}}, without)
+    assert checkpoint_has_relation_pca(with_pca) and not checkpoint_has_relation_pca(without)
+    assert not checkpoint_has_relation_pca(str(tmp_path / 'nothere.pth'))
+
+    cfg = _cfg(tmp_path)
+    prepare_experiment(cfg, with_pca)  # no training data, no PCA file: nothing to fit, nothing raised
+    assert cfg.model.relation_encoder.missing_file == 'checkpoint'
+    for checkpoint in (without, None):  # training, or a checkpoint without the PCA: it must be fitted, and cannot
+        with pytest.raises(FileNotFoundError, match='no training data to fit it from'):
+            prepare_experiment(_cfg(tmp_path), checkpoint)
