@@ -8,6 +8,11 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+#: Body joints shared by SMPL, SMPL-H and SMPL-X (pelvis + 21), i.e. ``len(BODY_JOINT_NAMES)``.
+NUM_BODY_JOINTS = 22
+#: Shape coefficients of BEHAVE's fits, of StackFLOW's predictions and of the surrogate body.
+NUM_BETAS = 10
+
 #: The 22 joints shared by SMPL, SMPL-H and SMPL-X (pelvis + 21 body joints).
 BODY_JOINT_NAMES: Tuple[str, ...] = ('pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee', 'spine2',
                                      'left_ankle', 'right_ankle', 'spine3', 'left_foot', 'right_foot', 'neck',
