@@ -11,4 +11,47 @@ _base_ = [
     './_base_/refiners/stackflow_behave.py',
 ]
 
-model = dict(relation_encoder=dict(pca_file='data/behave/relation_pca_n32_64_d32.npz'))
+# ---- The choices: change one line here and everything built below follows (docs/configs.md). ----------------------
+data_root = 'data/behave'
+# StackFLOW on BEHAVE predicts the male SMPL-H. Others (docs/body_models.md):
+#   dict(type='SMPLH', model_path='surrogate', gender='male')            the licence-free surrogate (not SMPL-H numbers)
+#   dict(type='SMPLX', model_path='data/body_models', gender='neutral')  SMPL-X, as StackFLOW on InterCap
+body_model = dict(type='SMPLH', model_path='data/body_models', gender='male')
+img_size = 256  # side of the square crop around the person and the object, in pixels
+# Offset-PCA relation encoder: human anchors per body part, object anchors, latent dimensions.
+smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
+batch_size = 32
+num_workers = 4
+
+# ---- Built from the choices. --------------------------------------------------------------------------------------
+# tools/fit_relation_pca.py writes this file; its name records the three numbers it was fitted with.
+pca_file = f'{data_root}/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
+object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
+train_pipeline = [
+    dict(type='LoadHOIImage'),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1, scale=0.3, rot_deg=30.0,
+         rot_prob=0.5),
+    dict(type='ColorGain', low=0.8, high=1.2),
+    dict(type='PackHOIInputs', body_target='male'),
+]
+test_pipeline = [
+    dict(type='LoadHOIImage'),
+    # EPro-PnP-style object correspondences of epro_pnp/ (zeros when absent): the refiner's object evidence
+    dict(type='LoadCorrespondences', num_points=4096),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
+    # ground truth = the subject's own (gendered) fit, posed by the metric with the gendered body model
+    dict(type='PackHOIInputs', body_target='gendered'),
+]
+
+model = dict(
+    body_model=body_model,
+    head=dict(num_objects=_base_.num_objects),
+    relation_encoder=dict(pca_file=pca_file, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num,
+                          pca_dim=pca_dim))
+train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
+                        dataset=dict(data_root=data_root, body_model=body_model, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
+                      dataset=dict(data_root=data_root, body_model=body_model, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(body_model=body_model, object_library=object_library)
+test_evaluator = dict(body_model=body_model, object_library=object_library)

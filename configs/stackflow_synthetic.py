@@ -6,41 +6,66 @@
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/models/stackflow.py',
-    './_base_/datasets/synthetic_behave.py',
+    './_base_/datasets/behave.py',
     './_base_/schedules/stackflow_behave.py',
     './_base_/refiners/stackflow_behave.py',
 ]
 
-feature_dim = 256
-img_size = 128
-model = dict(
-    backbone=dict(depth=18, out_channels=feature_dim, channels_last=True),
-    shape_head=dict(feature_dim=feature_dim, hidden_dim=256),
-    head=dict(feature_dim=feature_dim, flow_cfg=dict(num_layers=4, hidden_features=256, num_blocks_per_layer=2,
-                                                     dropout=0.1)),
-    relation_encoder=dict(pca_file='data/behave_synthetic/relation_pca_n32_64_d32.npz'),
-    body_model=dict(model_path='surrogate'),
-)
-
+# ---- The choices: change one line here and everything built below follows (docs/configs.md). ----------------------
+# The synthetic HOI world in BEHAVE's layout (docs/synthetic_world.md), generated on first use by the dataset
+# (156 sequences x 4 frames x 4 Kinects = 2080 train / 416 test images at 512 x 384) with procedural objects.
+data_root = 'data/behave_synthetic'
+synthetic = dict(num_sequences=156, frames_per_sequence=4, seed=0, image_size=(512, 384))
+# The licence-free surrogate SMPL-H (built and cached on first use); every log line and metric file says "surrogate".
+# Others: dict(type='SMPLH', model_path='data/body_models', gender='male') (the real files, docs/body_models.md),
+#         dict(type='SMPLX', model_path='data/body_models', gender='neutral').
+body_model = dict(type='SMPLH', model_path='surrogate', gender='male')
+img_size = 128  # side of the square crop around the person and the object, in pixels
+# Offset-PCA relation encoder: human anchors per body part, object anchors, latent dimensions.
+smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
+feature_dim = 256  # ResNet-18 feature width (the flows and the camera/shape head are sized to it below)
 # Data in the main process (num_workers=0): the pipeline costs ~55 ms per batch of 32 here, less than handing a batch
 # over from worker processes (~0.2 s of the main process's time), and no worker competes with torch's threads
 # (docs/benchmarks.md, "The main command").
-train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
-                        dataset=dict(pipeline=[
-                            dict(type='LoadHOIImage'),
-                            dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1,
-                                 scale=0.3, rot_deg=30.0, rot_prob=0.5),
-                            dict(type='ColorGain', low=0.8, high=1.2),
-                            dict(type='PackHOIInputs', body_target='male'),
-                        ]))
-val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
-                      dataset=dict(pipeline=[
-                          dict(type='LoadHOIImage'),
-                          dict(type='LoadCorrespondences', num_points=4096),
-                          dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
-                          dict(type='PackHOIInputs', body_target='gendered'),
-                      ]))
+batch_size = 32
+num_workers = 0
+
+# ---- Built from the choices. --------------------------------------------------------------------------------------
+# tools/train.py fits this file on the training split when it is missing; its name records the three numbers.
+pca_file = f'{data_root}/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
+object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
+train_pipeline = [
+    dict(type='LoadHOIImage'),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1, scale=0.3, rot_deg=30.0,
+         rot_prob=0.5),
+    dict(type='ColorGain', low=0.8, high=1.2),
+    dict(type='PackHOIInputs', body_target='male'),
+]
+test_pipeline = [
+    dict(type='LoadHOIImage'),
+    dict(type='LoadCorrespondences', num_points=4096),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
+    dict(type='PackHOIInputs', body_target='gendered'),
+]
+
+model = dict(
+    backbone=dict(depth=18, out_channels=feature_dim, channels_last=True),
+    shape_head=dict(feature_dim=feature_dim, hidden_dim=256),
+    head=dict(feature_dim=feature_dim, num_objects=_base_.num_objects,
+              flow_cfg=dict(num_layers=4, hidden_features=256, num_blocks_per_layer=2, dropout=0.1)),
+    relation_encoder=dict(pca_file=pca_file, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num,
+                          pca_dim=pca_dim),
+    body_model=body_model,
+)
+train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
+                        dataset=dict(data_root=data_root, synthetic=synthetic, body_model=body_model,
+                                     pipeline=train_pipeline))
+val_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
+                      dataset=dict(data_root=data_root, synthetic=synthetic, body_model=body_model,
+                                   pipeline=test_pipeline))
 test_dataloader = val_dataloader
+val_evaluator = dict(body_model=body_model, object_library=object_library)
+test_evaluator = dict(body_model=body_model, object_library=object_library)
 
 # Post-optimisation (tools/test.py --refine): residuals scaled to BEHAVE's 2048 px (pixel_scale='auto': x4 for the
 # 512 px synthetic images, x1 for a real 2048 px frame in the demo); the synthetic correspondences carry weights in

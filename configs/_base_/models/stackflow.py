@@ -1,8 +1,8 @@
 # StackFLOW (method.md §3-4): ResNet-50 feature -> camera/shape head + two stacked conditional Glow flows over the
-# body pose (22 x 6D) and the offset-PCA relation latent (32-d, 22 parts x 32 human anchors, 64 object anchors).
-# Loss weights are the paper's table; the reductions follow the reference code (docs/heads_and_losses.md).
+# body pose (22 x 6D) and the offset-PCA relation latent. Loss weights are the paper's table; the reductions follow
+# the reference code (docs/heads_and_losses.md). The top-level config fills in its choices: model.body_model,
+# head.num_objects (the dataset's catalogue) and the relation encoder's anchors, latent size and PCA file.
 feature_dim = 2048
-num_objects = 20
 
 model = dict(
     type='HOIReconstructor',
@@ -13,11 +13,9 @@ model = dict(
     # focal length. StackFLOW's [0, 0.75, 2] read as (s, tx, ty) would start at an infinite depth.
     shape_head=dict(type='CameraShapeHead', feature_dim=feature_dim, hidden_dim=2048,
                     init_cam_translation=(0.5, 0.0, 0.0)),
-    head=dict(type='StackedFlowHead', feature_dim=feature_dim, num_objects=num_objects, num_pose_joints=22,
+    head=dict(type='StackedFlowHead', feature_dim=feature_dim, num_pose_joints=22,
               flow_cfg=dict(num_layers=4, hidden_features=1024, num_blocks_per_layer=2, dropout=0.5)),
-    relation_encoder=dict(type='OffsetPCA', pca_file='data/behave/relation_pca_n32_64_d32.npz', smpl_anchor_num=32,
-                          object_anchor_num=64, pca_dim=32),
-    body_model=dict(type='SMPLH', model_path='data/body_models', gender='male'),
+    relation_encoder=dict(type='OffsetPCA'),
     num_train_samples=2,
     num_test_hypotheses=0,
     nll_noise=(0.001, 0.01),

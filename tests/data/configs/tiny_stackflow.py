@@ -11,13 +11,22 @@ model = dict(
                                                      dropout=0.0)),
     relation_encoder=dict(_delete_=True, type='DirectRelativePose'),
 )
-val_dataloader = dict(batch_size=4, num_workers=0,
-                      dataset=dict(pipeline=[
-                          dict(type='LoadHOIImage'),
-                          dict(type='LoadCorrespondences', num_points=256),
-                          dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
-                          dict(type='PackHOIInputs', body_target='gendered'),
-                      ]))
+# mmengine evaluates each config file once: a changed img_size needs the pipelines restated (docs/configs.md).
+train_pipeline = [
+    dict(type='LoadHOIImage'),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1, scale=0.3, rot_deg=30.0,
+         rot_prob=0.5),
+    dict(type='ColorGain', low=0.8, high=1.2),
+    dict(type='PackHOIInputs', body_target='male'),
+]
+test_pipeline = [
+    dict(type='LoadHOIImage'),
+    dict(type='LoadCorrespondences', num_points=256),
+    dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
+    dict(type='PackHOIInputs', body_target='gendered'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=4, num_workers=0, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # the procedural library: the same templates the synthetic world is made of, wherever its data root is
 test_evaluator = dict(object_library=dict(_delete_=True, dataset='behave'), num_samples=1000)
