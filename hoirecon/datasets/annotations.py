@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
+from hoirecon.models.body_models.skeletons import NUM_BODY_JOINTS
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
 from hoirecon.objects.catalogue import MAX_KEYPOINTS
@@ -34,7 +35,6 @@ from .behave_io import (BehaveFormatError, find_frame_file, find_object_fit, int
 
 #: Bump when the content of the cache changes; a cache of another version must be rebuilt.
 ANNOTATION_VERSION = 1
-NUM_BODY_JOINTS = 22
 DEFAULT_BODY_MODEL = dict(type='SMPLH', model_path='surrogate', gender='male')
 #: Settings of the male-betas fit (StackFLOW: 100 Adam steps, lr 0.1, L1 on vertices + joints).
 DEFAULT_FIT_CFG = dict(steps=100, lr=0.1, max_poses_per_shape=16, bodies_per_chunk=64)

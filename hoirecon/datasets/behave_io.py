@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from hoirecon.models.body_models.skeletons import NUM_BETAS
+
 NUM_KINECTS = 4
 SMPLH_POSE_DIM = 156
-NUM_BETAS = 10
 NUM_BODY25 = 25
 
 #: Frame-folder files of one kinect: kind -> candidate names, first one is BEHAVE's.

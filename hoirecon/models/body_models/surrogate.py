@@ -46,7 +46,7 @@ from tqdm import tqdm
 from hoirecon.utils.paths import cache_dir
 from .body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, save_joint_regressor_txt
 from .model_files import smplx_vertex_ids
-from .skeletons import FINGER_NAMES, joint_names, kintree_parents
+from .skeletons import FINGER_NAMES, NUM_BETAS, joint_names, kintree_parents
 from .surrogate_mesh import TubeMesh, make_tube, ramp_weights, signed_volume
 
 #: Bump when the generated files change; the cache folder is ``surrogate_v{SURROGATE_VERSION}``.
@@ -54,7 +54,6 @@ SURROGATE_VERSION = 1
 NUM_VERTICES = 6890
 #: Random bodies meshed for the PCA shape space.
 NUM_SHAPE_SAMPLES = 240
-NUM_BETAS = 10
 MODEL_TYPES = ('smpl', 'smplh')
 GENDERS = ('neutral', 'male', 'female')
 #: Marker written last into a complete surrogate folder.
