@@ -106,9 +106,15 @@ def _check_smplx_options(cls_name: str, options: Dict) -> Optional[str]:
 
 
 class _SMPLFamilyModel(nn.Module):
-    """Shared loading and skinning of :class:`SMPL`, :class:`SMPLH` and :class:`SMPLX` (see their docs)."""
+    """Shared loading and skinning of :class:`SMPL`, :class:`SMPLH` and :class:`SMPLX` (see their docs).
+
+    A subclass names its model type and its rotation inputs; its ``forward`` only spells out the keyword
+    arguments (and their docs) and hands them to :meth:`_forward_rotations`.
+    """
 
     MODEL_TYPE = ''
+    #: ``(input name, joints)`` of the rotation-matrix inputs of ``forward``, in skeleton joint order.
+    POSE_INPUTS: Tuple[Tuple[str, int], ...] = ()
 
     def __init__(self,
                  model_path: str = 'surrogate',
@@ -298,6 +304,29 @@ class _SMPLFamilyModel(nn.Module):
             joints = joints + transl[:, None]
         return BodyModelOutput(vertices=vertices, joints=joints, faces=self.faces_tensor.to(device))
 
+    def _forward_rotations(self, inputs: Dict[str, Optional[torch.Tensor]]) -> BodyModelOutput:
+        """The ``forward`` of every model: pose the :attr:`POSE_INPUTS` rotations (identity when missing).
+
+        Args:
+            inputs: ``forward``'s keyword arguments in the order of its signature (the first given tensor sets
+                the dtype and device): ``betas``, ``transl``, each name of :attr:`POSE_INPUTS` and, for SMPL-X,
+                ``expression``.
+
+        Returns:
+            :class:`BodyModelOutput`.
+        """
+        batch, dtype, device = self._reference(inputs)
+        expression = inputs.get('expression')
+        if expression is not None and (expression.dim() != 2 or expression.shape[1] > _NUM_EXPRESSION):
+            raise ValueError(f'{type(self).__name__}: expression must have shape (B, <= {_NUM_EXPRESSION}), got '
+                             f'{tuple(expression.shape)}.')
+        rotations = [
+            self._rotations(name, inputs.get(name), batch, count, dtype, device) for name, count in self.POSE_INPUTS
+        ]
+        rotations = torch.cat(rotations, dim=1)
+        return self._skin(self._betas(inputs.get('betas'), batch, dtype, device), rotations,
+                          self._translation(inputs.get('transl'), batch, dtype, device), expression)
+
     def forward_axis_angle(self,
                            betas: Optional[torch.Tensor] = None,
                            pose: Optional[torch.Tensor] = None,
@@ -369,7 +398,7 @@ class _SMPLFamilyModel(nn.Module):
         template = self.v_template.to(dtype)
         regressor = self.J_regressor.to(dtype)
         joints = regressor @ template + torch.einsum('bk,jck->bjc', betas,
-                                                    torch.einsum('jv,vck->jck', regressor, shapedirs))
+                                                     torch.einsum('jv,vck->jck', regressor, shapedirs))
         shaped = template[ids] + torch.einsum('bk,vck->bvc', betas, shapedirs[ids])
         eye = torch.eye(3, dtype=dtype, device=device)
         pose_feature = (rotations[:, 1:] - eye).reshape(batch, -1)
@@ -418,6 +447,7 @@ class SMPL(_SMPLFamilyModel):
     """
 
     MODEL_TYPE = 'smpl'
+    POSE_INPUTS = (('global_orient', 1), ('body_pose', NUM_BODY_POSE_JOINTS['smpl']))
 
     def forward(self,
                 betas: Optional[torch.Tensor] = None,
@@ -442,15 +472,8 @@ class SMPL(_SMPLFamilyModel):
         if left_hand_pose is not None or right_hand_pose is not None:
             raise ValueError('SMPL has no finger joints: left_hand_pose / right_hand_pose must be None '
                              '(use SMPLH for articulated hands).')
-        inputs = dict(betas=betas, global_orient=global_orient, body_pose=body_pose, transl=transl)
-        batch, dtype, device = self._reference(inputs)
-        rotations = [
-            self._rotations('global_orient', global_orient, batch, 1, dtype, device),
-            self._rotations('body_pose', body_pose, batch, NUM_BODY_POSE_JOINTS['smpl'], dtype, device)
-        ]
-        rotations = torch.cat(rotations, dim=1)
-        return self._skin(self._betas(betas, batch, dtype, device), rotations,
-                          self._translation(transl, batch, dtype, device))
+        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
+                                            transl=transl))
 
 
 @BODY_MODELS.register_module()
@@ -472,6 +495,8 @@ class SMPLH(_SMPLFamilyModel):
     """
 
     MODEL_TYPE = 'smplh'
+    POSE_INPUTS = (('global_orient', 1), ('body_pose', NUM_BODY_POSE_JOINTS['smplh']),
+                   ('left_hand_pose', NUM_HAND_JOINTS), ('right_hand_pose', NUM_HAND_JOINTS))
 
     def forward(self,
                 betas: Optional[torch.Tensor] = None,
@@ -493,22 +518,9 @@ class SMPLH(_SMPLFamilyModel):
         Returns:
             :class:`BodyModelOutput` with (B, 6890, 3) vertices and (B, 73, 3) joints.
         """
-        inputs = dict(betas=betas,
-                      global_orient=global_orient,
-                      body_pose=body_pose,
-                      transl=transl,
-                      left_hand_pose=left_hand_pose,
-                      right_hand_pose=right_hand_pose)
-        batch, dtype, device = self._reference(inputs)
-        rotations = [
-            self._rotations('global_orient', global_orient, batch, 1, dtype, device),
-            self._rotations('body_pose', body_pose, batch, NUM_BODY_POSE_JOINTS['smplh'], dtype, device),
-            self._rotations('left_hand_pose', left_hand_pose, batch, NUM_HAND_JOINTS, dtype, device),
-            self._rotations('right_hand_pose', right_hand_pose, batch, NUM_HAND_JOINTS, dtype, device)
-        ]
-        rotations = torch.cat(rotations, dim=1)
-        return self._skin(self._betas(betas, batch, dtype, device), rotations,
-                          self._translation(transl, batch, dtype, device))
+        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
+                                            transl=transl, left_hand_pose=left_hand_pose,
+                                            right_hand_pose=right_hand_pose))
 
 
 @BODY_MODELS.register_module()
@@ -526,6 +538,9 @@ class SMPLX(_SMPLFamilyModel):
     """
 
     MODEL_TYPE = 'smplx'
+    POSE_INPUTS = (('global_orient', 1), ('body_pose', NUM_BODY_POSE_JOINTS['smplx']), ('jaw_pose', 1),
+                   ('leye_pose', 1), ('reye_pose', 1), ('left_hand_pose', NUM_HAND_JOINTS),
+                   ('right_hand_pose', NUM_HAND_JOINTS))
 
     def forward(self,
                 betas: Optional[torch.Tensor] = None,
@@ -555,32 +570,10 @@ class SMPLX(_SMPLFamilyModel):
         Returns:
             :class:`BodyModelOutput` with (B, V, 3) vertices and (B, 127, 3) joints.
         """
-        inputs = dict(betas=betas,
-                      global_orient=global_orient,
-                      body_pose=body_pose,
-                      transl=transl,
-                      left_hand_pose=left_hand_pose,
-                      right_hand_pose=right_hand_pose,
-                      expression=expression,
-                      jaw_pose=jaw_pose,
-                      leye_pose=leye_pose,
-                      reye_pose=reye_pose)
-        batch, dtype, device = self._reference(inputs)
-        if expression is not None and (expression.dim() != 2 or expression.shape[1] > _NUM_EXPRESSION):
-            raise ValueError(f'SMPLX: expression must have shape (B, <= {_NUM_EXPRESSION}), got '
-                             f'{tuple(expression.shape)}.')
-        rotations = [
-            self._rotations('global_orient', global_orient, batch, 1, dtype, device),
-            self._rotations('body_pose', body_pose, batch, NUM_BODY_POSE_JOINTS['smplx'], dtype, device),
-            self._rotations('jaw_pose', jaw_pose, batch, 1, dtype, device),
-            self._rotations('leye_pose', leye_pose, batch, 1, dtype, device),
-            self._rotations('reye_pose', reye_pose, batch, 1, dtype, device),
-            self._rotations('left_hand_pose', left_hand_pose, batch, NUM_HAND_JOINTS, dtype, device),
-            self._rotations('right_hand_pose', right_hand_pose, batch, NUM_HAND_JOINTS, dtype, device)
-        ]
-        rotations = torch.cat(rotations, dim=1)
-        return self._skin(self._betas(betas, batch, dtype, device), rotations,
-                          self._translation(transl, batch, dtype, device), expression)
+        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
+                                            transl=transl, left_hand_pose=left_hand_pose,
+                                            right_hand_pose=right_hand_pose, expression=expression,
+                                            jaw_pose=jaw_pose, leye_pose=leye_pose, reye_pose=reye_pose))
 
 
 __all__ = ['BodyModelOutput', 'SMPL', 'SMPLH', 'SMPLX']

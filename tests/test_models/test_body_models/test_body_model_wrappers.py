@@ -135,6 +135,48 @@ def test_smplx_matches_smplx_layer(tmp_path):
     torch.testing.assert_close(ours.joints, ref.joints, atol=1e-5, rtol=0)
 
 
+#: The rotations each model's forward takes, in skeleton joint order (written out independently of POSE_INPUTS).
+SKELETON_ORDER = {
+    'smpl': [('global_orient', 1), ('body_pose', 23)],
+    'smplh': [('global_orient', 1), ('body_pose', 21), ('left_hand_pose', 15), ('right_hand_pose', 15)],
+    'smplx': [('global_orient', 1), ('body_pose', 21), ('jaw_pose', 1), ('leye_pose', 1), ('reye_pose', 1),
+              ('left_hand_pose', 15), ('right_hand_pose', 15)],
+}
+
+
+@pytest.mark.parametrize('model_type', ['smpl', 'smplh', 'smplx'])
+def test_forward_skins_its_inputs_in_skeleton_order(model_type, surrogate_body_root, tmp_path):
+    """The shared forward equals skinning the rotations concatenated by hand, bit for bit (also float64)."""
+    if model_type == 'smplx':
+        body = SMPLX(_synthetic_smplx_file(tmp_path))
+    else:
+        body = {'smpl': SMPL, 'smplh': SMPLH}[model_type](surrogate_body_root, gender='female')
+    assert sum(count for _, count in SKELETON_ORDER[model_type]) == body.num_joints
+    batch = 2
+    for dtype in (torch.float32, torch.float64):
+        generator = torch.Generator().manual_seed(0)
+        inputs = {name: random_rotations(batch, count, seed=seed).to(dtype)
+                  for seed, (name, count) in enumerate(SKELETON_ORDER[model_type])}
+        inputs['global_orient'] = inputs['global_orient'][:, 0]
+        inputs.update(betas=torch.randn(batch, 10, generator=generator, dtype=dtype),
+                      transl=torch.randn(batch, 3, generator=generator, dtype=dtype))
+        expression = None
+        if model_type == 'smplx':
+            expression = inputs['expression'] = torch.randn(batch, 10, generator=generator, dtype=dtype)
+        ours = body(**inputs)
+        rotations = torch.cat([inputs[name].reshape(batch, count, 3, 3)
+                               for name, count in SKELETON_ORDER[model_type]], dim=1)
+        ref = body._skin(inputs['betas'], rotations, inputs['transl'], expression)
+        assert ours.vertices.dtype == dtype
+        assert torch.equal(ours.vertices, ref.vertices) and torch.equal(ours.joints, ref.joints)
+    if model_type == 'smplx':
+        with pytest.raises(ValueError, match=r'SMPLX: expression must have shape \(B, <= 10\)'):
+            body(expression=torch.zeros(1, 11))
+    else:
+        with pytest.raises(TypeError):
+            body(jaw_pose=torch.eye(3)[None])
+
+
 def test_defaults_and_batch_size(smplh_male):
     rest = smplh_male()
     assert rest.vertices.shape == (1, 6890, 3)
