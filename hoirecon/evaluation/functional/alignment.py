@@ -4,8 +4,10 @@ Two conventions are in use for videos (BEHAVE-extended, InterCap):
 
 - ``'sliding'`` (StackFLOW): frame ``i`` gets the transform fitted on frames
   ``[i, i + w)`` (fewer at the end of the sequence); it is applied to frame ``i`` only.
-- ``'chunk'`` (VisTracker): non-overlapping chunks ``[k w, (k + 1) w)`` share one
-  transform fitted on the whole chunk (the last chunk may be shorter).
+- ``'chunk'``: non-overlapping chunks ``[k w, (k + 1) w)`` share one transform fitted on the whole chunk (the
+  last chunk may be shorter). This is *not* VisTracker's rule: VisTracker refits at frames 0, w - 1, 2w - 1, ...
+  (its counter is incremented before the test) and keeps frames without a reconstruction in its timeline, so its
+  numbers are not reproduced by this mode.
 
 ``w = 1`` is per-frame alignment in both conventions.
 """
@@ -71,7 +73,7 @@ def windowed_similarity_procrustes(src: ArrayLike,
         src: (T, P, 3) predicted points of T frames in order (correspondence by index).
         dst: (T, P, 3) target points.
         window: w, frames per window.
-        mode: ``'sliding'`` (StackFLOW) or ``'chunk'`` (VisTracker).
+        mode: ``'sliding'`` (StackFLOW) or ``'chunk'`` (non-overlapping chunks; see the module doc).
         mask: optional (T, P) bool of correspondences to use.
 
     Returns:

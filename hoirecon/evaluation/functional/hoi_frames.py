@@ -290,7 +290,7 @@ def evaluate_hoi_frames(pred_human: Sequence[Mesh],
             the frame's position in the lists.
         window: frames per alignment window; > 1 treats the frames as ONE
             sequence in temporal order (see :mod:`.alignment`).
-        window_mode: ``'sliding'`` (StackFLOW) or ``'chunk'`` (VisTracker).
+        window_mode: ``'sliding'`` (StackFLOW) or ``'chunk'`` (non-overlapping chunks, not VisTracker's rule).
         backend: ``'kdtree'`` (CPU), ``'torch'`` (batched brute force on
             ``device``) or ``'auto'`` (torch on a GPU, else kdtree).
         device: where sampling, fitting and the torch backend run; default: the

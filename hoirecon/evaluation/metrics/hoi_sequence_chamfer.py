@@ -31,7 +31,8 @@ class HOISequenceChamferMetric(HOIChamferMetric):
     Like :class:`HOIChamferMetric`, but the ``'hoi'`` and ``'smpl'`` transforms
     are fitted on the vertices of a window of ``window`` frames of the same
     sequence: ``'sliding'`` (StackFLOW: frame i uses frames [i, i + w)) or
-    ``'chunk'`` (VisTracker: non-overlapping chunks share one transform).
+    ``'chunk'`` (non-overlapping chunks share one transform; not VisTracker's rule, see
+    :mod:`hoirecon.evaluation.functional.alignment`).
     ``window=1`` equals the per-frame metric.
 
     Frames are grouped by ``sequence_keys`` (default: ``sequence`` and, when
