@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
+from hoirecon.evaluation.functional.visibility import object_visibility_ratio
 from hoirecon.models.body_models.skeletons import NUM_BODY_JOINTS
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
@@ -63,7 +64,7 @@ ANNOTATION_FIELDS: Dict[str, Tuple[tuple, type]] = {
     'person_box': ((4, ), _F32),  # xyxy pixel edges, zeros for an empty mask
     'object_box': ((4, ), _F32),  # from the FULL object mask
     'hoi_box': ((4, ), _F32),  # union of the non-empty person and object boxes
-    'visibility': ((), _F32),  # visible / full object pixels, in [0, 1]
+    'visibility': ((), _F32),  # visible / full object pixels (evaluation.functional.object_visibility_ratio)
     'betas': ((10, ), _F32),  # gendered SMPL-H fit
     'global_orient': ((3, 3), _F32),
     'body_pose': ((21, 3, 3), _F32),
@@ -194,8 +195,7 @@ def read_image_record(data_root: str, sequence: str, frame: str, kinect: int, si
     visible_path = find_frame_file(frame_dir, kinect, 'obj_rend_mask')
     visible = load_mask(visible_path, size)
     full, full_path, scale = full_object_mask(data_root, sequence, frame, frame_dir, kinect, size)
-    full_pixels = int(full.sum())
-    visibility = min(int(visible.sum()) / full_pixels, 1.0) if full_pixels else 0.0
+    visibility = object_visibility_ratio(visible, full)  # the evaluation protocol's ratio, not clipped
     try:
         keypoints_path = find_frame_file(frame_dir, kinect, 'keypoints')
         person_kpts = load_body_keypoints(keypoints_path)

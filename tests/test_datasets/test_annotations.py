@@ -5,14 +5,17 @@ import os
 import os.path as osp
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from hoirecon.datasets import annotations
 from hoirecon.datasets.annotations import (ANNOTATION_FIELDS, annotation_files, build_annotations, image_id,
                                            load_annotations, mask_box, read_image_record, union_box)
 from hoirecon.datasets.behave_io import (BehaveFormatError, load_extrinsics, load_object_fit, load_person_fit,
                                          load_sequence_info, object_vertices, world_to_camera_points)
+from hoirecon.evaluation.functional import object_visibility_ratio
 from hoirecon.models.body_models import SMPLH
 from hoirecon.objects import ObjectLibrary
 
@@ -227,6 +230,31 @@ def test_full_mask_falls_back_to_half_resolution_mask_full(root_copy, caches):
                                                             'k1.mask_full.jpg')
     np.testing.assert_allclose(half_record['object_box'], full_record['object_box'], atol=2.0)
     assert abs(half_record['visibility'] - full_record['visibility']) < 0.15
+
+
+def test_visibility_is_the_evaluation_protocol_ratio(root_copy, monkeypatch):
+    """The cache stores evaluation.functional.object_visibility_ratio of the two masks, not clipped at 1."""
+    sequence, frame_dir = _first_frame(root_copy, 'train')
+
+    def mask(kinect, kind):
+        return cv2.imread(osp.join(frame_dir, f'k{kinect}.obj_rend_{kind}.jpg'), cv2.IMREAD_GRAYSCALE)
+
+    kinect = max(range(4), key=lambda k: int((mask(k, 'full') > 127).sum()))
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return object_visibility_ratio(*args, **kwargs)
+
+    monkeypatch.setattr(annotations, 'object_visibility_ratio', spy)
+    record = read_image_record(root_copy, sequence, 't0003.000', kinect, (128, 96))
+    assert len(calls) == 1
+    assert record['visibility'] == object_visibility_ratio(mask(kinect, 'mask'), mask(kinect, 'full')) > 0
+    # a visible mask a little larger than the full one (JPEG or half-resolution edges) keeps its ratio above 1
+    grown = cv2.dilate(mask(kinect, 'full'), np.ones((3, 3), np.uint8))
+    cv2.imwrite(osp.join(frame_dir, f'k{kinect}.obj_rend_mask.jpg'), grown)
+    record = read_image_record(root_copy, sequence, 't0003.000', kinect, (128, 96))
+    assert record['visibility'] == object_visibility_ratio(mask(kinect, 'mask'), mask(kinect, 'full')) > 1.0
 
 
 def test_cli_builds_the_requested_kinects(root_copy, tmp_path):
