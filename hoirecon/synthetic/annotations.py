@@ -6,7 +6,7 @@ downstream code can be trained and evaluated without running those networks.
 """
 import numpy as np
 
-from .cameras import Intrinsics
+from hoirecon.utils.offscreen import Intrinsics
 
 #: BODY_25 ids of wrists, ankles, toes and heels: detected less precisely.
 EXTREMITY_JOINTS = (4, 7, 11, 14, 19, 20, 21, 22, 23, 24)

@@ -15,41 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hoirecon.utils.offscreen import Intrinsics
+
 #: Kinect k1 colour intrinsics of BEHAVE at 2048x1536 pixels (fx, fy, cx, cy).
 BEHAVE_COLOR_INTRINSICS = (979.7844, 979.840, 1018.952, 779.486)
 BEHAVE_IMAGE_SIZE = (2048, 1536)
 NUM_KINECTS = 4
 #: The kinect whose colour frame is the world frame.
 WORLD_KINECT = 1
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole intrinsics of one colour camera (pixels, no distortion).
-
-    Attributes:
-        fx, fy: Focal lengths in pixels.
-        cx, cy: Principal point in pixels (OpenCV: pixel centres at integers).
-        width, height: Image size in pixels.
-    """
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
-
-    @property
-    def matrix(self) -> np.ndarray:
-        """(3, 3) float64 camera matrix ``[[fx,0,cx],[0,fy,cy],[0,0,1]]``."""
-        return np.array([[self.fx, 0., self.cx], [0., self.fy, self.cy], [0., 0., 1.]])
-
-    def project(self, points_cam: np.ndarray) -> np.ndarray:
-        """Project camera-frame points (N, 3) in metres to pixels (N, 2)."""
-        points_cam = np.asarray(points_cam, dtype=np.float64)
-        z = points_cam[:, 2:3]
-        return np.concatenate([self.fx * points_cam[:, :1] / z + self.cx, self.fy * points_cam[:, 1:2] / z + self.cy],
-                              axis=1)
 
 
 def behave_like_intrinsics(image_size: tuple, rng: np.random.Generator = None, jitter: float = 0.0) -> Intrinsics:

@@ -10,24 +10,22 @@ Per camera it makes three passes:
 
 Masks sample each pixel at its centre with OpenCV's convention (pixel ``i``
 centred at ``u = i``): pyrender's OpenGL pixel centres sit at ``i + 0.5``, so
-the principal point is shifted by half a pixel when the camera is built.
-Set ``PYOPENGL_PLATFORM=egl`` before importing this module on a headless machine.
+the principal point is shifted by half a pixel when the camera is built
+(:func:`hoirecon.utils.offscreen.pyrender_camera`). Importing this module selects
+the EGL platform unless ``PYOPENGL_PLATFORM`` says otherwise.
 """
-import os
 from dataclasses import dataclass
 
-os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')
+import numpy as np
 
-import numpy as np  # noqa: E402
-import pyrender  # noqa: E402
+from hoirecon.utils.offscreen import (Intrinsics, camera_node_pose, light_pose, pyrender_camera,  # sets EGL
+                                      release_offscreen_renderer)
+
+import pyrender  # noqa: E402  (after hoirecon.utils.offscreen chose the EGL platform)
 import trimesh  # noqa: E402
 
-from hoirecon.utils.offscreen import release_offscreen_renderer  # noqa: E402
 from .appearance import Lighting  # noqa: E402
-from .cameras import Intrinsics  # noqa: E402
 
-#: OpenCV camera axes -> OpenGL camera axes (y and z flipped).
-CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 BODY_SEG_COLOR = (255, 0, 0)
 OBJECT_SEG_COLOR = (0, 255, 0)
 
@@ -78,31 +76,6 @@ class ViewRender:
     object_mask: np.ndarray
     object_full: np.ndarray
     object_depth: np.ndarray
-
-
-def camera_node_pose(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """pyrender (OpenGL) camera-to-world pose (4, 4) of an OpenCV world->camera transform."""
-    pose = np.eye(4)
-    pose[:3, :3] = np.asarray(rotation).T
-    pose[:3, 3] = -np.asarray(rotation).T @ np.asarray(translation)
-    return pose @ CV_TO_GL
-
-
-def pyrender_camera(intrinsics: Intrinsics, znear: float = 0.05, zfar: float = 50.0) -> pyrender.IntrinsicsCamera:
-    """An OpenGL camera whose pixel ``(i, j)`` samples the OpenCV point ``(u, v) = (i, j)``."""
-    return pyrender.IntrinsicsCamera(fx=intrinsics.fx, fy=intrinsics.fy, cx=intrinsics.cx + 0.5,
-                                     cy=intrinsics.cy + 0.5, znear=znear, zfar=zfar)
-
-
-def light_pose(direction: np.ndarray) -> np.ndarray:
-    """Pose of a directional light travelling along ``direction`` (pyrender lights shine along -z)."""
-    z_axis = -np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
-    helper = np.array([0.0, 1.0, 0.0]) if abs(z_axis[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x_axis = np.cross(helper, z_axis)
-    x_axis /= np.linalg.norm(x_axis)
-    pose = np.eye(4)
-    pose[:3, :3] = np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=1)
-    return pose
 
 
 def _pyrender_mesh(mesh: ColoredMesh, smooth: bool) -> pyrender.Mesh:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import trimesh
 
-from .cameras import Intrinsics
+from hoirecon.utils.offscreen import Intrinsics
 
 JPEG_QUALITY = 95
 

@@ -5,7 +5,7 @@ Pure functions on numpy arrays for ``tools/demo.py``; meshes are in the OpenCV c
 integers). See ``docs/visualization.md``.
 
 Rendering uses pyrender offscreen (``PYOPENGL_PLATFORM=egl`` by default, set on import as in
-:mod:`hoirecon.synthetic.render`); reuse one :class:`MeshRenderer` for many renders.
+:mod:`hoirecon.utils.offscreen`); reuse one :class:`MeshRenderer` for many renders.
 """
 from .export import CV_TO_GLTF, export_meshes, export_scene_glb, save_image
 from .meshes import Mesh, default_colors

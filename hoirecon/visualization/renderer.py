@@ -1,9 +1,10 @@
 """Offscreen (pyrender, EGL) rendering of camera-frame meshes: overlays on the input image and turned side views.
 
-Camera and pixels follow :mod:`hoirecon.synthetic.render`: the scene is expressed in the OpenCV camera frame of the
-image (x right, y down, z forward, metres), the camera is the pinhole ``K`` of the image (fx != fy and any principal
-point allowed, no skew) and pixel ``(i, j)`` samples the point ``(u, v) = (i, j)`` (OpenCV pixel centres at integers;
-:func:`~hoirecon.synthetic.render.pyrender_camera` shifts pyrender's principal point by half a pixel).
+Camera and pixels are those of the synthetic world (both take them from :mod:`hoirecon.utils.offscreen`): the
+scene is expressed in the OpenCV camera frame of the image (x right, y down, z forward, metres), the camera is the
+pinhole ``K`` of the image (fx != fy and any principal point allowed, no skew) and pixel ``(i, j)`` samples the point
+``(u, v) = (i, j)`` (OpenCV pixel centres at integers; :func:`~hoirecon.utils.offscreen.pyrender_camera` shifts
+pyrender's principal point by half a pixel).
 
 Each view is rendered twice with one OpenGL context:
 
@@ -25,13 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hoirecon.synthetic.cameras import Intrinsics
-from hoirecon.synthetic.render import camera_node_pose, light_pose, pyrender_camera  # sets PYOPENGL_PLATFORM=egl
+from hoirecon.utils.offscreen import (Intrinsics, camera_node_pose, keep_orphan, light_pose,  # sets EGL
+                                      offscreen_context_alive, pyrender_camera, release_offscreen_renderer)
 
-import pyrender  # noqa: E402  (after render.py chose the EGL platform)
+import pyrender  # noqa: E402  (after hoirecon.utils.offscreen chose the EGL platform)
 import trimesh  # noqa: E402
 
-from hoirecon.utils.offscreen import keep_orphan, offscreen_context_alive, release_offscreen_renderer  # noqa: E402
 from .meshes import (Mesh, check_image, check_image_size, check_intrinsics, check_meshes, check_rgb,  # noqa: E402
                      check_unit_interval)
 
@@ -207,8 +207,8 @@ class MeshRenderer:
         height, width = image.shape[:2]
         layers = self._render_many(meshes, K, (width, height), [0.0] + angles)
         base = np.broadcast_to(background, image.shape)
-        return [_composite(image, layers[0], meshes, alpha)] + [_composite(base, lay, meshes, 1.0)
-                                                                 for lay in layers[1:]]
+        sides = [_composite(base, lay, meshes, 1.0) for lay in layers[1:]]
+        return [_composite(image, layers[0], meshes, alpha)] + sides
 
     def _render_many(self, meshes: list, K, image_size, angles: list) -> list:
         """One scene (meshes uploaded once), one :class:`RenderLayers` per turn angle."""

@@ -8,9 +8,9 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from hoirecon.datasets import behave_io as io
-from hoirecon.synthetic.cameras import Intrinsics
 from hoirecon.synthetic.writer import (calibration_dict, write_json, write_keypoints, write_mask, write_object_fit,
                                        write_person_fit, write_pickle, write_sequence_info)
+from hoirecon.utils.offscreen import Intrinsics
 
 
 def random_rigid(seed: int):

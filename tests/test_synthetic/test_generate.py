@@ -15,9 +15,9 @@ from hoirecon.models.body_models import SMPLH
 from hoirecon.objects import ObjectLibrary
 from hoirecon.synthetic import generate_synthetic_behave, plan_sequences
 from hoirecon.synthetic.appearance import Lighting
-from hoirecon.synthetic.cameras import Intrinsics
 from hoirecon.synthetic.render import ColoredMesh, HOIRenderer, View
 from hoirecon.synthetic.scene import ObjectGeometry
+from hoirecon.utils.offscreen import Intrinsics
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FRAME_FILES = ('color.jpg', 'person_mask.jpg', 'obj_rend_mask.jpg', 'obj_rend_full.jpg', 'color.json')

@@ -5,8 +5,8 @@ import trimesh
 from scipy.ndimage import binary_dilation
 
 from hoirecon.synthetic.appearance import Lighting
-from hoirecon.synthetic.cameras import Intrinsics
 from hoirecon.synthetic.render import ColoredMesh, HOIRenderer, View
+from hoirecon.utils.offscreen import Intrinsics
 
 INTR = Intrinsics(fx=100.0, fy=101.0, cx=63.3, cy=47.6, width=128, height=96)
 LIGHT = Lighting(direction=np.array([0.0, 1.0, 1.0]), color=np.ones(3), intensity=3.0, fill_intensity=1.0,
