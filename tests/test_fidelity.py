@@ -32,3 +32,11 @@ def test_behave_learning_rate_drops_tenfold_at_epoch_180_of_200():
     rates = _learning_rates(cfg, 200)
     assert rates[0] == pytest.approx(1e-4) and rates[179] == pytest.approx(1e-4)
     assert rates[180] == pytest.approx(1e-5) and rates[199] == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize('name, steps, lr', [('stackflow_behave', 150, 4e-2), ('stackflow_intercap', 300, 5e-2),
+                                             ('stackflow_behave_extended', 200, 5e-2)])
+def test_post_optimisation_steps_and_learning_rate(name, steps, lr):
+    refiner = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', f'{name}.py')).refiner
+    assert (refiner.num_stages, refiner.steps_per_stage) == (2, steps)
+    assert refiner.lr == pytest.approx(lr)
