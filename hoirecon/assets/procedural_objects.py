@@ -5,16 +5,17 @@ tubes) with realistic sizes in metres and vertex counts close to the real templa
 +y up, the object standing on the floor (y = 0), +z its front and +x its right side; the template is then centred at
 its vertex mean like the real ones. Keypoints are vertex-id groups at meaningful places (corners, leg ends, seat
 corners, handle ends, centres). Builds are deterministic.
+
+This module only makes meshes (numpy); :func:`hoirecon.objects.make_procedural_template` turns one into an
+:class:`~hoirecon.objects.ObjectTemplate` (label, family, interaction hints) and
+:func:`hoirecon.objects.write_template_folder` writes them in a dataset's file layout.
 """
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .catalogue import OBJECT_FAMILY, object_index
-from .hints import interaction_hints
 from .primitives import (MeshPart, box_divisions, box_mesh, lathe_mesh, rotation, superellipsoid_mesh, sweep_mesh,
                          transformed)
-from .template import ObjectTemplate, centred_vertices, keypoints_from_groups
 
 
 class _Assembly:
@@ -588,39 +589,29 @@ _BUILDERS: Dict[str, Callable[[], _Assembly]] = {
 }
 
 
-def procedural_raw_mesh(name: str, dataset: str = 'behave'):
+#: Names of the objects that have a procedural builder (BEHAVE's 20, then InterCap's 10).
+PROCEDURAL_OBJECTS: Tuple[str, ...] = tuple(_BUILDERS)
+
+
+def procedural_raw_mesh(name: str) -> Tuple[np.ndarray, np.ndarray, List[str], List[List[int]]]:
     """The procedural mesh of an object as it is written to a template file.
 
     Vertices are in the builder's raw frame, shifted so that the lowest point is at y = 0, and rounded to float32 (the
     precision of a PLY template) so that reading the file back reproduces them exactly.
 
+    Args:
+        name: one of :data:`PROCEDURAL_OBJECTS`, e.g. 'chairwood' (BEHAVE) or 'skate' (InterCap).
+
     Returns:
         (vertices (V, 3) float64 [m], faces (F, 3) int64, keypoint names, keypoint vertex-id groups).
+
+    Raises:
+        KeyError: ``name`` has no procedural builder (the message lists the valid names).
     """
-    object_index(name, dataset)
+    if name not in _BUILDERS:
+        raise KeyError(f'{name!r} has no procedural template; valid names: {", ".join(PROCEDURAL_OBJECTS)}')
     asm = _BUILDERS[name]()
     mesh = asm.mesh()
     standing = mesh.vertices - (0.0, mesh.vertices[:, 1].min(), 0.0)
     vertices = standing.astype(np.float32).astype(np.float64)
     return vertices, mesh.faces, list(asm.keypoints), list(asm.keypoints.values())
-
-
-def make_procedural_template(name: str, dataset: str = 'behave') -> ObjectTemplate:
-    """Build the licence-free procedural template of a BEHAVE or InterCap object.
-
-    Args:
-        name: object name, e.g. 'chairwood' (BEHAVE) or 'skate' (InterCap).
-        dataset: 'behave' or 'intercap'.
-
-    Returns:
-        An :class:`ObjectTemplate` centred at its vertex mean, with ``source == 'procedural'``.
-    """
-    index = object_index(name, dataset)
-    raw, faces, names, groups = procedural_raw_mesh(name, dataset)
-    vertices = centred_vertices(raw)
-    family = OBJECT_FAMILY[name]
-    meta = interaction_hints(vertices, faces, family)
-    meta['keypoint_source'] = 'procedural'
-    return ObjectTemplate(name=name, index=index, dataset=dataset, vertices=vertices, faces=faces,
-                          keypoints=keypoints_from_groups(vertices, groups), keypoint_vertex_ids=groups,
-                          keypoint_names=names, family=family, meta=meta, source='procedural')

@@ -17,8 +17,8 @@ import numpy as np
 import trimesh
 from tqdm import tqdm
 
+from hoirecon.assets.procedural_objects import procedural_raw_mesh
 from .catalogue import BEHAVE_SUFFIX_ORDER, BEHAVE_TEMPLATE_SUFFIX, MAX_KEYPOINTS, object_index, object_names
-from .procedural import procedural_raw_mesh
 
 LAYOUT_HELP = {
     'behave': 'expected BEHAVE layout: <template_dir>/<name>/<name>_f1000.ply (or _f2000, _f2500, _closed_f1000), '
@@ -141,7 +141,7 @@ def write_template_folder(out_dir: str, dataset: str = 'behave') -> List[str]:
     """
     written = []
     for index, name in enumerate(tqdm(object_names(dataset), desc=f'writing {dataset} templates', leave=False)):
-        vertices, faces, names, groups = procedural_raw_mesh(name, dataset)
+        vertices, faces, names, groups = procedural_raw_mesh(name)
         if dataset == 'behave':
             mesh_path = osp.join(out_dir, name, f'{name}{BEHAVE_TEMPLATE_SUFFIX.get(name, "_f1000")}.ply')
         else:

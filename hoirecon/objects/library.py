@@ -1,12 +1,33 @@
-"""All templates of one dataset, procedural or read from the dataset's files."""
+"""All templates of one dataset, procedural (:mod:`hoirecon.assets.procedural_objects`) or read from its files."""
 import os.path as osp
 from typing import Dict, Iterator, Optional, Tuple
 
+from hoirecon.assets.procedural_objects import procedural_raw_mesh
 from .catalogue import NUM_KEYPOINTS, OBJECT_FAMILY, object_index, object_names
 from .hints import geometric_keypoints, interaction_hints
 from .io import LAYOUT_HELP, find_template_file, keypoint_file_beside, read_keypoint_file, read_mesh
-from .procedural import make_procedural_template
 from .template import ObjectTemplate, centred_vertices, keypoints_from_groups
+
+
+def make_procedural_template(name: str, dataset: str = 'behave') -> ObjectTemplate:
+    """Build the licence-free procedural template of a BEHAVE or InterCap object.
+
+    Args:
+        name: object name, e.g. 'chairwood' (BEHAVE) or 'skate' (InterCap).
+        dataset: 'behave' or 'intercap'.
+
+    Returns:
+        An :class:`ObjectTemplate` centred at its vertex mean, with ``source == 'procedural'``.
+    """
+    index = object_index(name, dataset)
+    raw, faces, names, groups = procedural_raw_mesh(name)
+    vertices = centred_vertices(raw)
+    family = OBJECT_FAMILY[name]
+    meta = interaction_hints(vertices, faces, family)
+    meta['keypoint_source'] = 'procedural'
+    return ObjectTemplate(name=name, index=index, dataset=dataset, vertices=vertices, faces=faces,
+                          keypoints=keypoints_from_groups(vertices, groups), keypoint_vertex_ids=groups,
+                          keypoint_names=names, family=family, meta=meta, source='procedural')
 
 
 def load_template(name: str, dataset: str, template_path: str, keypoint_path: Optional[str] = None) -> ObjectTemplate:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from hoirecon.objects.primitives import (box_divisions, box_mesh, lathe_mesh, signed_volume, superellipsoid_mesh,
-                                         sweep_mesh)
+from hoirecon.assets.primitives import (box_divisions, box_mesh, lathe_mesh, signed_volume, superellipsoid_mesh,
+                                        sweep_mesh)
 
 
 def _assert_closed_outward(part):
