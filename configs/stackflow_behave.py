@@ -22,15 +22,19 @@ img_size = 256  # side of the square crop around the person and the object, in p
 smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
 batch_size = 32
 num_workers = 4
+# PASCAL VOC 2012 images behind the person and the object in half of the training crops, as StackFLOW trains
+# (docs/datasets.md, "Caveats"); None trains without the swap (a departure from the paper: docs/fidelity.md).
+background_dir = 'data/VOCdevkit/VOC2012/JPEGImages'
 
 # ---- Built from the choices. --------------------------------------------------------------------------------------
 # tools/fit_relation_pca.py writes this file; its name records the three numbers it was fitted with.
 pca_file = f'{data_root}/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
 object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
 train_pipeline = [
-    dict(type='LoadHOIImage'),
+    dict(type='LoadHOIImage', with_masks=background_dir is not None),
     dict(type='HOICrop', img_size=img_size, padding_ratio=0.2, augment=True, shift=0.1, scale=0.3, rot_deg=30.0,
          rot_prob=0.5),
+] + ([dict(type='BackgroundSwap', bg_dir=background_dir, prob=0.5)] if background_dir is not None else []) + [
     dict(type='ColorGain', low=0.8, high=1.2),
     dict(type='PackHOIInputs', body_target='male'),
 ]

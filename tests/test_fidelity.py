@@ -40,3 +40,17 @@ def test_post_optimisation_steps_and_learning_rate(name, steps, lr):
     refiner = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', f'{name}.py')).refiner
     assert (refiner.num_stages, refiner.steps_per_stage) == (2, steps)
     assert refiner.lr == pytest.approx(lr)
+
+
+def test_behave_training_swaps_voc_backgrounds_with_probability_half(tmp_path):
+    cfg = Config.fromfile(BEHAVE)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    types = [t.type for t in pipeline]
+    assert types.index('HOICrop') < types.index('BackgroundSwap') < types.index('PackHOIInputs')
+    swap = pipeline[types.index('BackgroundSwap')]
+    assert swap.prob == 0.5 and swap.bg_dir.endswith('VOC2012/JPEGImages')
+    assert pipeline[0].type == 'LoadHOIImage' and pipeline[0].with_masks
+    assert 'BackgroundSwap' not in [t.type for t in cfg.test_dataloader.dataset.pipeline]
+    from hoirecon.datasets.transforms import BackgroundSwap
+    with pytest.raises(FileNotFoundError, match=r'VOCtrainval_11-May-2012.tar.*background_dir = None'):
+        BackgroundSwap(str(tmp_path / 'VOC2012' / 'JPEGImages'))

@@ -30,8 +30,12 @@ class BackgroundSwap(BaseTransform):
 
     def __init__(self, bg_dir: str, prob: float = 0.5):
         if not osp.isdir(bg_dir):
-            raise FileNotFoundError(f'BackgroundSwap: background folder {bg_dir} not found; point bg_dir to a folder '
-                                    'of images (e.g. VOC2012/JPEGImages) or drop BackgroundSwap from the pipeline.')
+            raise FileNotFoundError(f'BackgroundSwap: background folder {bg_dir} not found. StackFLOW swaps in PASCAL '
+                                    'VOC 2012 images (VOCtrainval_11-May-2012.tar, folder '
+                                    'VOCdevkit/VOC2012/JPEGImages): unpack it there, point the config\'s '
+                                    'background_dir (or BackgroundSwap.bg_dir) '
+                                    'to any folder of images, or set background_dir = None to train without the swap '
+                                    '(docs/datasets.md, "Caveats").')
         self.paths = sorted(osp.join(bg_dir, name) for name in os.listdir(bg_dir)
                             if name.lower().endswith(IMAGE_EXTENSIONS))
         if not self.paths:
