@@ -1,25 +1,34 @@
-"""Make what a config needs on disk before its model can be built.
+"""Make what a config needs on disk before its datasets and model can be built.
 
 ``tools/train.py`` and ``tools/test.py`` call :func:`prepare_experiment` before ``Runner.from_cfg``:
 
-1. the training dataset's ``data_root``: generated when the config asks for the synthetic world and the folder
-   does not exist yet (or holds an interrupted generation);
+1. the synthetic world of every dataset config with a ``synthetic=dict(...)`` recipe among the dataloaders the run
+   builds (training: train, val and test; testing a checkpoint: test only): generated with
+   :func:`hoirecon.synthetic.generate_synthetic_behave` when its ``data_root`` does not exist yet, resumed when it
+   holds an interrupted generation. The datasets themselves only read (``BEHAVEFrameDataset`` raises a
+   ``FileNotFoundError`` naming the folder and this fix when it is missing);
 2. the relation encoder's PCA file (``OffsetPCA``): fitted on the training split when it does not exist, unless a
    ``checkpoint`` to test is given that holds the PCA buffers (every hoirecon checkpoint does): then the encoder is
-   told to take them from it (``missing_file='checkpoint'``) and nothing is fitted.
+   told to take them from it (``missing_file='checkpoint'``) and nothing is fitted (nor is the training world
+   generated for it).
 
 Both steps take a file lock, so concurrent ranks of a distributed run do the work once. A config opts out with
-``auto_prepare = False``.
+``auto_prepare = False``. ``tools/make_synthetic_dataset.py`` generates a world without a config.
 """
 import os.path as osp
-from typing import Optional
+from typing import Iterator, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from hoirecon.datasets.behave_frames import ensure_data_root
+from hoirecon.datasets.behave_frames import synthetic_state
 from hoirecon.utils.file_lock import file_lock
 from .relation_pca import fit_relation_pca
+
+#: Dataloaders whose datasets a training run builds (validation each epoch, the test after training).
+TRAIN_DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: Dataloaders whose datasets testing a checkpoint builds.
+TEST_DATALOADERS = ('test_dataloader', )
 
 
 def checkpoint_has_relation_pca(checkpoint: str) -> bool:
@@ -33,19 +42,69 @@ def checkpoint_has_relation_pca(checkpoint: str) -> bool:
     return all(any(key.endswith(f'relation_encoder.{name}') for key in state) for name, _ in OffsetPCA.BUFFERS)
 
 
-def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None) -> None:
-    """Generate the synthetic dataset and fit the relation PCA of ``cfg`` if they are missing.
+def prepare_synthetic_data(data_root: str, synthetic: dict) -> str:
+    """Generate the synthetic world of a ``synthetic=`` recipe in ``data_root`` unless it is there.
+
+    Nothing is written when ``data_root`` holds a complete synthetic world or any other data (a folder without a
+    synthetic manifest, e.g. real BEHAVE); a missing folder is generated and an interrupted generation resumed (the
+    generator refuses a folder made with other parameters). A file lock next to the folder makes concurrent callers
+    generate it once.
+
+    Args:
+        data_root: the dataset root.
+        synthetic: keyword arguments of :func:`hoirecon.synthetic.generate_synthetic_behave` (``num_sequences``,
+            ``frames_per_sequence``, ``seed``, ``image_size``, ...).
+
+    Returns:
+        The absolute ``data_root``.
+    """
+    data_root = osp.abspath(data_root)
+    with file_lock(data_root + '.lock'):
+        state = synthetic_state(data_root)
+        if state in ('missing', 'incomplete'):
+            from hoirecon.synthetic import generate_synthetic_behave
+            what = 'holds an incomplete synthetic dataset' if state == 'incomplete' else 'does not exist'
+            print_log(f'{data_root} {what}: generating the synthetic BEHAVE twin there with {dict(synthetic)}.',
+                      logger='current')
+            generate_synthetic_behave(data_root, **synthetic)
+    return data_root
+
+
+def synthetic_dataset_configs(cfg: Config, dataloaders: Sequence[str] = TRAIN_DATALOADERS) -> Iterator[dict]:
+    """The dataset configs with ``data_root`` and a ``synthetic`` recipe among the given dataloaders of ``cfg``.
+
+    Wrapped datasets (``dataset=`` of a ``RepeatDataset``, ``datasets=[...]`` of a ``ConcatDataset``) are searched too.
+    """
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('data_root') is not None and node.get('synthetic') is not None:
+                yield node
+            for key in ('dataset', 'datasets'):
+                yield from walk(node.get(key))
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                yield from walk(item)
+
+    for name in dataloaders:
+        yield from walk((cfg.get(name) or {}).get('dataset'))
+
+
+def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None,
+                       dataloaders: Optional[Sequence[str]] = None) -> None:
+    """Generate the synthetic datasets and fit the relation PCA of ``cfg`` if they are missing.
 
     Args:
         cfg: the experiment's config (changed in place: ``missing_file='checkpoint'`` when the PCA comes from it).
         checkpoint: the checkpoint to be tested, if any; one holding the PCA makes the PCA fit unnecessary.
+        dataloaders: the dataloaders whose synthetic datasets to generate; default :data:`TEST_DATALOADERS` when a
+            ``checkpoint`` is given, else :data:`TRAIN_DATALOADERS`.
     """
     if not cfg.get('auto_prepare', True):
         return
-    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
-    data_root = dataset.get('data_root')
-    if data_root is not None and dataset.get('synthetic') is not None:
-        ensure_data_root(data_root, dataset['synthetic'])
+    if dataloaders is None:
+        dataloaders = TEST_DATALOADERS if checkpoint is not None else TRAIN_DATALOADERS
+    for dataset in synthetic_dataset_configs(cfg, dataloaders):
+        prepare_synthetic_data(dataset['data_root'], dataset['synthetic'])
     encoder = cfg.get('model', {}).get('relation_encoder', {})
     if encoder.get('type') != 'OffsetPCA' or osp.isfile(encoder['pca_file']):
         return
@@ -53,6 +112,10 @@ def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None) -> None:
         print_log(f"{encoder['pca_file']} not found: the relation PCA comes from {checkpoint}.", logger='current')
         encoder['missing_file'] = 'checkpoint'
         return
+    train_dataset = (cfg.get('train_dataloader') or {}).get('dataset', {})
+    data_root = train_dataset.get('data_root')
+    if data_root is not None and train_dataset.get('synthetic') is not None:
+        prepare_synthetic_data(data_root, train_dataset['synthetic'])  # the PCA is fitted on the training split
     if data_root is None or not osp.isdir(data_root):
         raise FileNotFoundError(
             f"The relation encoder's PCA file {encoder['pca_file']} does not exist and there is no training data to "

@@ -5,11 +5,11 @@ dataset that the BEHAVE readers of :mod:`hoirecon.datasets.behave_io` read as is
 see ``docs/synthetic_world.md``.
 """
 from .cameras import BEHAVE_COLOR_INTRINSICS, CameraRig, behave_like_intrinsics, sample_camera_rig
-from .generate import MANIFEST, SequenceSpec, generate_synthetic_behave, plan_sequences
+from .generate import SequenceSpec, generate_synthetic_behave, plan_sequences
 from .scene import ACTIONS, BodyGeometry, HOIState, ObjectGeometry, allowed_actions, interaction_state, plan_motion
 
 __all__ = [
-    'ACTIONS', 'BEHAVE_COLOR_INTRINSICS', 'BodyGeometry', 'CameraRig', 'HOIState', 'MANIFEST',
+    'ACTIONS', 'BEHAVE_COLOR_INTRINSICS', 'BodyGeometry', 'CameraRig', 'HOIState',
     'ObjectGeometry', 'SequenceSpec', 'allowed_actions', 'behave_like_intrinsics', 'generate_synthetic_behave',
     'interaction_state', 'plan_motion', 'plan_sequences', 'sample_camera_rig'
 ]

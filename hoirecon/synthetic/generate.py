@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
+from hoirecon.datasets.behave_frames import SYNTHETIC_MANIFEST
 from hoirecon.datasets.behave_io import frame_folder_name
 from hoirecon.objects import ObjectLibrary, write_template_folder
 from hoirecon.objects.io import find_template_file
@@ -32,7 +33,6 @@ from .cameras import NUM_KINECTS, behave_like_intrinsics, sample_camera_rig
 from .scene import ACTIONS, ObjectGeometry, allowed_actions
 from .writer import date_name, write_date_config, write_intrinsics, write_json, write_sequence_info
 
-MANIFEST = 'synthetic_manifest.json'
 GENERATOR_VERSION = 1
 NUM_DATES = 7
 #: BEHAVE's subjects and their genders (Sub01-05 male, Sub06-08 female).
@@ -194,7 +194,7 @@ def write_calibration(out_dir: str, seed: int, image_size: tuple):
 
 
 def _check_manifest(out_dir: str, params: dict):
-    path = osp.join(out_dir, MANIFEST)
+    path = osp.join(out_dir, SYNTHETIC_MANIFEST)
     if osp.isfile(path):
         with open(path) as f:
             previous = json.load(f)
@@ -207,14 +207,15 @@ def _check_manifest(out_dir: str, params: dict):
                              'same parameters to resume it, or choose another output folder.')
         return previous
     if osp.isdir(out_dir) and os.listdir(out_dir):
-        raise FileExistsError(f'{out_dir} is not empty and has no {MANIFEST}; refusing to write a synthetic dataset '
-                              'into it. Choose an empty or new folder.')
+        raise FileExistsError(f'{out_dir} is not empty and has no {SYNTHETIC_MANIFEST}; refusing to write a synthetic '
+                              'dataset into it. Choose an empty or new folder.')
     return None
 
 
 def _write_manifest(out_dir: str, params: dict, complete: bool, summary: dict = None):
-    write_json(osp.join(out_dir, MANIFEST), {'generator': 'hoirecon.synthetic', 'version': GENERATOR_VERSION,
-                                             'params': params, 'complete': complete, 'summary': summary or {}})
+    write_json(osp.join(out_dir, SYNTHETIC_MANIFEST), {'generator': 'hoirecon.synthetic', 'version': GENERATOR_VERSION,
+                                                       'params': params, 'complete': complete,
+                                                       'summary': summary or {}})
 
 
 _FRAME_MAKER = None

@@ -1,5 +1,9 @@
-"""BEHAVEFrameDataset: building from a config, the cache, filters, synthetic generation and errors."""
+"""BEHAVEFrameDataset: building from a config, the cache, filters, and the errors of missing data (it never
+generates any: tests/test_apis/test_prepare.py)."""
+import json
+import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ from mmengine.registry import DefaultScope
 
 from hoirecon.datasets import transforms  # noqa: F401  (registers the transforms)
 from hoirecon.datasets.annotations import build_annotations, load_annotations
-from hoirecon.datasets.behave_frames import BEHAVEFrameDataset
+from hoirecon.datasets.behave_frames import SYNTHETIC_MANIFEST, BEHAVEFrameDataset, synthetic_state
 from hoirecon.objects import BEHAVE_OBJECTS
 from hoirecon.registry import DATASETS
 from hoirecon.structures import HOIDataSample
@@ -57,18 +61,24 @@ def test_cache_built_with_other_settings_is_refused(behave_synthetic_root, behav
 
 def test_missing_data_root_says_how_to_get_data(tmp_path):
     missing = str(tmp_path / 'no_behave_here')
-    with pytest.raises(FileNotFoundError, match='no_behave_here.*BEHAVE layout.*synthetic=dict'):
+    with pytest.raises(FileNotFoundError,
+                       match='no_behave_here.*BEHAVE layout.*make_synthetic_dataset.py.*synthetic=dict'):
         BEHAVEFrameDataset(missing)
     assert not osp.exists(missing)
 
 
-def test_generates_synthetic_data_and_cache_when_missing(tmp_path):
+def test_never_generates_and_names_the_command_of_its_recipe(tmp_path):
     root = str(tmp_path / 'behave_synthetic')
     synthetic = dict(num_sequences=1, frames_per_sequence=1, seed=0, image_size=(64, 48), workers=0, progress=False)
-    dataset = BEHAVEFrameDataset(root, split='train', synthetic=synthetic, pipeline=PIPELINE)
-    assert osp.isfile(osp.join(root, 'synthetic_manifest.json'))
-    assert osp.isfile(osp.join(root, 'annotations', 'behave_train.npz'))
-    assert 0 < len(dataset) <= 4 and dataset.metainfo['synthetic'] is True
-    assert dataset[0]['inputs'].shape == (3, 64, 64)
-    again = BEHAVEFrameDataset(root, split='train', synthetic=synthetic)  # reuses data and cache
-    assert len(again) == len(dataset)
+    command = (f'python tools/make_synthetic_dataset.py --out {root} --num-sequences 1 --frames-per-sequence 1 '
+               '--seed 0 --image-size 64 48 --workers 0`')
+    with pytest.raises(FileNotFoundError, match=f'{root} does not exist.*{re.escape(command)}.*tools/train.py'):
+        BEHAVEFrameDataset(root, split='train', synthetic=synthetic)
+    assert not osp.exists(root)
+    os.makedirs(root)  # an interrupted generation
+    with open(osp.join(root, SYNTHETIC_MANIFEST), 'w') as f:
+        json.dump({'complete': False}, f)
+    assert synthetic_state(root) == 'incomplete'
+    with pytest.raises(FileNotFoundError, match='interrupted synthetic generation.*resumes it'):
+        BEHAVEFrameDataset(root, split='train', synthetic=synthetic)
+    assert os.listdir(root) == [SYNTHETIC_MANIFEST]
