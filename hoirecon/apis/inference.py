@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 from hoirecon.datasets.annotations import mask_box, union_box
 from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
+from hoirecon.engine.checkpoint_compat import hoirecon_checkpoint_loading
 from hoirecon.models.refiners.pnp import mask_grid
 from hoirecon.objects import ObjectLibrary, evaluator_object_library
 from hoirecon.objects.catalogue import object_names
@@ -169,7 +170,8 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu', refine: bool 
         raise FileNotFoundError(f'--checkpoint {checkpoint} does not exist; train one with tools/train.py.')
     with DefaultScope.overwrite_default_scope('hoirecon'):
         model = MODELS.build(model_cfg)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    with hoirecon_checkpoint_loading():
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
     if getattr(model.relation_encoder, 'awaiting_checkpoint', False):
         raise FileNotFoundError(f"the relation PCA file {encoder['pca_file']} does not exist and {checkpoint} does "
                                 'not hold the PCA buffers; give the config the PCA file the model was trained with.')

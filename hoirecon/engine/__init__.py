@@ -1,6 +1,7 @@
 """Runner-side pieces: checkpoint loading policy and plain checkpoints, hooks, optimizer wrappers, launch setup."""
 from . import checkpoint_compat  # noqa: F401
-from .checkpoint_compat import UnsafeCheckpointError, allow_unsafe_checkpoints, load_checkpoint_file
+from .checkpoint_compat import (UnsafeCheckpointError, allow_unsafe_checkpoints, hoirecon_checkpoint_loading,
+                                load_checkpoint_file)
 from .hooks import SafeCheckpointHook
 from .optim_wrappers import NONFINITE_COUNTER, NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper
 from .plain_checkpoint import from_plain, to_plain
@@ -9,7 +10,8 @@ from .threads import (ThreadGovernor, adapt_threads_by_default, configure_thread
                       thread_report)
 
 __all__ = [
-    'UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'load_checkpoint_file', 'SafeCheckpointHook',
+    'UnsafeCheckpointError', 'allow_unsafe_checkpoints', 'hoirecon_checkpoint_loading', 'load_checkpoint_file',
+    'SafeCheckpointHook',
     'NONFINITE_COUNTER', 'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipOptimWrapper', 'from_plain', 'to_plain',
     'ThreadGovernor', 'adapt_threads_by_default', 'enable_amp', 'fix_dataloader_workers', 'setup_distributed',
     'configure_threads', 'limit_worker_threads', 'thread_report'
