@@ -12,24 +12,22 @@ arbitrary unpickling is refused unless ``HOIRECON_ALLOW_UNSAFE_CHECKPOINTS=1``
 is set (only for files you trust). See docs/training.md.
 """
 import argparse
-import os
 import os.path as osp
 
-import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
-from mmengine.config import Config, DictAction
+import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.engine import adapt_threads_by_default, configure_threads, fix_dataloader_workers, setup_distributed
-from hoirecon.engine.hooks import AdaptiveThreadsHook
-from hoirecon.utils.paths import resolve_data_paths
+from hoirecon.apis.cli import (add_run_arguments, merge_common_args, parse_tool_args, register_adaptive_threads,
+                               tool_parser)
+from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading, setup_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate a hoirecon checkpoint.')
-    parser.add_argument('config', help='config file, e.g. configs/stackflow_behave.py')
+    parser = tool_parser('Evaluate a hoirecon checkpoint.',
+                         work_dir_help='folder for the logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
-    parser.add_argument('--work-dir', help='folder for the logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file (mmengine DumpResults)')
     parser.add_argument('--refine',
                         action='store_true',
@@ -37,37 +35,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'and after refinement (docs/refiners.md)')
     parser.add_argument('--show-dir',
                         help='save visualisations under this folder (the config needs a visualization hook)')
-    parser.add_argument('--cfg-options',
-                        nargs='+',
-                        action=DictAction,
-                        help='override config entries, e.g. test_dataloader.batch_size=8')
-    parser.add_argument('--data-root', metavar='DIR',
-                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
-                        'when it exists, else the data/ of the hoirecon checkout)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
-                        'may use); data-loader workers always run one thread each')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none',
-                        help='how the processes were started; tools/dist_test.sh uses pytorch (torchrun)')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_run_arguments(parser,
+                      cfg_options_example='test_dataloader.batch_size=8',
+                      launcher_script='tools/dist_test.sh')
+    return parse_tool_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    resolve_data_paths(cfg, args.data_root)
-    fix_dataloader_workers(cfg)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    """Apply the command line to ``cfg``: the shared arguments (``--cfg-options`` first), then the flags."""
+    merge_common_args(cfg, args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     configure_refinement(cfg, args.refine)
@@ -96,9 +72,9 @@ def main(argv=None) -> None:
     setup_distributed(cfg, args.launcher)
     prepare_experiment(cfg, args.checkpoint)  # synthetic data on first use; the PCA from the checkpoint
     runner = Runner.from_cfg(cfg)
-    if adapt_threads_by_default(args.threads):  # fewer threads while other programs take cores
-        runner.register_hook(AdaptiveThreadsHook())
-    metrics = runner.test()
+    register_adaptive_threads(runner, args.threads)  # fewer threads while other programs take cores
+    with hoirecon_checkpoint_loading():
+        metrics = runner.test()
     table = refinement_table(metrics or {})
     if table:
         runner.logger.info('\n' + table)

@@ -12,26 +12,23 @@ Ctrl-C or SIGTERM stops the run after the checkpoint being written (if any) is c
 worker left behind; ``--resume`` continues from the last complete checkpoint. See docs/training.md.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
-import hoirecon  # noqa: F401  # isort: skip  (first: installs the weights-only checkpoint loader)
-from mmengine.config import Config, DictAction
+import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hoirecon.apis import prepare_experiment
-from hoirecon.engine import (adapt_threads_by_default, configure_threads, enable_amp, fix_dataloader_workers,
-                             setup_distributed, thread_report)
+from hoirecon.apis.cli import (add_run_arguments, merge_common_args, parse_tool_args, register_adaptive_threads,
+                               tool_parser)
+from hoirecon.engine import (configure_threads, enable_amp, hoirecon_checkpoint_loading, setup_distributed,
+                             thread_report)
 from hoirecon.engine.graceful_stop import StopRequested, install_stop_handlers, make_checkpoints_uninterruptible
-from hoirecon.engine.hooks import AdaptiveThreadsHook
-from hoirecon.utils.paths import resolve_data_paths
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a hoirecon model.')
-    parser.add_argument('config', help='config file, e.g. configs/stackflow_behave.py')
-    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/<config name>)')
+    parser = tool_parser('Train a hoirecon model.',
+                         work_dir_help='folder for logs and checkpoints (default: work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -43,38 +40,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='automatic mixed precision; needs a CUDA device (on a CPU the command stops with an error)')
-    parser.add_argument('--cfg-options',
-                        nargs='+',
-                        action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_epochs=10 "train_dataloader.batch_size=16"')
-    parser.add_argument('--data-root', metavar='DIR',
-                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
-                        'when it exists, else the data/ of the hoirecon checkout)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads of this process (default: HOIRECON_NUM_THREADS, else every core it '
-                        'may use); data-loader workers always run one thread each')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none',
-                        help='how the processes were started; tools/dist_train.sh uses pytorch (torchrun)')
-    # Set by the legacy torch.distributed.launch; torchrun sets the LOCAL_RANK variable instead.
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_run_arguments(parser,
+                      cfg_options_example='train_cfg.max_epochs=10 "train_dataloader.batch_size=16"',
+                      launcher_script='tools/dist_train.sh')
+    return parse_tool_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the command line to ``cfg``: ``--cfg-options`` first, then the flags."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    resolve_data_paths(cfg, args.data_root)
-    fix_dataloader_workers(cfg)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    """Apply the command line to ``cfg``: the shared arguments (``--cfg-options`` first), then the flags."""
+    merge_common_args(cfg, args)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -95,12 +69,11 @@ def main(argv=None) -> None:
     try:
         prepare_experiment(cfg)  # synthetic data and relation PCA on first use
         runner = Runner.from_cfg(cfg)
-        adapt = adapt_threads_by_default(args.threads)
-        if adapt:  # fewer threads while other programs take cores (--threads N fixes them)
-            runner.register_hook(AdaptiveThreadsHook())
+        adapt = register_adaptive_threads(runner, args.threads)  # --threads N fixes them
         runner.logger.info(f'CPU threads: {thread_report()}' + (', adapted to the free cores' if adapt else ''))
         make_checkpoints_uninterruptible(runner)
-        runner.train()
+        with hoirecon_checkpoint_loading():
+            runner.train()
     except StopRequested as stop:
         print(f'{stop}: training stopped. Continue from the last complete checkpoint with '
               f'`python tools/train.py {args.config} --work-dir {cfg.work_dir} --resume`.', file=sys.stderr)

@@ -1,4 +1,5 @@
 """tools/train.py and tools/test.py turn their command line into the right config."""
+import os
 import os.path as osp
 
 import pytest
@@ -75,3 +76,38 @@ def test_zero_workers_switch_persistent_workers_off(train_tool, test_tool):
     assert cfg.val_dataloader.worker_init_fn == dict(type='hoirecon.worker_init', num_workers=4, seed=7)
     cfg = _merged(test_tool, [config, 'ckpt.pth', '--cfg-options', 'test_dataloader.num_workers=0'])
     assert cfg.test_dataloader.persistent_workers is False
+
+
+@pytest.mark.parametrize('name, positionals, own, example, script',
+                         [('train', ['config'], ['--resume', '--amp'], 'train_cfg.max_epochs=10',
+                           'tools/dist_train.sh'),
+                          ('test', ['config', 'checkpoint'], ['--out', '--refine', '--show-dir'],
+                           'test_dataloader.batch_size=8', 'tools/dist_test.sh')])
+def test_help_lists_the_shared_and_the_own_arguments(train_tool, test_tool, capsys, monkeypatch, name, positionals,
+                                                     own, example, script):
+    monkeypatch.setenv('COLUMNS', '200')  # one line per argument
+    tool = {'train': train_tool, 'test': test_tool}[name]
+    with pytest.raises(SystemExit) as info:
+        tool.parse_args(['--help'])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for argument in positionals + ['--work-dir', *own, '--cfg-options', '--data-root', '--threads', '--launcher']:
+        assert argument in text, argument
+    assert text.index('--work-dir') < text.index(own[0]) < text.index('--cfg-options') < text.index('--launcher')
+    assert f'override config entries, e.g. {example}' in text and f'{script} uses pytorch (torchrun)' in text
+    assert '{none,pytorch,slurm,mpi}' in text and 'HOIRECON_DATA_ROOT' in text and 'HOIRECON_NUM_THREADS' in text
+    assert '--local' not in text  # --local-rank is hidden
+
+
+def test_both_tools_merge_the_shared_arguments_alike(train_tool, test_tool):
+    """One implementation (hoirecon.apis.cli) of the shared arguments: the same config from the same flags."""
+    shared = ['--work-dir', 'w', '--launcher', 'slurm', '--threads', '3', '--cfg-options', 'train_cfg.max_epochs=5',
+              '--local_rank', '2']
+    train_args = train_tool.parse_args([TOY_CONFIG, *shared])
+    assert os.environ['LOCAL_RANK'] == '2' and train_args.threads == 3
+    test_args = test_tool.parse_args([TOY_CONFIG, 'ckpt.pth', *shared])
+    train_cfg, test_cfg = (tool.merge_args(Config.fromfile(osp.join(REPO_ROOT, TOY_CONFIG)), args)
+                           for tool, args in ((train_tool, train_args), (test_tool, test_args)))
+    for cfg in (train_cfg, test_cfg):
+        assert cfg.work_dir == 'w' and cfg.launcher == 'slurm' and cfg.train_cfg.max_epochs == 5
+    assert train_tool.merge_common_args is test_tool.merge_common_args
