@@ -8,10 +8,23 @@ from torch import nn
 from hoirecon.registry import MODELS
 from .actnorm import ActNorm
 from .coupling import AdditiveCoupling
-from .lu_linear import LULinear
+from .lu_linear import LULinear, TriangularLULinear
 
 #: Per flow layer: None (layers that ignore the context) or the coupling's projected context tensors.
 ProjectedContext = List[Optional[List[torch.Tensor]]]
+
+#: The layer choices of each ``variant`` of :class:`ConditionalGlow` (docs/fidelity.md, row 6).
+FLOW_VARIANTS = {
+    # StackFLOW's flows (ProHMR's fork of nflows): the context enters the shift nets' input layer only; BatchNorm eps
+    # 1e-5; LU linear with a bias, identity start and softplus(u) + 1e-3 diagonal; ActNorm started with the unbiased
+    # std floored at 1e-3; shift-net output layer U(+-0.01 / sqrt(H)).
+    'stackflow': dict(actnorm=dict(init_std='unbiased_floor'), linear=TriangularLULinear,
+                      shift_net=dict(block_context=False, batch_norm_eps=1e-5, output_init='uniform')),
+    # hoirecon's first flow: the context also added inside every residual block (+ C x H parameters per block),
+    # BatchNorm eps 1e-3, Glow's permuted LU without bias from a random orthogonal matrix, zero output layer.
+    'block_context': dict(actnorm=dict(init_std='biased'), linear=LULinear,
+                          shift_net=dict(block_context=True, batch_norm_eps=1e-3, output_init='zeros')),
+}
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -23,9 +36,11 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 class ConditionalGlow(nn.Module):
     """Conditional Glow flow (StackFLOW's pose and relation flows).
 
-    The map ``f: x -> z`` is ``num_layers`` times ActNorm -> :class:`LULinear` ->
+    The map ``f: x -> z`` is ``num_layers`` times ActNorm -> LU linear ->
     :class:`AdditiveCoupling` (parities alternating 0, 1, 0, ...), whose shift nets
-    see the context. With a standard-normal base,
+    see the context. ``variant`` picks the layers (:data:`FLOW_VARIANTS`): ``'stackflow'`` is the paper's flow,
+    ``'block_context'`` hoirecon's first one (kept for its checkpoints and the synthetic default it was measured
+    with). With a standard-normal base,
     ``log p(x | c) = log N(f(x); 0, I) + log|det df/dx|``; sampling runs the
     layers backwards from ``z ~ N(0, I)``. Only ActNorm and LULinear change
     volume, so the log-determinant does not depend on the context.
@@ -42,6 +57,7 @@ class ConditionalGlow(nn.Module):
         num_blocks_per_layer: residual blocks per shift net.
         dropout: dropout probability in the shift nets.
         batch_norm: batch norm in the shift nets.
+        variant: ``'stackflow'`` or ``'block_context'`` (:data:`FLOW_VARIANTS`).
     """
 
     def __init__(self,
@@ -51,8 +67,11 @@ class ConditionalGlow(nn.Module):
                  hidden_features: int = 1024,
                  num_blocks_per_layer: int = 2,
                  dropout: float = 0.5,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True,
+                 variant: str = 'stackflow'):
         super().__init__()
+        if variant not in FLOW_VARIANTS:
+            raise ValueError(f'ConditionalGlow: variant must be one of {sorted(FLOW_VARIANTS)}, got {variant!r}.')
         if features < 2:
             raise ValueError(f'ConditionalGlow: features must be >= 2 (coupling splits them), got {features}.')
         if context_features < 1 or num_layers < 1:
@@ -60,13 +79,15 @@ class ConditionalGlow(nn.Module):
                              'must be >= 1.')
         self.features = features
         self.context_features = context_features
+        self.variant = variant
+        choice = FLOW_VARIANTS[variant]
         layers = []
         for i in range(num_layers):
             layers += [
-                ActNorm(features),
-                LULinear(features),
+                ActNorm(features, **choice['actnorm']),
+                choice['linear'](features),
                 AdditiveCoupling(features, context_features, i % 2, hidden_features, num_blocks_per_layer, dropout,
-                                 batch_norm),
+                                 batch_norm, **choice['shift_net']),
             ]
         self.layers = nn.ModuleList(layers)
 

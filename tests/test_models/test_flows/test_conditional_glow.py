@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from hoirecon.models.flows import ActNorm, AdditiveCoupling, ConditionalGlow, LULinear
+from hoirecon.models.flows import ActNorm, AdditiveCoupling, ConditionalGlow, LULinear, TriangularLULinear
 from hoirecon.registry import MODELS
 
 D, C = 6, 3
@@ -29,15 +29,24 @@ def make_trained_looking_flow(dtype=torch.float32, **kwargs):
     return flow.eval()
 
 
-def test_registered_and_built_from_config():
-    flow = MODELS.build(dict(type='ConditionalGlow', features=4, context_features=2, hidden_features=8))
+VARIANTS = ['stackflow', 'block_context']
+
+
+@pytest.mark.parametrize('variant, linear', [('stackflow', TriangularLULinear), ('block_context', LULinear)])
+def test_registered_and_built_from_config(variant, linear):
+    flow = MODELS.build(dict(type='ConditionalGlow', features=4, context_features=2, hidden_features=8,
+                             variant=variant))
     assert isinstance(flow, ConditionalGlow)
     kinds = [type(layer) for layer in flow.layers]
-    assert kinds == [ActNorm, LULinear, AdditiveCoupling] * 4
+    assert kinds == [ActNorm, linear, AdditiveCoupling] * 4
+    assert MODELS.build(dict(type='ConditionalGlow', features=4, context_features=2)).variant == 'stackflow'
+    with pytest.raises(ValueError, match="'block_context', 'stackflow'"):
+        ConditionalGlow(4, 2, variant='nflows')
 
 
-def test_x_to_z_to_x_is_exact():
-    flow = make_trained_looking_flow()
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_x_to_z_to_x_is_exact(variant):
+    flow = make_trained_looking_flow(variant=variant)
     x, c = torch.randn(64, D) * 3 + 1, torch.randn(64, C)
     with torch.no_grad():
         _, z = flow.log_prob(x, c)
@@ -47,8 +56,9 @@ def test_x_to_z_to_x_is_exact():
     torch.testing.assert_close(x_back[:, 0], x, atol=1e-5, rtol=1e-5)
 
 
-def test_log_det_equals_brute_force_jacobian():
-    flow = make_trained_looking_flow(torch.float64)
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_log_det_equals_brute_force_jacobian(variant):
+    flow = make_trained_looking_flow(torch.float64, variant=variant)
     x, c = torch.randn(5, D, dtype=torch.float64), torch.randn(5, C, dtype=torch.float64)
     _, logabsdet = flow.transform(x, c)
     for i in range(5):
@@ -57,8 +67,9 @@ def test_log_det_equals_brute_force_jacobian():
         torch.testing.assert_close(logabsdet[i], torch.linalg.slogdet(jac)[1], atol=1e-10, rtol=1e-10)
 
 
-def test_log_prob_is_base_density_plus_log_det_and_agrees_with_sample():
-    flow = make_trained_looking_flow(torch.float64)
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_log_prob_is_base_density_plus_log_det_and_agrees_with_sample(variant):
+    flow = make_trained_looking_flow(torch.float64, variant=variant)
     c = torch.randn(4, C, dtype=torch.float64)
     z = torch.randn(4, 3, D, dtype=torch.float64)
     x, log_prob_sample = flow.sample(c, z=z)
@@ -92,7 +103,7 @@ def test_mode_is_sample_at_zero_latent():
 
 def test_actnorm_initialises_from_first_training_batch():
     torch.manual_seed(1)
-    norm = ActNorm(4)
+    norm = ActNorm(4, init_std='biased')
     x = torch.randn(100, 4) * torch.tensor([0.1, 1.0, 5.0, 20.0]) + torch.tensor([3.0, -1.0, 0.0, 7.0])
     assert not norm.initialized
     norm.eval()
@@ -106,6 +117,74 @@ def test_actnorm_initialises_from_first_training_batch():
     torch.testing.assert_close(logabsdet, -torch.log(x.std(0, unbiased=False)).sum().expand(100))
     y2, _ = norm(x * 10)
     torch.testing.assert_close(y2, y * 10 - norm.shift * 9)  # second batch: same affine map, no re-init
+
+
+def test_actnorm_stackflow_init_uses_the_unbiased_std_with_a_floor():
+    """nflows' rule: std = max(unbiased std, 1e-3), shift = -mean(x / std); a constant feature gets scale 1000."""
+    x = torch.tensor([[1.0, 2.0, 5.0], [3.0, 2.0, 6.0], [8.0, 2.0, 7.0]], dtype=torch.float64)
+    norm = ActNorm(3).double().train()
+    y, logabsdet = norm(x)
+    std = torch.tensor([math.sqrt(((x[:, 0] - 4) ** 2).sum().item() / 2), 1e-3, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(norm.log_scale.detach(), -torch.log(std))
+    torch.testing.assert_close(norm.shift.detach(), -x.mean(0) / std)
+    torch.testing.assert_close(y, (x - x.mean(0)) / std)
+    torch.testing.assert_close(logabsdet, (-torch.log(std).sum()).expand(3))
+
+
+def test_triangular_lu_linear_starts_as_identity_and_matches_its_formula():
+    torch.manual_seed(4)
+    layer = TriangularLULinear(5).double()
+    x = torch.randn(7, 5, dtype=torch.float64)
+    y, logabsdet = layer(x)
+    torch.testing.assert_close(y, x)  # identity start: L = U = I (softplus(u) + 1e-3 = 1), b = 0
+    torch.testing.assert_close(logabsdet, torch.zeros(7, dtype=torch.float64))
+    with torch.no_grad():
+        for param in layer.parameters():
+            param.add_(torch.randn_like(param))
+    # independent construction: strict triangles filled row by row, diagonal softplus(u) + 1e-3
+    lower, upper = torch.eye(5, dtype=torch.float64), torch.zeros(5, 5, dtype=torch.float64)
+    k = 0
+    for i in range(5):
+        for j in range(i):
+            lower[i, j] = layer.lower_entries[k]
+            k += 1
+    k = 0
+    for i in range(5):
+        for j in range(i + 1, 5):
+            upper[i, j] = layer.upper_entries[k]
+            k += 1
+    diag = torch.log1p(torch.exp(layer.unconstrained_upper_diag.detach())) + 1e-3
+    upper += torch.diag(diag)
+    y, logabsdet = layer(x)
+    torch.testing.assert_close(y, x @ (lower @ upper).T + layer.bias.detach())
+    torch.testing.assert_close(logabsdet, torch.log(diag).sum().expand(7))
+    torch.testing.assert_close(logabsdet[0], torch.linalg.slogdet(layer.weight())[1])
+    x_back, inverse_logabsdet = layer.inverse(y)
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(inverse_logabsdet, -logabsdet)
+
+
+def test_stackflow_variant_context_enters_the_input_layer_only():
+    hidden, blocks = 16, 2
+    paper = ConditionalGlow(D, C, num_layers=1, hidden_features=hidden, num_blocks_per_layer=blocks)
+    earlier = ConditionalGlow(D, C, num_layers=1, hidden_features=hidden, num_blocks_per_layer=blocks,
+                              variant='block_context')
+    net = paper.layers[2].shift_net
+    assert all(block.context_proj is None for block in net.blocks)
+    assert all(m.eps == 1e-5 for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    bound = 0.01 / math.sqrt(hidden)
+    assert net.output_layer.weight.abs().max() <= bound and net.output_layer.bias.abs().max() <= bound
+    assert net.output_layer.weight.abs().max() > 0
+    count = sum(p.numel() for p in paper.parameters())
+    # the earlier variant: C x H + H context parameters per block; its LU holds two D x D matrices and D diagonal
+    # entries (2 D^2 + D) where the paper's holds the two strict triangles, the diagonal and a bias (D^2 + D)
+    extra = blocks * (C * hidden + hidden) + D * D
+    assert sum(p.numel() for p in earlier.parameters()) - count == extra
+    x, c = torch.randn(4, D), torch.randn(4, C)
+    paper.eval()
+    projected = paper.project_context(c)
+    assert len(projected[2]) == 1  # one affine context map per coupling
+    torch.testing.assert_close(paper.log_prob(x, None, projected)[0], paper.log_prob(x, c)[0])
 
 
 def test_actnorm_init_needs_two_samples():
