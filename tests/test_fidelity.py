@@ -54,3 +54,22 @@ def test_behave_training_swaps_voc_backgrounds_with_probability_half(tmp_path):
     from hoirecon.datasets.transforms import BackgroundSwap
     with pytest.raises(FileNotFoundError, match=r'VOCtrainval_11-May-2012.tar.*background_dir = None'):
         BackgroundSwap(str(tmp_path / 'VOC2012' / 'JPEGImages'))
+
+
+def test_sample_joint_loss_is_a_plain_mean_like_the_official_code():
+    """Row 5: the flow samples' 2D-joint L1 is `.mean()` over everything; the mode's stays a sum over joints / B."""
+    from hoirecon.registry import LOSSES
+    losses = Config.fromfile(BEHAVE).model.losses
+    assert losses.joints_2d_samples.reduction == 'mean' and losses.joints_2d.reduction == 'sum_per_batch'
+    pred, target = torch.randn(6, 22, 2), torch.randn(6, 22, 2)
+    loss = LOSSES.build(losses.joints_2d_samples)(pred, target)
+    torch.testing.assert_close(loss, 0.01 * (pred - target).abs().mean())
+
+
+def test_paper_configs_use_the_paper_flow():
+    """Row 6: the paper configs build ConditionalGlow's default variant (the official coupling net)."""
+    cfg = Config.fromfile(BEHAVE)
+    assert cfg.model.head.flow_cfg.get('variant', 'stackflow') == 'stackflow'
+    from hoirecon.models.flows import ConditionalGlow
+    import inspect
+    assert inspect.signature(ConditionalGlow).parameters['variant'].default == 'stackflow'
