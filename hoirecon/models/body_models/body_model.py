@@ -108,13 +108,15 @@ def _check_smplx_options(cls_name: str, options: Dict) -> Optional[str]:
 class _SMPLFamilyModel(nn.Module):
     """Shared loading and skinning of :class:`SMPL`, :class:`SMPLH` and :class:`SMPLX` (see their docs).
 
-    A subclass names its model type and its rotation inputs; its ``forward`` only spells out the keyword
-    arguments (and their docs) and hands them to :meth:`_forward_rotations`.
+    A subclass names its model type and its rotation inputs (:attr:`POSE_INPUTS`); :meth:`forward` (SMPL-X adds
+    its face inputs) hands the keyword arguments to :meth:`_forward_rotations`.
     """
 
     MODEL_TYPE = ''
     #: ``(input name, joints)`` of the rotation-matrix inputs of ``forward``, in skeleton joint order.
     POSE_INPUTS: Tuple[Tuple[str, int], ...] = ()
+    #: Error for a ``forward`` input the model has no joints for (SMPL's hand poses).
+    NO_JOINTS_MESSAGE = '{model} has no joints for {names}: they must be None.'
 
     def __init__(self,
                  model_path: str = 'surrogate',
@@ -315,6 +317,10 @@ class _SMPLFamilyModel(nn.Module):
         Returns:
             :class:`BodyModelOutput`.
         """
+        accepted = {'betas', 'transl', 'expression'} | {name for name, _ in self.POSE_INPUTS}
+        extra = [name for name, value in inputs.items() if value is not None and name not in accepted]
+        if extra:
+            raise ValueError(self.NO_JOINTS_MESSAGE.format(model=type(self).__name__, names=extra))
         batch, dtype, device = self._reference(inputs)
         expression = inputs.get('expression')
         if expression is not None and (expression.dim() != 2 or expression.shape[1] > _NUM_EXPRESSION):
@@ -326,6 +332,30 @@ class _SMPLFamilyModel(nn.Module):
         rotations = torch.cat(rotations, dim=1)
         return self._skin(self._betas(inputs.get('betas'), batch, dtype, device), rotations,
                           self._translation(inputs.get('transl'), batch, dtype, device), expression)
+
+    def forward(self, betas: Optional[torch.Tensor] = None, global_orient: Optional[torch.Tensor] = None,
+                body_pose: Optional[torch.Tensor] = None, transl: Optional[torch.Tensor] = None,
+                left_hand_pose: Optional[torch.Tensor] = None,
+                right_hand_pose: Optional[torch.Tensor] = None) -> BodyModelOutput:
+        """Pose bodies; missing poses are identity, missing betas / transl zero.
+
+        Args:
+            betas: (B, <=num_betas) shape coefficients.
+            global_orient: (B, 3, 3) rotation of the pelvis in the world.
+            body_pose: (B, J, 3, 3) rotations of joints 1..J relative to their parents (J: SMPL 23, SMPL-H and
+                SMPL-X 21).
+            transl: (B, 3) translation, metres.
+            left_hand_pose: (B, 15, 3, 3) left finger joints (index, middle, pinky, ring, thumb; 3 each): SMPL-H
+                joints 22..36, SMPL-X 25..39; must be None for SMPL (no finger joints).
+            right_hand_pose: (B, 15, 3, 3) right finger joints: SMPL-H 37..51, SMPL-X 40..54.
+
+        Returns:
+            :class:`BodyModelOutput` with (B, V, 3) vertices (V: 6890, SMPL-X 10475) and (B, 45 / 73 / 127, 3)
+            joints (SMPL / SMPL-H / SMPL-X).
+        """
+        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
+                                            transl=transl, left_hand_pose=left_hand_pose,
+                                            right_hand_pose=right_hand_pose))
 
     def forward_axis_angle(self,
                            betas: Optional[torch.Tensor] = None,
@@ -448,32 +478,8 @@ class SMPL(_SMPLFamilyModel):
 
     MODEL_TYPE = 'smpl'
     POSE_INPUTS = (('global_orient', 1), ('body_pose', NUM_BODY_POSE_JOINTS['smpl']))
-
-    def forward(self,
-                betas: Optional[torch.Tensor] = None,
-                global_orient: Optional[torch.Tensor] = None,
-                body_pose: Optional[torch.Tensor] = None,
-                transl: Optional[torch.Tensor] = None,
-                left_hand_pose: Optional[torch.Tensor] = None,
-                right_hand_pose: Optional[torch.Tensor] = None) -> BodyModelOutput:
-        """Pose bodies; missing poses are identity, missing betas / transl zero.
-
-        Args:
-            betas: (B, <=num_betas) shape coefficients.
-            global_orient: (B, 3, 3) rotation of the pelvis in the world.
-            body_pose: (B, 23, 3, 3) rotations of joints 1..23 relative to their parents.
-            transl: (B, 3) translation, metres.
-            left_hand_pose: must be None (SMPL has no finger joints).
-            right_hand_pose: must be None.
-
-        Returns:
-            :class:`BodyModelOutput` with (B, 6890, 3) vertices and (B, 45, 3) joints.
-        """
-        if left_hand_pose is not None or right_hand_pose is not None:
-            raise ValueError('SMPL has no finger joints: left_hand_pose / right_hand_pose must be None '
-                             '(use SMPLH for articulated hands).')
-        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
-                                            transl=transl))
+    NO_JOINTS_MESSAGE = ('SMPL has no finger joints: left_hand_pose / right_hand_pose must be None '
+                         '(use SMPLH for articulated hands).')
 
 
 @BODY_MODELS.register_module()
@@ -498,30 +504,6 @@ class SMPLH(_SMPLFamilyModel):
     POSE_INPUTS = (('global_orient', 1), ('body_pose', NUM_BODY_POSE_JOINTS['smplh']),
                    ('left_hand_pose', NUM_HAND_JOINTS), ('right_hand_pose', NUM_HAND_JOINTS))
 
-    def forward(self,
-                betas: Optional[torch.Tensor] = None,
-                global_orient: Optional[torch.Tensor] = None,
-                body_pose: Optional[torch.Tensor] = None,
-                transl: Optional[torch.Tensor] = None,
-                left_hand_pose: Optional[torch.Tensor] = None,
-                right_hand_pose: Optional[torch.Tensor] = None) -> BodyModelOutput:
-        """Pose bodies; missing poses are identity, missing betas / transl zero.
-
-        Args:
-            betas: (B, <=num_betas) shape coefficients.
-            global_orient: (B, 3, 3) rotation of the pelvis in the world.
-            body_pose: (B, 21, 3, 3) rotations of joints 1..21 relative to their parents.
-            transl: (B, 3) translation, metres.
-            left_hand_pose: (B, 15, 3, 3) finger joints 22..36 (index, middle, pinky, ring, thumb; 3 each).
-            right_hand_pose: (B, 15, 3, 3) finger joints 37..51.
-
-        Returns:
-            :class:`BodyModelOutput` with (B, 6890, 3) vertices and (B, 73, 3) joints.
-        """
-        return self._forward_rotations(dict(betas=betas, global_orient=global_orient, body_pose=body_pose,
-                                            transl=transl, left_hand_pose=left_hand_pose,
-                                            right_hand_pose=right_hand_pose))
-
 
 @BODY_MODELS.register_module()
 class SMPLX(_SMPLFamilyModel):
@@ -542,26 +524,14 @@ class SMPLX(_SMPLFamilyModel):
                    ('leye_pose', 1), ('reye_pose', 1), ('left_hand_pose', NUM_HAND_JOINTS),
                    ('right_hand_pose', NUM_HAND_JOINTS))
 
-    def forward(self,
-                betas: Optional[torch.Tensor] = None,
-                global_orient: Optional[torch.Tensor] = None,
-                body_pose: Optional[torch.Tensor] = None,
-                transl: Optional[torch.Tensor] = None,
-                left_hand_pose: Optional[torch.Tensor] = None,
-                right_hand_pose: Optional[torch.Tensor] = None,
-                expression: Optional[torch.Tensor] = None,
-                jaw_pose: Optional[torch.Tensor] = None,
-                leye_pose: Optional[torch.Tensor] = None,
-                reye_pose: Optional[torch.Tensor] = None) -> BodyModelOutput:
-        """Pose bodies; missing poses are identity, missing betas / expression / transl zero.
+    def forward(self, betas: Optional[torch.Tensor] = None, global_orient: Optional[torch.Tensor] = None,
+                body_pose: Optional[torch.Tensor] = None, transl: Optional[torch.Tensor] = None,
+                left_hand_pose: Optional[torch.Tensor] = None, right_hand_pose: Optional[torch.Tensor] = None,
+                expression: Optional[torch.Tensor] = None, jaw_pose: Optional[torch.Tensor] = None,
+                leye_pose: Optional[torch.Tensor] = None, reye_pose: Optional[torch.Tensor] = None) -> BodyModelOutput:
+        """The SMPL-H inputs of :meth:`_SMPLFamilyModel.forward` plus the face; missing expression is zero.
 
         Args:
-            betas: (B, <=num_betas) shape coefficients.
-            global_orient: (B, 3, 3) rotation of the pelvis in the world.
-            body_pose: (B, 21, 3, 3) rotations of joints 1..21.
-            transl: (B, 3) translation, metres.
-            left_hand_pose: (B, 15, 3, 3) finger joints 25..39.
-            right_hand_pose: (B, 15, 3, 3) finger joints 40..54.
             expression: (B, <=10) expression coefficients.
             jaw_pose: (B, 3, 3) jaw (joint 22).
             leye_pose: (B, 3, 3) left eye (joint 23).
