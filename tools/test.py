@@ -19,8 +19,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.apis.cli import (add_run_arguments, merge_common_args, parse_tool_args, register_adaptive_threads,
-                               tool_parser)
+from hoirecon.apis.cli import merge_common_args, parse_tool_args, register_adaptive_threads, tool_parser
 from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading, setup_distributed
 
 
@@ -35,10 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'and after refinement (docs/refiners.md)')
     parser.add_argument('--show-dir',
                         help='save visualisations under this folder (the config needs a visualization hook)')
-    add_run_arguments(parser,
-                      cfg_options_example='test_dataloader.batch_size=8',
-                      launcher_script='tools/dist_test.sh')
-    return parse_tool_args(parser, argv)
+    return parse_tool_args(parser, argv, 'test_dataloader.batch_size=8', 'tools/dist_test.sh')
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

@@ -19,8 +19,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hoirecon.apis import prepare_experiment
-from hoirecon.apis.cli import (add_run_arguments, merge_common_args, parse_tool_args, register_adaptive_threads,
-                               tool_parser)
+from hoirecon.apis.cli import merge_common_args, parse_tool_args, register_adaptive_threads, tool_parser
 from hoirecon.engine import (configure_threads, enable_amp, hoirecon_checkpoint_loading, setup_distributed,
                              thread_report)
 from hoirecon.engine.graceful_stop import StopRequested, install_stop_handlers, make_checkpoints_uninterruptible
@@ -40,10 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='automatic mixed precision; needs a CUDA device (on a CPU the command stops with an error)')
-    add_run_arguments(parser,
-                      cfg_options_example='train_cfg.max_epochs=10 "train_dataloader.batch_size=16"',
-                      launcher_script='tools/dist_train.sh')
-    return parse_tool_args(parser, argv)
+    return parse_tool_args(parser, argv, 'train_cfg.max_epochs=10 "train_dataloader.batch_size=16"',
+                           'tools/dist_train.sh')
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

@@ -4,10 +4,9 @@ A tool builds its parser in three steps, so that ``--help`` lists the common arg
 
     parser = tool_parser('Train a hoirecon model.', work_dir_help='folder for logs and checkpoints (...)')
     parser.add_argument('--resume', ...)                       # the tool's own arguments
-    add_run_arguments(parser, cfg_options_example='train_cfg.max_epochs=10', launcher_script='tools/dist_train.sh')
-    args = parse_tool_args(parser, argv)
+    args = parse_tool_args(parser, argv, 'train_cfg.max_epochs=10', 'tools/dist_train.sh')  # + the shared ones
 
-and applies it with :func:`merge_common_args` before its own flags.
+and applies them with :func:`merge_common_args` before its own flags.
 """
 import argparse
 import os
@@ -63,8 +62,19 @@ def add_run_arguments(parser: argparse.ArgumentParser, cfg_options_example: str,
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
 
 
-def parse_tool_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse ``argv`` (default: ``sys.argv``) and export ``LOCAL_RANK`` unless it is set (as torchrun would)."""
+def parse_tool_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], cfg_options_example: str,
+                    launcher_script: str) -> argparse.Namespace:
+    """Add the shared run arguments (:func:`add_run_arguments`) after the tool's own and parse ``argv``.
+
+    Args:
+        parser: From :func:`tool_parser`, with the tool's own arguments.
+        argv: The arguments, or None for ``sys.argv``.
+        cfg_options_example, launcher_script: See :func:`add_run_arguments`.
+
+    Returns:
+        The parsed arguments; ``LOCAL_RANK`` is exported unless it is set (as torchrun would).
+    """
+    add_run_arguments(parser, cfg_options_example, launcher_script)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
