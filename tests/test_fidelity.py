@@ -73,3 +73,85 @@ def test_paper_configs_use_the_paper_flow():
     from hoirecon.models.flows import ConditionalGlow
     import inspect
     assert inspect.signature(ConditionalGlow).parameters['variant'].default == 'stackflow'
+
+
+def _torchvision_resnet18_state(seed):
+    """A state dict in torchvision's resnet18 key layout (with its fc classifier), written independently of
+    hoirecon's module: the names and shapes of torchvision.models.resnet18."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+
+    def conv(name, out_c, in_c, k):
+        state[f'{name}.weight'] = torch.randn(out_c, in_c, k, k, generator=gen) * 0.1
+
+    def bn(name, c):
+        state[f'{name}.weight'] = torch.rand(c, generator=gen) + 0.5
+        state[f'{name}.bias'] = torch.randn(c, generator=gen) * 0.1
+        state[f'{name}.running_mean'] = torch.randn(c, generator=gen) * 0.1
+        state[f'{name}.running_var'] = torch.rand(c, generator=gen) + 0.5
+        state[f'{name}.num_batches_tracked'] = torch.tensor(100)
+
+    conv('conv1', 64, 3, 7)
+    bn('bn1', 64)
+    in_c = 64
+    for stage, planes in enumerate((64, 128, 256, 512), start=1):
+        for block in range(2):
+            prefix = f'layer{stage}.{block}'
+            first_in = in_c if block == 0 else planes
+            conv(f'{prefix}.conv1', planes, first_in, 3)
+            bn(f'{prefix}.bn1', planes)
+            conv(f'{prefix}.conv2', planes, planes, 3)
+            bn(f'{prefix}.bn2', planes)
+            if block == 0 and (stage > 1):
+                conv(f'{prefix}.downsample.0', planes, first_in, 1)
+                bn(f'{prefix}.downsample.1', planes)
+        in_c = planes
+    state['fc.weight'] = torch.randn(1000, 512, generator=gen)
+    state['fc.bias'] = torch.randn(1000, generator=gen)
+    return state
+
+
+def test_pretrained_backbone_loads_torchvision_weights_from_a_local_file(tmp_path, monkeypatch):
+    """Row 1: the paper configs start from ImageNet weights; a local torchvision file loads with exact keys."""
+    import torch.nn.functional as F
+    from hoirecon.models.backbones import ResNet
+    from hoirecon.models.backbones.pretrained import TORCHVISION_RESNET_URLS
+    cfg = Config.fromfile(BEHAVE)
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint=TORCHVISION_RESNET_URLS[50])
+    assert TORCHVISION_RESNET_URLS[50].endswith('/resnet50-0676ba61.pth')
+
+    state = _torchvision_resnet18_state(0)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    hub = tmp_path / 'torch_home' / 'hub' / 'checkpoints'
+    hub.mkdir(parents=True)
+    torch.save(state, hub / 'resnet18-f37072fd.pth')
+    backbone = ResNet(depth=18, out_channels=16,
+                      init_cfg=dict(type='Pretrained', checkpoint=TORCHVISION_RESNET_URLS[18]))
+    proj_before = backbone.out_proj.weight.detach().clone()
+    backbone.init_weights()
+    loaded = backbone.state_dict()
+    assert set(state) - set(loaded) == {'fc.weight', 'fc.bias'}
+    assert set(loaded) - set(state) == {'out_proj.weight', 'out_proj.bias'}
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith('fc.'))
+    assert torch.equal(backbone.out_proj.weight, proj_before)
+    # the stem's convolution at one output pixel, by hand: sum over the 7 x 7 x 3 window of the padded image
+    image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = F.conv2d(image, backbone.conv1.weight, stride=2, padding=3)
+    padded = F.pad(image, (3, 3, 3, 3))
+    by_hand = (padded[0, :, 4:11, 6:13] * state['conv1.weight'][5]).sum()
+    torch.testing.assert_close(out[0, 5, 2, 3], by_hand)
+
+
+def test_missing_pretrained_weights_say_where_to_get_them(tmp_path, monkeypatch):
+    from hoirecon.models.backbones import ResNet
+    from hoirecon.models.backbones.pretrained import TORCHVISION_RESNET_URLS
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'empty'))
+    monkeypatch.setenv('HOIRECON_DATA_ROOT', str(tmp_path / 'data'))
+    backbone = ResNet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=TORCHVISION_RESNET_URLS[50]))
+    with pytest.raises(FileNotFoundError, match=r'download https://download.pytorch.org/models/resnet50-0676ba61.pth'
+                                                r'.*model.backbone.init_cfg.checkpoint=PATH'):
+        backbone.init_weights()
+    wrong = tmp_path / 'resnet50-0676ba61.pth'
+    torch.save(_torchvision_resnet18_state(0), wrong)
+    with pytest.raises(KeyError, match='not a torchvision ResNet state dict'):
+        ResNet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=str(wrong))).init_weights()

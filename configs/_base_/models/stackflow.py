@@ -8,7 +8,11 @@ model = dict(
     type='HOIReconstructor',
     # uint8 RGB crops -> (x / 255 - ImageNet mean) / std; StackFLOW skips the / 255 (docs/datasets.md).
     data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
-    backbone=dict(type='ResNet', depth=50, out_channels=feature_dim),
+    # ImageNet-pretrained ResNet-50 (torchvision's IMAGENET1K_V1 file, as StackFLOW's resnet50(pretrained=True)),
+    # read from torch's hub cache or data/pretrained/ (never downloaded; the error says how to provide it) + 1x1 conv.
+    backbone=dict(type='ResNet', depth=50, out_channels=feature_dim,
+                  init_cfg=dict(type='Pretrained',
+                                checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')),
     # Crop camera (s, tx, ty) starts at s = 0.5: a person filling the padded square box sits at ~2.5 m whatever the
     # focal length. StackFLOW's [0, 0.75, 2] read as (s, tx, ty) would start at an infinite depth.
     shape_head=dict(type='CameraShapeHead', feature_dim=feature_dim, hidden_dim=2048,

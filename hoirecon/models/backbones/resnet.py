@@ -10,11 +10,13 @@ ImageNet ``state_dict`` saved to a local file loads as it is::
 from typing import List, Optional, Tuple, Type, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hoirecon.registry import BACKBONES
+from .pretrained import find_pretrained_file, load_torchvision_resnet, pretrained_checkpoint
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -192,6 +194,22 @@ class ResNet(BaseModule):
     def stages(self) -> Tuple[nn.Sequential, ...]:
         """``(layer1, layer2, layer3, layer4)``."""
         return tuple(getattr(self, f'layer{i + 1}') for i in range(len(self.stage_planes)))
+
+    def init_weights(self) -> None:
+        """Initialise as ``init_cfg`` says; a 'Pretrained' entry loads torchvision ImageNet weights from a local
+        file (:func:`~hoirecon.models.backbones.pretrained.find_pretrained_file`: a path, a file name or the public
+        URL, looked up in torch's hub cache and ``data/pretrained/``; never downloaded), keeping ``out_proj`` at its
+        default initialisation."""
+        checkpoint = pretrained_checkpoint(self.init_cfg)
+        if checkpoint is None:
+            super().init_weights()
+            return
+        report = load_torchvision_resnet(self, checkpoint)
+        self.to(memory_format=self.memory_format)
+        self._is_init = True
+        print_log(f'ResNet-{self.depth}: ImageNet weights loaded from {find_pretrained_file(checkpoint)} '
+                  f'(ignored {len(report["ignored"])} classifier keys; not in the file: {report["not_loaded"]})',
+                  logger='current')
 
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:
