@@ -20,6 +20,7 @@ The arguments and input files are checked before torch and the model are importe
 twenty), and an input error prints one line (``--debug`` shows the traceback).
 """
 import argparse
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -28,8 +29,13 @@ import time
 
 from mmengine.config import DictAction
 
+
+class MissingExtra(RuntimeError):
+    """An option needs an optional extra that is not installed."""
+
+
 #: Errors of the user's input: printed as one line by the command line (``--debug``: the traceback).
-INPUT_ERRORS = (FileNotFoundError, ValueError, KeyError)
+INPUT_ERRORS = (FileNotFoundError, ValueError, KeyError, MissingExtra)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,7 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--object-mask', action='append', metavar='MASK', help="object mask, per --object ('-': none)")
     parser.add_argument('--object-bbox', action='append', metavar='X0,Y0,X1,Y1',
                         help="object box in pixels, per --object ('-': none)")
-    parser.add_argument('--keypoints', help='OpenPose BODY_25 JSON of the person (OpenPose or BEHAVE layout)')
+    parser.add_argument('--keypoints', metavar='JSON|auto',
+                        help='OpenPose BODY_25 JSON of the person (OpenPose or BEHAVE layout), or "auto" to detect '
+                        'them (MediaPipe BlazePose; pip install -e ".[keypoints]"); without a mask or --bbox they '
+                        'also give the person box')
     parser.add_argument('--correspondences', action='append', metavar='PKL',
                         help="EPro-PnP-style x3d/x2d/w2d pickle, per --object ('-': none)")
     parser.add_argument('--template', action='append', metavar='MESH',
@@ -79,7 +88,12 @@ def check_inputs(args) -> None:
     camera source, numbers in range. Raises FileNotFoundError / ValueError naming the option."""
     count = len(args.object)
     files = [('image', args.image), ('--config', args.config), ('--checkpoint', args.checkpoint),
-             ('--person-mask', args.person_mask), ('--keypoints', args.keypoints), ('--calibration', args.calibration)]
+             ('--person-mask', args.person_mask), ('--calibration', args.calibration)]
+    if args.keypoints != 'auto':
+        files.append(('--keypoints', args.keypoints))
+    elif importlib.util.find_spec('mediapipe') is None:
+        raise MissingExtra('--keypoints auto needs the optional keypoint detector (MediaPipe BlazePose): '
+                           'pip install -e ".[keypoints]", or pass an OpenPose BODY_25 JSON file.')
     for flag in ('object_mask', 'correspondences', 'template'):
         values = _per_object(getattr(args, flag), count, '--' + flag.replace('_', '-'))
         files += [(f"--{flag.replace('_', '-')} of {name}", path) for name, path in zip(args.object, values)]
@@ -88,9 +102,9 @@ def check_inputs(args) -> None:
         if path is not None and not osp.isfile(path):
             hint = ' (train one with tools/train.py)' if what == '--checkpoint' else ''
             raise FileNotFoundError(f'{what} {path}: no such file{hint}.')
-    if args.person_mask is None and args.bbox is None:
-        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg) or --bbox x0 y0 '
-                         'x1 y1 (pixels) around the person (and the object).')
+    if args.person_mask is None and args.bbox is None and args.keypoints is None:
+        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg), --bbox x0 y0 '
+                         'x1 y1 (pixels) around the person (and the object), or keypoints (--keypoints FILE or auto).')
     if args.hypotheses < 0:
         raise ValueError(f'--hypotheses must be >= 0, got {args.hypotheses}.')
     _camera_source(args)

@@ -8,7 +8,7 @@ import copy
 import os.path as osp
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from hoirecon.objects.catalogue import object_names
 from hoirecon.objects.io import read_mesh
 from hoirecon.objects.template import centred_vertices
 from hoirecon.registry import MODELS
+from .person_keypoints import detect_body25, keypoints_box
 from .refinement import config_refiner
 
 #: Focal length of a BEHAVE Kinect colour camera relative to the image width (976 px at 2048 px): the default
@@ -178,13 +179,36 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu', refine: bool 
     return model.to(device).eval()
 
 
+def _person_keypoints(keypoints, image: np.ndarray, notes: List[str]) -> Optional[np.ndarray]:
+    """(25, 3) BODY_25 keypoints from a JSON file, ``'auto'`` (detected, :mod:`hoirecon.apis.person_keypoints`),
+    an array, or None (noted)."""
+    if keypoints is None:
+        notes.append('no --keypoints: the refiner runs without the person keypoint term.')
+        return None
+    if isinstance(keypoints, str) and keypoints == 'auto':
+        detected = detect_body25(image)
+        if detected is None:
+            notes.append('--keypoints auto: the keypoint detector found no person; the refiner runs without the '
+                         'person keypoint term.')
+        else:
+            notes.append(f'--keypoints auto: {int((detected[:, 2] >= 0.5).sum())} of 25 BODY_25 keypoints detected '
+                         'with confidence >= 0.5 (MediaPipe BlazePose mapped to BODY_25).')
+        return detected
+    if isinstance(keypoints, str):
+        return load_body_keypoints(keypoints)
+    keypoints = np.asarray(keypoints, np.float32)
+    if keypoints.shape != (25, 3):
+        raise ValueError(f'keypoints: expected (25, 3) BODY_25 x, y, confidence, got {keypoints.shape}.')
+    return keypoints
+
+
 def reconstruct_image(model: torch.nn.Module,
                       cfg: Config,
                       image_path: str,
                       objects: Sequence[ObjectInput],
                       person_mask: Optional[str] = None,
                       person_bbox: Optional[Sequence[float]] = None,
-                      keypoints: Optional[str] = None,
+                      keypoints: Union[str, np.ndarray, None] = None,
                       intrinsics: Optional[Sequence[float]] = None,
                       num_correspondences: int = 4096,
                       data_hint: str = '') -> DemoResult:
@@ -196,7 +220,8 @@ def reconstruct_image(model: torch.nn.Module,
         image_path: RGB image.
         objects: the objects (at least one).
         person_mask: person mask image (box from it); or ``person_bbox`` (xyxy pixels).
-        keypoints: OpenPose JSON (BEHAVE or OpenPose layout), optional.
+        keypoints: OpenPose JSON (BEHAVE or OpenPose layout), ``'auto'`` (detected in the image; needs the
+            ``keypoints`` extra), a (25, 3) array, or None. Without a mask or box, the person box comes from them.
         intrinsics: ``(fx, fy, cx, cy)`` pixels; None assumes a BEHAVE-like camera (noted).
         num_correspondences: rows kept per correspondence file.
         data_hint: a sentence for missing data files (:func:`~hoirecon.utils.paths.data_path_hint`).
@@ -210,16 +235,18 @@ def reconstruct_image(model: torch.nn.Module,
     image = load_image(image_path)
     height, width = image.shape[:2]
     K = intrinsics_matrix(intrinsics, (width, height), notes)
+    person_kpts = _person_keypoints(keypoints, image, notes)
     if person_mask is not None:
         person_box = mask_file_box(person_mask, (width, height), '--person-mask')
     elif person_bbox is not None:
         person_box = _check_box(person_bbox, '--bbox')
+    elif person_kpts is not None and keypoints_box(person_kpts, (width, height)) is not None:
+        person_box = keypoints_box(person_kpts, (width, height))
+        notes.append('person box from the keypoints (no --person-mask or --bbox): '
+                     f'{np.round(person_box, 1).tolist()}.')
     else:
-        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg) or --bbox x0 y0 '
-                         'x1 y1 (pixels) around the person (and the object).')
-    person_kpts = load_body_keypoints(keypoints) if keypoints else None
-    if person_kpts is None:
-        notes.append('no --keypoints: the refiner runs without the person keypoint term.')
+        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg), --bbox x0 y0 '
+                         'x1 y1 (pixels) around the person (and the object), or keypoints (--keypoints FILE or auto).')
     classes = list(object_names(evaluator_object_library(cfg.get('test_evaluator'))['dataset']))
     for obj in objects:
         if obj.name not in classes:

@@ -67,7 +67,7 @@ def test_two_objects_share_one_refined_person(demo, frame, checkpoint, tmp_path)
 
 def test_missing_or_bad_inputs_are_reported(demo, frame, checkpoint, tmp_path):
     base = [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--out', str(tmp_path)]
-    with pytest.raises(ValueError, match='--person-mask MASK .* or --bbox'):
+    with pytest.raises(ValueError, match=r'--person-mask MASK .*--bbox x0 .*--keypoints FILE or auto'):
         demo.main(base + ['--object', frame['name']])
     with pytest.raises(ValueError, match='not a category of this model'):
         demo.main(base + ['--object', 'spaceship', '--bbox', '0', '0', '50', '50'])
@@ -194,3 +194,28 @@ def test_named_intrinsics_and_a_principal_point_outside_the_image(demo, frame, c
         demo.main(base + ['--fx', '500', '--fy', '500'])
     with pytest.raises(ValueError, match='--intrinsics and --calibration'):
         demo.main(base + ['--calibration', frame['calibration'], '--intrinsics', *swapped])
+
+
+def test_person_box_from_the_keypoints_alone(demo, frame, checkpoint, tmp_path):
+    """Without --person-mask or --bbox the keypoints give the person box (as --keypoints auto does)."""
+    from hoirecon.apis.person_keypoints import keypoints_box
+    from hoirecon.datasets.behave_io import load_body_keypoints
+    args = [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+            '--object-mask', frame['object'], '--keypoints', frame['keypoints'], '--calibration',
+            frame['calibration'], '--out', str(tmp_path)]
+    summary = demo.main(args)
+    image = cv2.imread(frame['image'])
+    expected = keypoints_box(load_body_keypoints(frame['keypoints']), (image.shape[1], image.shape[0]))
+    assert expected is not None
+    assert any(note.startswith('person box from the keypoints') for note in summary['notes'])
+    assert f'{np.round(expected, 1).tolist()}' in ' '.join(summary['notes'])
+
+
+@pytest.mark.skipif(__import__('importlib').util.find_spec('mediapipe') is not None,
+                    reason='the keypoints extra is installed here: the message for its absence cannot show')
+def test_keypoints_auto_without_the_extra_says_how_to_install_it(demo, frame, checkpoint, tmp_path, capsys):
+    status = demo.cli([frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+                       '--bbox', '0', '0', '50', '50', '--keypoints', 'auto', '--out', str(tmp_path)])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'pip install -e ".[keypoints]"' in err
