@@ -70,8 +70,8 @@ def refine_seconds(refiner, model, problem, index=None, device='cpu') -> float:
     if device.startswith('cuda'):
         torch.cuda.synchronize()
     start = time.perf_counter()
-    refiner(model, args['feature'], args['labels'], init=args['init'], observations=args['observations'],
-            camera=args['camera'])
+    refiner(model.refinement_problem(args['feature'], args['labels']), init=args['init'],
+            observations=args['observations'], camera=args['camera'])
     if device.startswith('cuda'):
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -2,10 +2,10 @@
 from typing import Dict, Optional
 
 import torch
-from mmengine.model import BaseModule
 
 from hoirecon.models.flows import ConditionalGlow
 from hoirecon.registry import HEADS
+from .base_head import BaseHOIHead, LogProbFn
 from .head_inputs import check_head_inputs, repeat_per_sample
 from .relation_context import RelationContext
 
@@ -13,12 +13,13 @@ from .relation_context import RelationContext
 DEFAULT_FLOW_CFG = dict(num_layers=4, hidden_features=1024, num_blocks_per_layer=2, dropout=0.5, batch_norm=True)
 
 
-class TwoFlowHead(BaseModule):
+class TwoFlowHead(BaseHOIHead):
     """Pose flow ``p(theta | feature)`` and relation flow ``p(gamma | RelationContext(feature, object, theta))``.
 
-    Not registered itself: use :class:`StackedFlowHead` (relation conditioned on
-    the pose) or :class:`IndependentFlowHead` (relation conditioned on image and
-    object only). Both flows are :class:`ConditionalGlow` with a standard-normal
+    The one implementation of both flow heads; registered under two names that differ by the class attribute
+    :attr:`condition_relation_on_pose` only: :class:`StackedFlowHead` (relation conditioned on the pose, True)
+    and :class:`IndependentFlowHead` (relation conditioned on image and object only, False). Their parameters
+    and state-dict keys are those of this class. Both flows are :class:`ConditionalGlow` with a standard-normal
     base; the point estimate ("mode") maps z = 0 through both flows, the relation
     flow seeing the mode pose.
 
@@ -38,10 +39,10 @@ class TwoFlowHead(BaseModule):
         relation_dim: D, width of the relation latent.
         num_pose_joints: J, rotations in the pose (22 = global orient + 21 body joints).
         flow_cfg: overrides of :data:`DEFAULT_FLOW_CFG` for both flows.
-        condition_relation_on_pose: True stacks the flows.
         init_cfg: mmengine initialisation config.
     """
-    has_likelihood = True
+    #: True stacks the flows (the relation context embeds the pose); set by the registered names.
+    condition_relation_on_pose: bool = True
 
     def __init__(self,
                  feature_dim: int = 2048,
@@ -49,7 +50,6 @@ class TwoFlowHead(BaseModule):
                  relation_dim: int = 32,
                  num_pose_joints: int = 22,
                  flow_cfg: Optional[dict] = None,
-                 condition_relation_on_pose: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         self.feature_dim = feature_dim
@@ -60,7 +60,7 @@ class TwoFlowHead(BaseModule):
         flow_cfg = {**DEFAULT_FLOW_CFG, **(flow_cfg or {})}
         self.pose_flow = ConditionalGlow(self.pose_dim, feature_dim, **flow_cfg)
         self.relation_context = RelationContext(feature_dim, num_objects,
-                                                self.pose_dim if condition_relation_on_pose else None)
+                                                self.pose_dim if self.condition_relation_on_pose else None)
         self.relation_flow = ConditionalGlow(relation_dim, feature_dim, **flow_cfg)
 
     def forward(self,
@@ -142,8 +142,7 @@ class TwoFlowHead(BaseModule):
         relation_log_prob, relation_z = self.relation_flow.log_prob(relation, context)
         return dict(pose=pose_log_prob, relation=relation_log_prob, pose_z=pose_z, relation_z=relation_z)
 
-
-    def image_conditioned_log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor):
+    def image_conditioned_log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor) -> LogProbFn:
         """:meth:`log_prob` with the image and object fixed, for scoring many poses/relations of the same images.
 
         Both flows' context projections are computed once (the relation context is affine in the pose:
@@ -188,31 +187,15 @@ class StackedFlowHead(TwoFlowHead):
     """StackFLOW's head: the relation flow is conditioned on the pose flow's sample.
 
     Relation context = ``feature + Linear(J * 6 -> C)(theta) + Embedding(object)``.
-    See :class:`TwoFlowHead` for the interface.
+    See :class:`TwoFlowHead` for the arguments and the interface.
     """
-
-    def __init__(self,
-                 feature_dim: int = 2048,
-                 num_objects: int = 20,
-                 relation_dim: int = 32,
-                 num_pose_joints: int = 22,
-                 flow_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(feature_dim, num_objects, relation_dim, num_pose_joints, flow_cfg, True, init_cfg)
+    condition_relation_on_pose = True
 
 
 @HEADS.register_module()
 class IndependentFlowHead(TwoFlowHead):
     """Ablation: the relation flow ignores the pose (context = ``feature + Embedding(object)``).
 
-    See :class:`TwoFlowHead` for the interface.
+    See :class:`TwoFlowHead` for the arguments and the interface.
     """
-
-    def __init__(self,
-                 feature_dim: int = 2048,
-                 num_objects: int = 20,
-                 relation_dim: int = 32,
-                 num_pose_joints: int = 22,
-                 flow_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(feature_dim, num_objects, relation_dim, num_pose_joints, flow_cfg, False, init_cfg)
+    condition_relation_on_pose = False

@@ -2,11 +2,11 @@
 from typing import Dict, Optional
 
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from hoirecon.models.utils import matrix_to_rot6d
 from hoirecon.registry import HEADS
+from .base_head import BaseHOIHead
 from .head_inputs import check_head_inputs
 from .relation_context import RelationContext
 
@@ -17,16 +17,17 @@ def _mlp(in_features: int, hidden_features: int, out_features: int) -> nn.Sequen
 
 
 @HEADS.register_module()
-class RegressionHead(BaseModule):
+class RegressionHead(BaseHOIHead):
     """Pose and relation from two MLPs, with the flow heads' interface.
 
     ``theta = MLP(feature)`` and ``gamma = MLP(RelationContext(feature, object, theta))``
     (Linear-ReLU-Linear each). The pose output layer starts with small weights
     (xavier, gain 0.02) and the identity rotation as bias, so the initial poses
-    are valid rotations. There is no likelihood: :attr:`has_likelihood` is False,
-    :meth:`log_prob` returns None (reconstructors skip the NLL terms), and the
-    "samples" of :meth:`forward` are the prediction repeated k times with
-    ``log_prob`` zeros.
+    are valid rotations. There is no likelihood: it does not implement
+    :meth:`~BaseHOIHead.log_prob`, so :attr:`has_likelihood` is False and
+    ``log_prob`` raises ``NotImplementedError`` (reconstructors skip the NLL
+    terms, the refiner its posterior terms); the "samples" of :meth:`forward`
+    are the prediction repeated k times with ``log_prob`` zeros.
 
     Args:
         feature_dim: C, width of the image feature.
@@ -38,7 +39,6 @@ class RegressionHead(BaseModule):
             (as :class:`StackedFlowHead`).
         init_cfg: mmengine initialisation config.
     """
-    has_likelihood = False
 
     def __init__(self,
                  feature_dim: int = 2048,
@@ -89,8 +89,3 @@ class RegressionHead(BaseModule):
                           relation_samples=relation.unsqueeze(1).expand(-1, num_samples, -1),
                           log_prob=feature.new_zeros(batch, num_samples))
         return output
-
-    def log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor, pose_6d: torch.Tensor,
-                 relation: torch.Tensor) -> None:
-        """No likelihood: returns None (same signature as :meth:`TwoFlowHead.log_prob`)."""
-        return None

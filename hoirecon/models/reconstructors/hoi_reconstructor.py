@@ -11,8 +11,9 @@ part                   registry             role
                                             (B,D): a stacked / independent flow or a regression head
 ``relation_encoder``   RELATION_ENCODERS    relation latent <-> object pose relative to the body (HOI frame)
 ``body_model``         BODY_MODELS          betas, pose -> vertices and joints (never in checkpoints)
-``losses``             LOSSES               one entry per term of StackFLOW's table (method.md §4)
-``refiner`` (optional)  REFINERS            test-time fit to keypoints / correspondences (method.md §6)
+``losses``             LOSSES               ``HOILossTable``: StackFLOW's terms (method.md §4) over named tensors
+``refiner`` (optional)  REFINERS            test-time fit to keypoints / correspondences (method.md §6), given
+                                            :meth:`HOIReconstructor.refinement_problem`
 =====================  ===================  ===================================================================
 
 Frames: the *HOI frame* is the body's root frame: origin at the posed root joint J0, axes rotated by the
@@ -26,17 +27,17 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, REFINERS, RELATION_ENCODERS
-from hoirecon.structures import HOIDataSample
+from hoirecon.models.refiners.problem import RefinementProblem
 from hoirecon.models.utils import hoi_frame
 from hoirecon.models.utils import (crop_cam_to_translation, matrix_to_rot6d, perspective_project, rot6d_to_matrix,
                                    to_crop_coords)
+from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, REFINERS, RELATION_ENCODERS
+from hoirecon.structures import HOIDataSample
+from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS
 
-#: Loss terms the reconstructor knows, in the order of method.md §4. A config may leave any of them out.
-LOSS_TERMS = ('betas', 'global_orient', 'body_pose', 'orthogonality', 'orthogonality_samples', 'translation',
-              'joints_3d', 'joints_2d', 'relation', 'offsets', 'object_reprojection', 'object_reprojection_samples',
-              'nll_pose', 'nll_relation', 'joints_2d_samples')
-NUM_BODY_JOINTS = 22
+#: Ground-truth fields of ``gt_instances`` that the training targets are made of.
+GT_KEYS = ('betas', 'global_orient', 'body_pose', 'hoi_t', 'rel_R', 'rel_t', 'joints_3d', 'joints_2d',
+           'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')
 
 
 def _stack(samples: List[HOIDataSample], field: str, key: str) -> torch.Tensor:
@@ -49,6 +50,16 @@ def _meta(samples: List[HOIDataSample], key: str, like: torch.Tensor) -> torch.T
     return torch.stack([torch.as_tensor(s.metainfo[key], dtype=like.dtype) for s in samples]).to(like.device)
 
 
+def _for_loss(tensor: torch.Tensor) -> torch.Tensor:
+    """A view of a prediction that the model goes on using, handed to the loss table.
+
+    The loss table compares after all predictions are made, but a tensor read by several operations gets its
+    gradient summed in the reverse order of their creation; the view, made where the model publishes the tensor (in
+    the table's order), keeps that order, and hence training, bit-identical to computing each loss on the spot.
+    """
+    return tensor.view_as(tensor)
+
+
 @MODELS.register_module()
 class HOIReconstructor(BaseModel):
     """StackFLOW-style monocular HOI reconstructor (and its baselines, by config).
@@ -56,20 +67,24 @@ class HOIReconstructor(BaseModel):
     Args:
         backbone: BACKBONES config; its output width must equal ``feature_dim``.
         shape_head: HEADS config of the camera/shape head (``CameraShapeHead``).
-        head: HEADS config of the pose/relation head (``StackedFlowHead``, ``IndependentFlowHead``,
-            ``RegressionHead``); ``relation_dim`` is filled from the relation encoder.
+        head: HEADS config of the pose/relation head, a :class:`~hoirecon.models.heads.BaseHOIHead`
+            (``StackedFlowHead``, ``IndependentFlowHead``, ``RegressionHead``); ``relation_dim`` is filled from the
+            relation encoder.
         relation_encoder: RELATION_ENCODERS config (``OffsetPCA``, ``DirectRelativePose``).
         body_model: BODY_MODELS config of the predicted body (StackFLOW: male SMPL-H).
-        losses: ``{term: LOSSES config}``, terms from :data:`LOSS_TERMS`; a term set to None is left out (how a
-            derived config removes a term of its base).
+        losses: ``{term: LOSSES config}`` of a :class:`~hoirecon.models.losses.HOILossTable`: the terms of
+            :data:`~hoirecon.models.losses.LOSS_TERMS`, or new terms that name their tensors (``pred``, ``target``,
+            ``weight``); a term set to None is left out (how a derived config removes a term of its base). A dict
+            with a ``type`` is built as the loss module itself.
         num_train_samples: flow hypotheses per image for the sample losses (method.md: 2).
         num_test_hypotheses: hypotheses returned by ``predict`` besides the mode (0 = mode only).
         nll_noise: standard deviations of the noise added to the targets of the NLL terms (pose, relation).
         test_relation: ``'predicted'`` (the head's relation) or ``'mean'``: ``predict`` replaces it by the
             encoder's mean training relation (the constant "mean relation" baseline; OffsetPCA only).
         refiner: REFINERS config (e.g. ``StackFLOWRefiner``) applied by ``predict`` to the mode reconstruction, or
-            None. It reads the samples' ``observations`` (keypoints, correspondences); the network's output is
-            kept in ``init_instances`` so that one test run scores both.
+            None. It reads the samples' ``observations`` (keypoints, correspondences) and the model through
+            :meth:`refinement_problem`; the network's output is kept in ``init_instances`` so that one test run
+            scores both.
         data_preprocessor: mmengine data preprocessor config (normalisation, batching).
         init_cfg: mmengine initialisation config.
     """
@@ -94,11 +109,7 @@ class HOIReconstructor(BaseModel):
         self.relation_encoder = RELATION_ENCODERS.build(relation_encoder)
         self.head = HEADS.build({**head, 'relation_dim': self.relation_encoder.latent_dim})
         self.body_model = BODY_MODELS.build(body_model)
-        unknown = sorted(set(losses) - set(LOSS_TERMS))
-        if unknown:
-            raise KeyError(f'HOIReconstructor: unknown loss terms {unknown}; known terms: {list(LOSS_TERMS)}')
-        self.losses = torch.nn.ModuleDict(
-            {name: LOSSES.build(cfg) for name, cfg in losses.items() if cfg is not None})
+        self.losses = LOSSES.build(losses if 'type' in losses else dict(type='HOILossTable', terms=losses))
         self.num_train_samples = num_train_samples
         self.num_test_hypotheses = num_test_hypotheses
         self.nll_noise = tuple(nll_noise)
@@ -160,8 +171,9 @@ class HOIReconstructor(BaseModel):
                     focal=_meta(data_samples, 'focal', like),
                     principal=_meta(data_samples, 'principal', like))
 
-    def _to_crop(self, points: torch.Tensor, camera: Dict[str, torch.Tensor], crop_size: int) -> torch.Tensor:
-        """Project camera-frame points (B, N, 3) into crop coordinates (B, N, 2) (crop px / size - 0.5)."""
+    @staticmethod
+    def _to_crop(points: torch.Tensor, camera: Dict[str, torch.Tensor], crop_size: int) -> torch.Tensor:
+        """Project camera-frame points (B, N, 3) into normalised crop coordinates (B, N, 2)."""
         pixels = perspective_project(points, camera['focal'], camera['principal'])
         return to_crop_coords(pixels, camera['box_center'], camera['box_size'], crop_size)
 
@@ -187,67 +199,87 @@ class HOIReconstructor(BaseModel):
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: torch.Tensor, data_samples: List[HOIDataSample]) -> Dict[str, torch.Tensor]:
-        """StackFLOW's training objective; every key holds one weighted term (method.md §4)."""
-        gt = {key: _stack(data_samples, 'gt_instances', key)
-              for key in ('betas', 'global_orient', 'body_pose', 'hoi_t', 'rel_R', 'rel_t', 'joints_3d',
-                          'joints_2d', 'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')}
+        """StackFLOW's training objective (method.md §4): ``{'loss_<term>': weighted value}`` of :attr:`losses`.
+
+        The model makes the named tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS` that the configured
+        terms read, and the loss table compares them.
+        """
         labels = self._labels(data_samples)
-        crop_size = inputs.shape[-1]
-        k = self.num_train_samples
         image = self._image_outputs(inputs, data_samples)
-        feature, betas, translation, camera = image['feature'], image['betas'], image['translation'], image['camera']
+        tensors = self._loss_targets(data_samples, labels)
+        # NLL first: it initialises the flows' ActNorm layers on the first batch
+        tensors.update(self._target_log_prob(image['feature'], labels, tensors))
+        out = self.head(image['feature'], labels, num_samples=self.num_train_samples)
+        tensors.update(self._mode_predictions(image, out, labels, tensors, inputs.shape[-1]))
+        if self.num_train_samples > 0:
+            tensors.update(self._sample_predictions(image, out, labels, tensors, inputs.shape[-1]))
+        return self.losses(tensors)
 
-        # Ground-truth latents: pose in 6D, relation encoded with the GT body's anchors.
-        gt_rotations = torch.cat((gt['global_orient'][:, None], gt['body_pose']), dim=1)
-        gt_pose_6d = matrix_to_rot6d(gt_rotations)
-        gt_vertices_rel, _ = self.body_in_hoi_frame(gt['betas'], gt['body_pose'])
-        gt_anchors = self.human_anchors(gt_vertices_rel)
-        gt_relation = self.relation_encoder.encode(gt['rel_R'], gt['rel_t'], labels, gt_anchors)
-
-        losses = {}
-        # NLL first: it initialises the flows' ActNorm layers on the first batch.
-        if self.head.has_likelihood and ('nll_pose' in self.losses or 'nll_relation' in self.losses):
-            noisy_pose = gt_pose_6d + self.nll_noise[0] * torch.randn_like(gt_pose_6d)
-            noisy_relation = gt_relation + self.nll_noise[1] * torch.randn_like(gt_relation)
-            log_prob = self.head.log_prob(feature, labels, noisy_pose, noisy_relation)
-            self._add(losses, 'nll_pose', log_prob['pose'])
-            self._add(losses, 'nll_relation', log_prob['relation'])
-
-        out = self.head(feature, labels, num_samples=k)
-        pred = self.decode_prediction(betas, out['pose_6d'], out['relation'], translation, labels)
-
-        self._add(losses, 'betas', betas, gt['betas'])
-        self._add(losses, 'global_orient', out['pose_6d'][:, 0], gt['global_orient'])
-        self._add(losses, 'body_pose', out['pose_6d'][:, 1:NUM_BODY_JOINTS], gt['body_pose'])
-        self._add(losses, 'orthogonality', out['pose_6d'])
-        self._add(losses, 'translation', translation, gt['hoi_t'])
-        # root-relative joints in the camera's orientation (the HOI frame rotated, not moved)
-        joints_cam_rel = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
-                                             torch.zeros_like(translation))
-        gt_joints_rel = gt['joints_3d'] - gt['joints_3d'][:, :1]
-        self._add(losses, 'joints_3d', joints_cam_rel, gt_joints_rel)
-        self._add(losses, 'joints_2d', self._to_crop(joints_cam_rel + translation[:, None], camera, crop_size),
-                  gt['joints_2d'])
-        self._add(losses, 'relation', out['relation'], gt_relation)
-        if 'offsets' in self.losses:
-            offsets = self.relation_encoder.offsets(out['relation'], labels, gt_anchors)
+    def _loss_targets(self, data_samples: List[HOIDataSample], labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The ``gt_*`` tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS`: stacked ground truth and its
+        latents (pose in 6D, relation encoded with the GT body's anchors)."""
+        gt = {key: _stack(data_samples, 'gt_instances', key) for key in GT_KEYS}
+        gt_pose_6d = matrix_to_rot6d(torch.cat((gt['global_orient'][:, None], gt['body_pose']), dim=1))
+        vertices_rel, _ = self.body_in_hoi_frame(gt['betas'], gt['body_pose'])
+        anchors = self.human_anchors(vertices_rel)
+        targets = dict(gt_betas=gt['betas'], gt_global_orient=gt['global_orient'], gt_body_pose=gt['body_pose'],
+                       gt_pose_6d=gt_pose_6d, gt_translation=gt['hoi_t'], gt_rel_R=gt['rel_R'], gt_rel_t=gt['rel_t'],
+                       gt_relation=self.relation_encoder.encode(gt['rel_R'], gt['rel_t'], labels, anchors),
+                       gt_human_anchors=anchors, gt_joints_3d=gt['joints_3d'] - gt['joints_3d'][:, :1],
+                       gt_joints_2d=gt['joints_2d'], gt_object_kpts_3d=gt['object_kpts_3d'],
+                       gt_object_kpts_2d=gt['object_kpts_2d'], gt_object_kpts_weights=gt['object_kpts_weights'])
+        if self.losses.needs('gt_offsets'):
+            offsets = self.relation_encoder.gt_offsets(gt['rel_R'], gt['rel_t'], labels, anchors)
             if offsets is not None:
-                gt_offsets = self.relation_encoder.gt_offsets(gt['rel_R'], gt['rel_t'], labels, gt_anchors)
-                self._add(losses, 'offsets', offsets, gt_offsets)
-        kpts = self._object_keypoints(pred['object_R'], pred['object_t'], gt['object_kpts_3d'])
-        self._add(losses, 'object_reprojection', self._to_crop(kpts, camera, crop_size), gt['object_kpts_2d'],
-                  gt['object_kpts_weights'])
+                targets['gt_offsets'] = offsets
+        return targets
 
-        if k > 0:
-            self._sample_losses(losses, out, betas, translation, labels, gt, camera, crop_size)
-        return losses
+    def _target_log_prob(self, feature: torch.Tensor, labels: torch.Tensor,
+                         targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``log_prob_pose`` / ``log_prob_relation`` (B,) of the noised GT latents, if a term reads them and the
+        head has a likelihood (the noise is drawn pose first, then relation)."""
+        if not (self.head.has_likelihood and self.losses.needs('log_prob_pose', 'log_prob_relation')):
+            return {}
+        pose, relation = targets['gt_pose_6d'], targets['gt_relation']
+        noisy_pose = pose + self.nll_noise[0] * torch.randn_like(pose)
+        noisy_relation = relation + self.nll_noise[1] * torch.randn_like(relation)
+        log_prob = self.head.log_prob(feature, labels, noisy_pose, noisy_relation)
+        return dict(log_prob_pose=log_prob['pose'], log_prob_relation=log_prob['relation'])
 
-    def _sample_losses(self, losses, out, betas, translation, labels, gt, camera, crop_size):
-        """Losses on the k flow hypotheses: 6D orthogonality, 2D joints and object reprojection."""
+    def _mode_predictions(self, image: dict, out: Dict[str, torch.Tensor], labels: torch.Tensor,
+                          targets: Dict[str, torch.Tensor], crop_size: int) -> Dict[str, torch.Tensor]:
+        """The mode's prediction tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS` (those the terms read)."""
+        betas, translation, camera, pose_6d = image['betas'], image['translation'], image['camera'], out['pose_6d']
+        pred = self.decode_prediction(betas, pose_6d, out['relation'], translation, labels)
+        tensors = dict(betas=_for_loss(betas), global_orient_6d=pose_6d[:, 0],
+                       body_pose_6d=pose_6d[:, 1:NUM_BODY_JOINTS], pose_6d=_for_loss(pose_6d),
+                       translation=_for_loss(translation),
+                       **{key: _for_loss(pred[key]) for key in ('rel_R', 'rel_t', 'object_R', 'object_t')})
+        # root-relative joints in the camera's orientation (the HOI frame rotated, not moved)
+        joints = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
+                                     torch.zeros_like(translation))
+        tensors['joints_3d'] = _for_loss(joints)
+        if self.losses.needs('joints_2d'):
+            tensors['joints_2d'] = self._to_crop(joints + translation[:, None], camera, crop_size)
+        tensors['relation'] = _for_loss(out['relation'])
+        if self.losses.needs('offsets'):
+            offsets = self.relation_encoder.offsets(out['relation'], labels, targets['gt_human_anchors'])
+            if offsets is not None:
+                tensors['offsets'] = offsets
+        if self.losses.needs('object_kpts_2d'):
+            kpts = self._object_keypoints(pred['object_R'], pred['object_t'], targets['gt_object_kpts_3d'])
+            tensors['object_kpts_2d'] = self._to_crop(kpts, camera, crop_size)
+        return tensors
+
+    def _sample_predictions(self, image: dict, out: Dict[str, torch.Tensor], labels: torch.Tensor,
+                            targets: Dict[str, torch.Tensor], crop_size: int) -> Dict[str, torch.Tensor]:
+        """The hypotheses' tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS`, flattened to B * k rows (image
+        ``b``'s hypothesis ``i`` in row ``b * k + i``); decoded only if a term reads them."""
+        tensors = dict(pose_6d_samples=_for_loss(out['pose_6d_samples']),
+                       relation_samples=_for_loss(out['relation_samples']))
+        if not self.losses.needs('joints_2d_samples', 'object_kpts_2d_samples'):
+            return tensors
         batch, k = out['pose_6d_samples'].shape[:2]
-        self._add(losses, 'orthogonality_samples', out['pose_6d_samples'])
-        if not ({'joints_2d_samples', 'object_reprojection_samples'} & set(self.losses)):
-            return
 
         def flat(x):
             return x.reshape(batch * k, *x.shape[2:])
@@ -255,26 +287,47 @@ class HOIReconstructor(BaseModel):
         def repeat(x):
             return x.repeat_interleave(k, dim=0)
 
+        betas, translation = image['betas'], image['translation']
         pred = self.decode_prediction(repeat(betas), flat(out['pose_6d_samples']), flat(out['relation_samples']),
                                       repeat(translation), repeat(labels))
-        cam_k = {key: repeat(value) for key, value in camera.items()}
+        camera = {key: repeat(value) for key, value in image['camera'].items()}
         joints = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
                                      repeat(translation))
-        self._add(losses, 'joints_2d_samples', self._to_crop(joints, cam_k, crop_size),
-                  repeat(gt['joints_2d']))
-        kpts = self._object_keypoints(pred['object_R'], pred['object_t'], repeat(gt['object_kpts_3d']))
-        self._add(losses, 'object_reprojection_samples', self._to_crop(kpts, cam_k, crop_size),
-                  repeat(gt['object_kpts_2d']), repeat(gt['object_kpts_weights']))
+        tensors.update(joints_2d_samples=self._to_crop(joints, camera, crop_size),
+                       gt_joints_2d_samples=repeat(targets['gt_joints_2d']))
+        kpts = self._object_keypoints(pred['object_R'], pred['object_t'], repeat(targets['gt_object_kpts_3d']))
+        tensors.update(object_kpts_2d_samples=self._to_crop(kpts, camera, crop_size),
+                       gt_object_kpts_2d_samples=repeat(targets['gt_object_kpts_2d']),
+                       gt_object_kpts_weights_samples=repeat(targets['gt_object_kpts_weights']))
+        return tensors
 
     @staticmethod
     def _object_keypoints(object_R: torch.Tensor, object_t: torch.Tensor, kpts_obj: torch.Tensor) -> torch.Tensor:
         """Object-frame keypoints (B, K, 3) placed in the camera frame (B, K, 3)."""
         return kpts_obj @ object_R.transpose(1, 2) + object_t[:, None]
 
-    def _add(self, losses: dict, term: str, pred: torch.Tensor, target=None, weight=None) -> None:
-        """Evaluate the configured loss ``term`` (if any) into ``losses['loss_<term>']``."""
-        if term in self.losses:
-            losses[f'loss_{term}'] = self.losses[term](pred, target, weight)
+    # ------------------------------------------------------------------ refinement
+    def refinement_problem(self, feature: torch.Tensor, labels: torch.Tensor) -> RefinementProblem:
+        """What a refiner needs of this model for B instances: the one place where it is read off the model.
+
+        Args:
+            feature: (B, C) image features of the instances' crops (detached here: the refiner fits the
+                reconstruction, not the network).
+            labels: (B,) long object categories.
+
+        Returns:
+            :class:`~hoirecon.models.refiners.problem.RefinementProblem` with the body model, the head's
+            image-conditioned log-density (heads with a likelihood), the relation encoder's ``encode`` /
+            offsets / human anchor indices, in the features' dtype.
+        """
+        feature = feature.detach()
+        encoder = self.relation_encoder
+        log_prob = self.head.image_conditioned_log_prob(feature, labels) if self.head.has_likelihood else None
+        return RefinementProblem(body_model=self.body_model, labels=labels,
+                                 human_anchor_indices=encoder.human_anchor_indices, encode_relation=encoder.encode,
+                                 log_prob=log_prob, offsets=encoder.offsets if encoder.has_offsets else None,
+                                 gt_offsets=encoder.gt_offsets if encoder.has_offsets else None, dtype=feature.dtype,
+                                 head_name=type(self.head).__name__, relation_encoder_name=type(encoder).__name__)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -320,7 +373,7 @@ class HOIReconstructor(BaseModel):
                            and key != 'log_prob'}
             for i, sample in enumerate(data_samples):
                 sample.init_instances = InstanceData(**{key: value[i:i + 1] for key, value in init_fields.items()})
-            refined = self.refiner(self, out['feature'], labels,
+            refined = self.refiner(self.refinement_problem(out['feature'], labels),
                                    init=dict(fields, relation=out['relation']),
                                    observations=self._observations(data_samples, out['feature']),
                                    camera=dict({key: out['camera'][key] for key in ('focal', 'principal')},

@@ -1,10 +1,12 @@
 """Refiners: test-time optimisation of a network's reconstruction against 2D evidence (registry ``REFINERS``)."""
 from .pnp import PnPResult, solve_object_pnp
+from .problem import RefinementProblem
 from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
 from .stackflow_refiner import (BEHAVE_LOSS_WEIGHTS, INTERCAP_LOSS_WEIGHTS, VARIABLES, RefinementResult,
                                 StackFLOWRefiner)
 
 __all__ = [
-    'BEHAVE_LOSS_WEIGHTS', 'INTERCAP_LOSS_WEIGHTS', 'PnPResult', 'RefinementResult', 'StackFLOWRefiner', 'VARIABLES',
-    'correspondence_reprojection_loss', 'keypoint_reprojection_loss', 'solve_object_pnp'
+    'BEHAVE_LOSS_WEIGHTS', 'INTERCAP_LOSS_WEIGHTS', 'PnPResult', 'RefinementProblem', 'RefinementResult',
+    'StackFLOWRefiner', 'VARIABLES', 'correspondence_reprojection_loss', 'keypoint_reprojection_loss',
+    'solve_object_pnp'
 ]

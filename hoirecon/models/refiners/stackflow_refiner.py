@@ -10,6 +10,7 @@ from tqdm import tqdm
 from hoirecon.models.utils import hoi_frame, matrix_to_rot6d, rot6d_to_matrix
 from hoirecon.registry import REFINERS
 from .pnp import PnPCheck, check_pnp, solve_object_pnp
+from .problem import RefinementProblem
 from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
 
 #: Loss weights ``w0`` of StackFLOW on BEHAVE (method.md §6); the offset loss is an option (0 = off).
@@ -144,16 +145,16 @@ class StackFLOWRefiner:
                 f'object_init={self.object_init!r})')
 
     # ------------------------------------------------------------------ set-up
-    def _active_terms(self, model) -> List[str]:
+    def _active_terms(self, problem: RefinementProblem) -> List[str]:
         terms = [name for name, weight in self.loss_weights.items() if weight > 0]
-        if not getattr(model.head, 'has_likelihood', False):
+        if not problem.has_likelihood:
             dropped = [t for t in terms if t.endswith('_posterior')]
             if dropped:
-                warnings.warn(f'StackFLOWRefiner: {type(model.head).__name__} has no likelihood, so the terms '
+                warnings.warn(f'StackFLOWRefiner: {problem.head_name} has no likelihood, so the terms '
                               f'{dropped} are off.')
                 terms = [t for t in terms if t not in dropped]
-        if 'offsets' in terms and not model.relation_encoder.has_offsets:
-            warnings.warn(f'StackFLOWRefiner: {type(model.relation_encoder).__name__} has no offsets, so the '
+        if 'offsets' in terms and not problem.has_offsets:
+            warnings.warn(f'StackFLOWRefiner: {problem.relation_encoder_name} has no offsets, so the '
                           'offsets term is off.')
             terms.remove('offsets')
         return terms
@@ -221,9 +222,7 @@ class StackFLOWRefiner:
 
     # ------------------------------------------------------------------ main
     def refine(self,
-               model,
-               feature: torch.Tensor,
-               labels: torch.Tensor,
+               problem: RefinementProblem,
                init: Dict[str, torch.Tensor],
                observations: Dict[str, torch.Tensor],
                camera: Dict[str, torch.Tensor],
@@ -231,12 +230,10 @@ class StackFLOWRefiner:
         """Refine B person-object reconstructions.
 
         Args:
-            model: the :class:`~hoirecon.models.HOIReconstructor` that made ``init``; the refiner reads its
-                ``head`` (``image_conditioned_log_prob`` / ``log_prob``), ``relation_encoder`` (``encode``,
-                offsets, ``human_anchor_indices``), ``body_model`` (``posed_vertex_subset``, ``body25_regressor``,
-                ``rest_root_joint``) and ``body_in_hoi_frame``, and changes none of its parameters.
-            feature: (B, C) image features of each instance (its HOI crop).
-            labels: (B,) long object categories.
+            problem: the model side, :class:`~hoirecon.models.refiners.problem.RefinementProblem` (body model,
+                the flows' image-conditioned log-density, relation encoding, object labels), e.g.
+                ``model.refinement_problem(feature, labels)`` of the
+                :class:`~hoirecon.models.HOIReconstructor` that made ``init``.
             init: the network's reconstruction: ``betas`` (B,10), ``global_orient`` (B,3,3), ``body_pose``
                 (B,21,3,3), ``hoi_t`` (B,3), ``object_R`` (B,3,3), ``object_t`` (B,3) and ``relation`` (B,D)
                 (the network's latent, for the offsets term).
@@ -252,13 +249,12 @@ class StackFLOWRefiner:
         Returns:
             :class:`RefinementResult`.
         """
-        device, dtype = feature.device, feature.dtype
-        batch = feature.shape[0]
+        device, dtype = problem.device, problem.dtype
+        batch = problem.batch_size
         groups, first = self._persons(groups, batch, device)
         init = {key: value.detach().to(device=device, dtype=dtype) for key, value in init.items()}
         obs = {key: value.detach().to(device=device, dtype=dtype) for key, value in observations.items()}
         camera = {key: value.detach().to(device=device, dtype=dtype) for key, value in camera.items()}
-        feature = feature.detach()
         # instances with a non-finite start (e.g. an object without PCA decodes to NaN) are carried through
         finite = torch.stack([torch.isfinite(init[k]).flatten(1).all(dim=1)
                               for k in ('betas', 'global_orient', 'body_pose', 'hoi_t', 'object_R', 'object_t')],
@@ -267,23 +263,18 @@ class StackFLOWRefiner:
         start, pnp_used, pnp_status = self._start(init, obs, camera, groups, first, finite)
         variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in start.items()}
 
-        terms = self._active_terms(model)
+        terms = self._active_terms(problem)
         relation0 = init.get('relation')
         if 'offsets' in terms and relation0 is None:
             raise KeyError("StackFLOWRefiner: the offsets term needs init['relation'] (the network's latent).")
-        context = dict(model=model, labels=labels, obs=obs, camera=camera, groups=groups, first=first,
+        context = dict(problem=problem, labels=problem.labels, obs=obs, camera=camera, groups=groups, first=first,
                        relation0=None if relation0 is None else torch.nan_to_num(relation0),
-                       subset=self._body_subset(model, device))
-        if {'pose_posterior', 'relation_posterior'} & set(terms):
-            # the image is fixed: the flows' context projections are computed once, not at every step
-            conditioned = getattr(model.head, 'image_conditioned_log_prob', None)
-            context['log_prob'] = conditioned(feature, labels) if conditioned is not None else (
-                lambda pose, relation: model.head.log_prob(feature, labels, pose, relation))
+                       subset=self._body_subset(problem, device))
         history = self._optimise(variables, terms, context, finite.to(dtype))
         with torch.no_grad():
             final = {key: value.detach() for key, value in variables.items()}
             losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
-            params = self._keep_unrefined(self._compose(model, final, groups), init, finite)
+            params = self._keep_unrefined(self._compose(problem.body_model, final, groups), init, finite)
         return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history,
                                 pnp_status=pnp_status)
 
@@ -376,23 +367,23 @@ class StackFLOWRefiner:
 
     # ------------------------------------------------------------------ terms
     @staticmethod
-    def _body_subset(model, device: torch.device) -> dict:
+    def _body_subset(problem: RefinementProblem, device: torch.device) -> dict:
         """The vertices the terms read at every step: relation anchors and the BODY_25 regressor's support."""
-        body25 = model.body_model.body25_regressor
-        anchors = model.relation_encoder.human_anchor_indices.to(device).long()
+        body25 = problem.body_model.body25_regressor
+        anchors = problem.human_anchor_indices.to(device).long()
         ids, inverse = torch.unique(torch.cat([anchors, torch.nonzero(body25.abs().sum(0) > 0)[:, 0].to(device)]),
                                     return_inverse=True)
         return dict(ids=ids, anchors=inverse[:len(anchors)], body25=body25.to(device)[:, ids],
                     body25_weight=body25.to(device).sum(dim=1))
 
-    def _step_body(self, model, variables: Dict[str, torch.Tensor], subset: dict):
+    def _step_body(self, body_model, variables: Dict[str, torch.Tensor], subset: dict):
         """Per person, from the subset of vertices only: rotations, HOI-frame anchors and camera BODY_25."""
         body_pose = rot6d_to_matrix(variables['body_pose'])
         hoi_R = rot6d_to_matrix(variables['hoi_R'])
         batch = body_pose.shape[0]
         eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device).expand(batch, 1, 3, 3)
-        vertices, joints = model.body_model.posed_vertex_subset(variables['betas'], torch.cat([eye, body_pose], 1),
-                                                                subset['ids'])
+        vertices, joints = body_model.posed_vertex_subset(variables['betas'], torch.cat([eye, body_pose], 1),
+                                                          subset['ids'])
         vertices_rel = hoi_frame.root_relative(vertices, joints)
         # the regressor is linear: regress in the HOI frame, then map to the camera (its rows need not sum to 1)
         body25 = (subset['body25'].to(vertices) @ vertices_rel) @ hoi_R.transpose(1, 2)
@@ -407,8 +398,8 @@ class StackFLOWRefiner:
 
     def _losses(self, variables: Dict[str, torch.Tensor], terms: List[str], ctx: dict) -> Dict[str, torch.Tensor]:
         """Unweighted (B,) value of every active term."""
-        model, groups, obs, camera = ctx['model'], ctx['groups'], ctx['obs'], ctx['camera']
-        body_pose, hoi_R, anchors, body25 = self._step_body(model, variables, ctx['subset'])
+        problem, groups, obs, camera = ctx['problem'], ctx['groups'], ctx['obs'], ctx['camera']
+        body_pose, hoi_R, anchors, body25 = self._step_body(problem.body_model, variables, ctx['subset'])
         rel_R = rot6d_to_matrix(variables['rel_R'])
         rel_t = variables['rel_t']
         losses = {}
@@ -435,30 +426,30 @@ class StackFLOWRefiner:
             anchors = anchors[groups]
             labels = ctx['labels']
             if {'pose_posterior', 'relation_posterior'} & set(terms):
-                relation = model.relation_encoder.encode(rel_R, rel_t, labels, anchors)
+                relation = problem.encode_relation(rel_R, rel_t, labels, anchors)
                 rotations = torch.cat((hoi_R[:, None], body_pose), dim=1)[groups]
-                log_prob = ctx['log_prob'](matrix_to_rot6d(rotations), relation)
+                log_prob = problem.log_prob(matrix_to_rot6d(rotations), relation)
                 if 'pose_posterior' in terms:
                     losses['pose_posterior'] = (log_prob['pose_z']**2).mean(dim=1)
                 if 'relation_posterior' in terms:
                     losses['relation_posterior'] = (log_prob['relation_z']**2).mean(dim=1)
             if 'offsets' in terms:
-                current = model.relation_encoder.gt_offsets(rel_R, rel_t, labels, anchors)
-                target = model.relation_encoder.offsets(ctx['relation0'], labels, anchors)
+                current = problem.gt_offsets(rel_R, rel_t, labels, anchors)
+                target = problem.offsets(ctx['relation0'], labels, anchors)
                 losses['offsets'] = (current - target).abs().flatten(1).mean(dim=1)
         return losses
 
     @staticmethod
-    def _compose(model, variables: Dict[str, torch.Tensor], groups: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def _compose(body_model, variables: Dict[str, torch.Tensor], groups: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Camera-space parameters per instance from the variables."""
         body_pose = rot6d_to_matrix(variables['body_pose'])
         hoi_R = rot6d_to_matrix(variables['hoi_R'])
         hoi_t, betas = variables['hoi_t'], variables['betas']
-        vertices_rel, _ = hoi_frame.body_in_hoi_frame(model.body_model, betas, body_pose)
+        vertices_rel, _ = hoi_frame.body_in_hoi_frame(body_model, betas, body_pose)
         vertices = hoi_frame.to_camera(vertices_rel, hoi_R, hoi_t)
         rel_R, rel_t = rot6d_to_matrix(variables['rel_R']), variables['rel_t']
         object_R, object_t = StackFLOWRefiner._object_pose(hoi_R, hoi_t, rel_R, rel_t, groups)
-        transl = hoi_frame.body_translation(model.body_model, betas, hoi_t)
+        transl = hoi_frame.body_translation(body_model, betas, hoi_t)
         return dict(betas=betas[groups], global_orient=hoi_R[groups], body_pose=body_pose[groups], hoi_R=hoi_R[groups],
                     hoi_t=hoi_t[groups], transl=transl[groups], rel_R=rel_R, rel_t=rel_t, object_R=object_R,
                     object_t=object_t, human_vertices=vertices[groups])

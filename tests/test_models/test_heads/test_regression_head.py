@@ -20,7 +20,10 @@ def test_built_from_registry_without_likelihood():
     assert head.pose_mlp[0].in_features == 2048 and head.pose_mlp[2].out_features == 22 * 6
     assert head.relation_mlp[2].out_features == 32
     feature, labels = torch.randn(2, 2048), torch.tensor([0, 19])
-    assert head.log_prob(feature, labels, torch.randn(2, 22, 6), torch.randn(2, 32)) is None
+    with pytest.raises(NotImplementedError, match='RegressionHead has no likelihood'):
+        head.log_prob(feature, labels, torch.randn(2, 22, 6), torch.randn(2, 32))
+    with pytest.raises(NotImplementedError, match='has_likelihood'):
+        head.image_conditioned_log_prob(feature, labels)
 
 
 @pytest.mark.parametrize('num_samples', [0, 1, 3])

@@ -150,3 +150,44 @@ def test_mean_relation_baseline_places_the_mean_training_offsets(body, library, 
     torch.testing.assert_close(torch.cat([p.rel_t for p in pred]), mean_t, atol=1e-5, rtol=0)
     with pytest.raises(NotImplementedError, match='mean relation'):
         MODELS.build(model_cfg(test_relation='mean')).relation_encoder.mean_latent(labels)
+
+
+def test_a_loss_term_added_by_config_needs_no_change_of_the_reconstructor(body, library):
+    cfg = model_cfg()
+    cfg['losses'].update(rel_t=dict(type='L1Loss', loss_weight=1.0, pred='rel_t', target='gt_rel_t'),
+                         kpts_again=dict(type='L1Loss', loss_weight=0.01, pred='object_kpts_2d',
+                                         target='gt_object_kpts_2d', weight='gt_object_kpts_weights'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg).eval()  # eval: the mode is deterministic, so the test can decode it again
+    data = model.data_preprocessor(dict(zip(('inputs', 'data_samples'), make_hoi_batch(body, library, 3))), True)
+    losses = model(**data, mode='loss')
+    assert list(losses)[:2] == ['loss_nll_pose', 'loss_nll_relation']
+    assert list(losses)[-2:] == ['loss_rel_t', 'loss_kpts_again']
+    torch.testing.assert_close(losses['loss_kpts_again'], losses['loss_object_reprojection'])
+    with torch.no_grad():
+        out = model._forward(data['inputs'], data['data_samples'])
+        labels = torch.cat([s.gt_instances.object_label for s in data['data_samples']])
+        pred = model.decode_prediction(out['betas'], out['pose_6d'], out['relation'], out['translation'], labels)
+    gt_rel_t = torch.cat([s.gt_instances.rel_t for s in data['data_samples']])
+    torch.testing.assert_close(losses['loss_rel_t'], (pred['rel_t'] - gt_rel_t).abs().mean())
+
+
+def test_only_what_the_configured_terms_read_is_computed(body, library):
+    cfg = model_cfg()
+    cfg['losses'].update(joints_2d_samples=None, object_reprojection_samples=None, nll_pose=None, nll_relation=None)
+    model = MODELS.build(cfg)
+    data = model.data_preprocessor(dict(zip(('inputs', 'data_samples'), make_hoi_batch(body, library, 2))), True)
+    decoded, likelihoods = [], []
+    decode, log_prob = model.decode_prediction, model.head.log_prob
+    model.decode_prediction = lambda *args: decoded.append(len(args[0])) or decode(*args)
+    model.head.log_prob = lambda *args: likelihoods.append(1) or log_prob(*args)
+    losses = model(**data, mode='loss')
+    assert decoded == [2] and not likelihoods  # the mode only: no sample decoding, no NLL
+    assert 'loss_orthogonality_samples' in losses and 'loss_joints_2d_samples' not in losses
+
+
+def test_the_loss_table_holds_no_state():
+    """The loss module adds no state-dict keys (checkpoints of the model before the table still load)."""
+    model = MODELS.build(model_cfg())
+    assert not [key for key in model.state_dict() if key.startswith('losses.')]
+    assert type(model.losses).__name__ == 'HOILossTable'
