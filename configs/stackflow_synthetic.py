@@ -33,6 +33,9 @@ num_workers = 0
 # ---- Built from the choices. --------------------------------------------------------------------------------------
 # tools/train.py fits this file on the training split when it is missing; its name records the three numbers.
 pca_file = f'{data_root}/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
+# the PCA fit poses the human anchors with the subjects' own betas, as for the measured numbers (the paper, and
+# tools/fit_relation_pca.py by default: betas refitted to the male body, as training encodes; docs/fidelity.md row 9)
+relation_pca_fit = dict(betas='raw')
 object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
 train_pipeline = [
     dict(type='LoadHOIImage'),

@@ -155,3 +155,12 @@ def test_missing_pretrained_weights_say_where_to_get_them(tmp_path, monkeypatch)
     torch.save(_torchvision_resnet18_state(0), wrong)
     with pytest.raises(KeyError, match='not a torchvision ResNet state dict'):
         ResNet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=str(wrong))).init_weights()
+
+
+def test_relation_pca_fit_uses_refitted_male_betas_by_default():
+    """Row 9: the PCA samples' anchors are posed with the male-refitted betas unless a config says otherwise."""
+    import inspect
+    from hoirecon.apis.relation_pca import fit_relation_pca, read_relative_poses
+    assert inspect.signature(fit_relation_pca).parameters['betas'].default == 'refitted_male'
+    assert inspect.signature(read_relative_poses).parameters['betas'].default == 'refitted_male'
+    assert 'relation_pca_fit' not in Config.fromfile(BEHAVE)

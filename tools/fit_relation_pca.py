@@ -33,6 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--anchor-radius', type=float, default=0.02, help='object anchor spacing in metres')
     parser.add_argument('--max-samples-per-object', type=int, default=30000)
     parser.add_argument('--seed', type=int, default=7)
+    parser.add_argument('--betas', default='refitted_male', choices=['refitted_male', 'raw'],
+                        help="betas that pose the human anchors: 'refitted_male' (StackFLOW, as training encodes: a "
+                        "female subject's shape refitted to the male body) or 'raw' (the subject's own betas)")
     args = parser.parse_args(argv)
     if not args.out.endswith('.npz'):
         parser.error(f'--out must end in .npz, got {args.out}')
@@ -50,7 +53,8 @@ def main(argv=None) -> str:
                             object_anchor_num=args.object_anchor_num,
                             anchor_radius=args.anchor_radius,
                             max_samples_per_object=args.max_samples_per_object,
-                            seed=args.seed)
+                            seed=args.seed,
+                            betas=args.betas)
 
 
 if __name__ == '__main__':

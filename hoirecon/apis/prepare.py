@@ -129,4 +129,5 @@ def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None,
                   logger='current')
         fit_relation_pca(data_root, encoder['pca_file'], dict(cfg.model.body_model), split='train',
                          pca_dim=encoder.get('pca_dim', 32), smpl_anchor_num=encoder.get('smpl_anchor_num', 32),
-                         object_anchor_num=encoder.get('object_anchor_num', 64))
+                         object_anchor_num=encoder.get('object_anchor_num', 64),
+                         **dict(cfg.get('relation_pca_fit') or {}))

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hoirecon.datasets import behave_io
+from hoirecon.datasets import annotations, behave_io
 from hoirecon.models.relation_encoders import fit_offset_pca, save_offset_pca
 from hoirecon.models.utils import axis_angle_to_matrix, hoi_frame
 from hoirecon.objects import ObjectLibrary
@@ -16,39 +16,58 @@ from hoirecon.registry import BODY_MODELS
 BODY_POSE_SLICE = slice(3, 66)
 
 
-def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict) -> List[Dict]:
+#: Which betas pose the human anchors of the PCA samples (docs/fidelity.md row 9).
+FIT_BETAS = ('refitted_male', 'raw')
+
+
+def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict, betas: str = 'refitted_male',
+                        fit_cfg: Optional[Dict] = None) -> List[Dict]:
     """One training sample per frame (world-frame fits; kinect-independent) of the split's sequences.
 
     The root joint that defines the HOI frame comes from a body model of the sequence's gender:
     ``J0_world = J0_rest(betas) + trans``; ``R_rel = R_g^T R_obj``, ``t_rel = R_g^T (t_obj - J0_world)``.
+
+    Args:
+        data_root: BEHAVE-layout root.
+        split: split of ``split.json``.
+        body_model_cfg: BODY_MODELS config without ``gender`` (the family and files of the predicted body).
+        betas: the betas stored with each sample, with which the fit poses the human anchors on the predicted
+            (male) body: ``'refitted_male'`` (StackFLOW, and what training encodes with: a non-male subject's
+            shape refitted to the male model, :func:`hoirecon.datasets.annotations.fit_male_betas`, the annotation
+            cache's ``betas_male``) or ``'raw'`` (the subject's own betas used on the male body).
+        fit_cfg: overrides of the male-betas fit settings (:data:`hoirecon.datasets.annotations.DEFAULT_FIT_CFG`).
     """
-    sequences = behave_io.load_split(osp.join(data_root, 'split.json'))[split]
+    if betas not in FIT_BETAS:
+        raise ValueError(f'read_relative_poses: betas must be one of {FIT_BETAS}, got {betas!r}.')
+    names = behave_io.load_split(osp.join(data_root, 'split.json'))[split]
+    sequences = [annotations.read_sequence_fits(data_root, name, kinects=())
+                 for name in tqdm(names, desc=f'reading {split} fits', unit='sequence')]
+    sequences = [seq for seq in sequences if seq.frames]
+    male_betas = {}
+    if betas == 'refitted_male' and any(seq.gender != 'male' for seq in sequences):
+        models = annotations.BodyModelSet(dict(body_model_cfg, gender='male'))
+        male_betas, _ = annotations.fit_male_betas(models, sequences,
+                                                   dict(annotations.DEFAULT_FIT_CFG, **(fit_cfg or {})))
     root_models = {}
     samples = []
-    for seq in tqdm(sequences, desc=f'reading {split} fits', unit='sequence'):
-        seq_dir = osp.join(data_root, 'sequences', seq)
-        info = behave_io.load_sequence_info(seq_dir)
-        fits = []
-        for frame in behave_io.list_frame_folders(seq_dir):
-            frame_dir = osp.join(seq_dir, frame)
-            person = behave_io.load_person_fit(osp.join(frame_dir, 'person', 'fit02', 'person_fit.pkl'))
-            fits.append((person, behave_io.load_object_fit(behave_io.find_object_fit(frame_dir, info['cat']))))
-        if not fits:
-            continue
-        if info['gender'] not in root_models:
-            root_models[info['gender']] = BODY_MODELS.build(dict(body_model_cfg, gender=info['gender']))
-
-        def stacked(source: int, key: str) -> torch.Tensor:
-            return torch.as_tensor(np.stack([fit[source][key] for fit in fits]), dtype=torch.float64)
-
-        pose, betas = stacked(0, 'pose'), stacked(0, 'betas')
-        root = hoi_frame.hoi_root(root_models[info['gender']], betas, stacked(0, 'trans'))
-        rel_R, rel_t = hoi_frame.decompose_object_pose(axis_angle_to_matrix(pose[:, :3]), root,
-                                                       axis_angle_to_matrix(stacked(1, 'angle')), stacked(1, 'trans'))
-        body_pose = axis_angle_to_matrix(pose[:, BODY_POSE_SLICE].reshape(len(fits), -1, 3))
+    for seq in sequences:
+        if seq.gender not in root_models:
+            root_models[seq.gender] = BODY_MODELS.build(dict(body_model_cfg, gender=seq.gender))
+        pose = torch.as_tensor(seq.pose, dtype=torch.float64)
+        root = hoi_frame.hoi_root(root_models[seq.gender], torch.as_tensor(seq.betas, dtype=torch.float64),
+                                  torch.as_tensor(seq.trans, dtype=torch.float64))
+        rel_R, rel_t = hoi_frame.decompose_object_pose(
+            axis_angle_to_matrix(pose[:, :3]), root,
+            axis_angle_to_matrix(torch.as_tensor(seq.object_angle, dtype=torch.float64)),
+            torch.as_tensor(seq.object_trans, dtype=torch.float64))
+        body_pose = axis_angle_to_matrix(pose[:, BODY_POSE_SLICE].reshape(len(seq.frames), -1, 3))
+        shape = seq.betas
+        if male_betas and seq.gender != 'male':
+            shape = np.stack([male_betas[(seq.gender, b.tobytes())] for b in seq.betas.astype(np.float32)])
         samples += [
-            dict(object_name=info['cat'], rel_R=r.numpy(), rel_t=t.numpy(), betas=b.numpy(), body_pose=p.numpy())
-            for r, t, b, p in zip(rel_R, rel_t, betas, body_pose)
+            dict(object_name=seq.object_name, rel_R=r.numpy(), rel_t=t.numpy(), betas=np.asarray(b, np.float64),
+                 body_pose=p.numpy())
+            for r, t, b, p in zip(rel_R, rel_t, shape, body_pose)
         ]
     return samples
 
@@ -68,6 +87,7 @@ def fit_relation_pca(data_root: str,
                      body_model: Dict,
                      split: str = 'train',
                      template_dir: Optional[str] = None,
+                     betas: str = 'refitted_male',
                      **fit_kwargs) -> str:
     """Read the relative poses of a split and write the offset-PCA file of :class:`OffsetPCA`.
 
@@ -78,6 +98,7 @@ def fit_relation_pca(data_root: str,
             of each sequence uses a body of the sequence's own gender).
         split: split of ``split.json`` to read.
         template_dir: object templates; default ``<data_root>/objects`` if it exists, else procedural templates.
+        betas: ``'refitted_male'`` (StackFLOW) or ``'raw'``: see :func:`read_relative_poses`.
         **fit_kwargs: :func:`hoirecon.models.relation_encoders.fit_offset_pca` options (``pca_dim``, ...).
 
     Returns:
@@ -87,11 +108,11 @@ def fit_relation_pca(data_root: str,
         template_dir = osp.join(data_root, 'objects')
     library = ObjectLibrary('behave', template_dir)
     root_model_cfg = {key: value for key, value in body_model.items() if key != 'gender'}
-    samples = read_relative_poses(data_root, split, root_model_cfg)
+    samples = read_relative_poses(data_root, split, root_model_cfg, betas=betas)
     if not samples:
         raise ValueError(f'no frames found in the {split} split of {data_root}')
     arrays = fit_offset_pca(samples, BODY_MODELS.build(body_model), library, **fit_kwargs)
     print(summary_table(arrays))
     path = save_offset_pca(out_file, arrays)
-    print(f'{len(samples)} samples, templates: {template_dir or "procedural"}; wrote {path}')
+    print(f'{len(samples)} samples, betas: {betas}, templates: {template_dir or "procedural"}; wrote {path}')
     return path

@@ -85,7 +85,8 @@ def test_cli_fits_the_training_split_with_exact_relative_poses(tool, tmp_path, c
     with pytest.warns(UserWarning, match='no training samples'):
         tool.main([
             '--data-root',
-            str(tmp_path / 'behave'), '--out', out, '--body-model-path', surrogate_body_root, '--pca-dim', '4'
+            str(tmp_path / 'behave'), '--out', out, '--body-model-path', surrogate_body_root, '--pca-dim', '4',
+            '--betas', 'raw'
         ])
     table = capsys.readouterr().out
     assert any(line.split()[1:4] == ['boxsmall', '5', '4'] for line in table.splitlines()[1:])
@@ -108,3 +109,32 @@ def test_cli_fits_the_training_split_with_exact_relative_poses(tool, tmp_path, c
 def test_cli_rejects_an_output_that_is_not_npz(tool):
     with pytest.raises(SystemExit):
         tool.parse_args(['--data-root', 'x', '--out', 'pca.pkl'])
+
+
+def test_refitted_male_betas_replace_the_female_subjects_shapes(tmp_path, surrogate_body_root, make_random_rotations):
+    """StackFLOW's PCA samples carry the male-refitted betas that training encodes with (the annotation cache's
+    betas_male): female sequences get fit_male_betas' result, male ones keep their own."""
+    from hoirecon.apis.relation_pca import read_relative_poses
+    from hoirecon.datasets import annotations
+    root = str(tmp_path / 'behave')
+    frames = write_dataset(root, surrogate_body_root, make_random_rotations)
+    cfg = dict(type='SMPLH', model_path=surrogate_body_root)
+    raw = read_relative_poses(root, 'train', cfg, betas='raw')
+    refit = read_relative_poses(root, 'train', cfg, betas='refitted_male')
+    assert len(raw) == len(refit) == len(frames) == 5
+    sequences = [annotations.read_sequence_fits(root, name, kinects=()) for name, (part, _, _) in SEQUENCES.items()
+                 if part == 'train']
+    expected, _ = annotations.fit_male_betas(annotations.BodyModelSet(dict(cfg, gender='male')), sequences,
+                                             annotations.DEFAULT_FIT_CFG)
+    genders = [seq.gender for seq in sequences for _ in seq.frames]
+    assert 'female' in genders and 'male' in genders
+    for sample_raw, sample_refit, gender in zip(raw, refit, genders):
+        np.testing.assert_array_equal(sample_raw['rel_R'], sample_refit['rel_R'])  # the HOI frame is the subject's
+        if gender == 'male':
+            np.testing.assert_array_equal(sample_refit['betas'], sample_raw['betas'])
+        else:
+            key = ('female', sample_raw['betas'].astype(np.float32).tobytes())
+            np.testing.assert_allclose(sample_refit['betas'], expected[key], rtol=1e-6)
+            assert not np.allclose(sample_refit['betas'], sample_raw['betas'], atol=1e-3)
+    with pytest.raises(ValueError, match="'refitted_male', 'raw'"):
+        read_relative_poses(root, 'train', cfg, betas='female')
