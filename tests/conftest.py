@@ -22,7 +22,7 @@ torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 @pytest.fixture(scope='session')
 def surrogate_body_root():
     """Folder with the licence-free surrogate ``smpl/`` and ``smplh/`` files."""
-    from hoirecon.models.body_models import ensure_surrogate_body
+    from hoirecon.assets import ensure_surrogate_body
     return ensure_surrogate_body()
 
 

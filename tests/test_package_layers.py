@@ -120,7 +120,19 @@ def test_readers_never_import_the_generators(graph, reader):
 
 
 def test_assets_depend_on_nothing_of_the_method(graph):
-    assert set(graph.get('assets', {})) <= {'utils'}, graph['assets']
+    # structures: the SMPL-family facts (joint sets, landmark vertex ids, BODY_25) that the surrogate body needs
+    assert set(graph.get('assets', {})) <= {'utils', 'structures'}, graph['assets']
+
+
+def test_structures_depend_on_nothing_but_utils(graph):
+    # the layer below both the models and the asset generators: plain containers and facts
+    assert set(graph.get('structures', {})) <= {'utils'}, graph['structures']
+
+
+def test_the_body_models_build_the_surrogate_from_assets(graph):
+    # models -> assets (SMPL('surrogate')) and assets -> structures <- models: no cycle through the generator
+    assert any(where.startswith('hoirecon/models/body_models/') for where in graph['models']['assets'])
+    assert any(where.startswith('hoirecon/assets/surrogate_body.py') for where in graph['assets']['structures'])
 
 
 def test_find_cycle_finds_one():

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from hoirecon.models.body_models.surrogate import GENDERS, MODEL_TYPES, write_surrogate_body
+from hoirecon.assets.surrogate_body import GENDERS, MODEL_TYPES, write_surrogate_body
 
 
 def parse_args(argv=None):

@@ -18,7 +18,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from hoirecon.models.body_models.body25 import BODY25_JOINT_NAMES
+from hoirecon.structures.body25 import BODY25_JOINT_NAMES
 
 BLAZEPOSE_LANDMARKS = ('nose', 'left_eye_inner', 'left_eye', 'left_eye_outer', 'right_eye_inner', 'right_eye',
                        'right_eye_outer', 'left_ear', 'right_ear', 'mouth_left', 'mouth_right', 'left_shoulder',
@@ -56,7 +56,7 @@ def blazepose_to_body25(landmarks: np.ndarray) -> np.ndarray:
         landmarks: (33, 3) ``x, y`` pixels and visibility in [0, 1], in :data:`BLAZEPOSE_LANDMARKS` order.
 
     Returns:
-        (25, 3) float32 ``x, y`` pixels and confidence, :data:`~hoirecon.models.body_models.body25.
+        (25, 3) float32 ``x, y`` pixels and confidence, :data:`~hoirecon.structures.body25.
         BODY25_JOINT_NAMES` order; zeros for keypoints without a counterpart.
     """
     landmarks = np.asarray(landmarks, np.float64)

@@ -43,14 +43,17 @@ import numpy as np
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from hoirecon.structures.body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, save_joint_regressor_txt
+from hoirecon.structures.body_skeletons import FINGER_NAMES, NUM_BETAS, joint_names, kintree_parents, smplx_vertex_ids
 from hoirecon.utils.paths import cache_dir
-from .body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, save_joint_regressor_txt
-from .model_files import smplx_vertex_ids
-from .skeletons import FINGER_NAMES, NUM_BETAS, joint_names, kintree_parents
 from .surrogate_mesh import TubeMesh, make_tube, ramp_weights, signed_volume
 
 #: Bump when the generated files change; the cache folder is ``surrogate_v{SURROGATE_VERSION}``.
 SURROGATE_VERSION = 1
+#: ``surrogate_info['generator']`` of the files: the generator's module path when version 1 was made. This module
+#: has since moved (to ``hoirecon.assets.surrogate_body``); the recorded name is kept so that the files stay
+#: byte-identical and built caches stay valid. Change it only together with :data:`SURROGATE_VERSION`.
+GENERATOR_NAME = 'hoirecon.models.body_models.surrogate'
 NUM_VERTICES = 6890
 #: Random bodies meshed for the PCA shape space.
 NUM_SHAPE_SAMPLES = 240
@@ -620,8 +623,8 @@ def build_surrogate_struct(model_type: str,
     Returns:
         dict with ``v_template`` (6890, 3) f64, ``f`` (F, 3) i64, ``shapedirs`` (6890, 3, 10) f64,
         ``posedirs`` (6890, 3, 9(J-1)) f16 zeros (half size on disk), ``J_regressor`` (J, 6890) f64,
-        ``weights`` (6890, J) f64, ``kintree_table`` (2, J) i64, ``joint_names``, ``J`` (J, 3) rest joints, ``surrogate_info`` (dict) and,
-        for SMPL-H, ``hands_components{l,r}`` eye(45) and ``hands_mean{l,r}`` zeros(45).
+        ``weights`` (6890, J) f64, ``kintree_table`` (2, J) i64, ``joint_names``, ``J`` (J, 3) rest joints,
+        ``surrogate_info`` (dict) and, for SMPL-H, ``hands_components{l,r}`` eye(45) and ``hands_mean{l,r}`` zeros(45).
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f'Surrogate body: model_type must be one of {MODEL_TYPES}, got {model_type!r} '
@@ -642,7 +645,7 @@ def build_surrogate_struct(model_type: str,
         'joint_names': joint_names(model_type),
         'surrogate_info': {
             'generator':
-            'hoirecon.models.body_models.surrogate',
+            GENERATOR_NAME,
             'version':
             SURROGATE_VERSION,
             'model_type':
@@ -735,7 +738,7 @@ def ensure_surrogate_body(root: Optional[str] = None) -> str:
             (``$HOIRECON_CACHE`` or ``~/.cache/hoirecon``).
 
     Returns:
-        The folder, usable as ``model_path`` of :class:`~.body_model.SMPL` / :class:`~.body_model.SMPLH`.
+        The folder, usable as ``model_path`` of :class:`hoirecon.models.body_models.SMPL` / ``SMPLH``.
 
     Raises:
         FileExistsError: ``root`` exists, is not empty and holds no complete surrogate of this version.

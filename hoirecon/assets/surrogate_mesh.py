@@ -1,6 +1,6 @@
 """Closed tube meshes with elliptical sections and hemi-ellipsoid caps, batched over shape samples.
 
-The surrogate body (:mod:`.surrogate`) is a union of such tubes. A tube follows a
+The surrogate body (:mod:`.surrogate_body`) is a union of such tubes. A tube follows a
 polyline of nodes; every node carries one ring of vertices centred exactly on it
 (``ring_size`` vertices at uniform angles, so the mean of the ring is the node),
 segments between nodes get extra interpolated rings, and each end is closed by a

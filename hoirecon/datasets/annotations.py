@@ -24,7 +24,7 @@ from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from hoirecon.evaluation.functional.visibility import object_visibility_ratio
-from hoirecon.models.body_models.skeletons import NUM_BODY_JOINTS
+from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
 from hoirecon.objects.catalogue import MAX_KEYPOINTS

@@ -23,7 +23,7 @@ from typing import Dict, List
 import numpy as np
 
 from .behave_io import BehaveFormatError, NUM_KINECTS, SMPLH_POSE_DIM, _field
-from hoirecon.models.body_models.skeletons import NUM_BETAS
+from hoirecon.structures.body_skeletons import NUM_BETAS
 
 PARAMS_FOLDER = 'behave-30fps-params-v1'
 IMAGE_FOLDER = 'raw_images'

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hoirecon.models.body_models.skeletons import NUM_BETAS
+from hoirecon.structures.body_skeletons import NUM_BETAS
 
 NUM_KINECTS = 4
 SMPLH_POSE_DIM = 156

@@ -1,7 +1,10 @@
-"""Joint sets of the SMPL family, in smplx order.
+"""Joint sets of the SMPL family, in smplx order, and smplx's landmark vertex ids.
 
-Only facts about the kinematic trees live here (names, parents, counts); the
-numbers that depend on a body (rest joints, skinning) come from the model files.
+Only facts about the kinematic trees live here (names, parents, counts, the landmark
+vertices that smplx appends as extra joints); the numbers that depend on a body (rest
+joints, skinning) come from the model files. Pure Python / numpy, below both the body
+models (:mod:`hoirecon.models.body_models`) and the surrogate generator
+(:mod:`hoirecon.assets.surrogate_body`).
 Axes of every model: y up, +z = the direction the body faces, +x = the body's left.
 """
 from typing import Dict, List, Tuple
@@ -66,3 +69,22 @@ def kintree_parents(model_type: str) -> np.ndarray:
     if model_type not in parents:
         raise ValueError(f'kintree_parents: model_type must be one of {sorted(parents)}, got {model_type!r}.')
     return np.asarray(parents[model_type], dtype=np.int64)
+
+
+def smplx_vertex_ids(model_type: str) -> Dict[str, int]:
+    """smplx's landmark vertex ids (nose, eyes, ears, fingertips, toes, heels) for a model type.
+
+    Args:
+        model_type: ``'smpl'``, ``'smplh'`` (both use smplx's ``'smplh'`` table) or ``'smplx'``.
+
+    Returns:
+        name -> vertex id.
+
+    Raises:
+        ImportError: smplx is not installed (the table is smplx's own).
+    """
+    try:
+        from smplx.vertex_ids import vertex_ids
+    except ImportError as err:
+        raise ImportError('smplx_vertex_ids reads the table of the smplx package: pip install smplx') from err
+    return {name: int(vid) for name, vid in vertex_ids['smplx' if model_type == 'smplx' else 'smplh'].items()}

@@ -152,7 +152,7 @@ def write_body_models(out_dir: str, body_model_root: str = None) -> str:
     Returns:
         ``out_dir/body_models``.
     """
-    from hoirecon.models.body_models import ensure_surrogate_body
+    from hoirecon.assets import ensure_surrogate_body
     target = osp.join(out_dir, 'body_models')
     if all(osp.isfile(osp.join(target, 'smplh', name)) for name in BODY_MODEL_FILES[:3]):
         return target

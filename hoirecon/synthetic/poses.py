@@ -1,6 +1,6 @@
 """Posing an SMPL-H skeleton by bone directions and two-bone IK (numpy, no body model needed).
 
-The skeleton follows smplx's kinematic tree (``hoirecon.models.body_models.skeletons``).
+The skeleton follows smplx's kinematic tree (``hoirecon.structures.body_skeletons``).
 Every joint's rest frame is aligned with the body frame (y up, +z facing,
 +x = the body's left), so a local rotation ``R_i`` of joint ``i`` composes as
 ``G_i = G_parent(i) R_i`` and the posed joints are
@@ -11,7 +11,7 @@ uses this to put hands on an object's surface and feet on the floor.
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hoirecon.models.body_models.skeletons import SMPLH_JOINT_NAMES, SMPLH_PARENTS
+from hoirecon.structures.body_skeletons import SMPLH_JOINT_NAMES, SMPLH_PARENTS
 
 JOINT = {name: index for index, name in enumerate(SMPLH_JOINT_NAMES)}
 PARENTS = np.asarray(SMPLH_PARENTS, dtype=np.int64)

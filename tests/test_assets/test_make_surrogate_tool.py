@@ -7,7 +7,7 @@ import torch
 
 from hoirecon.models.body_models import SMPL
 
-TOOL = osp.join(osp.dirname(__file__), '..', '..', '..', 'tools', 'make_surrogate_body.py')
+TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_surrogate_body.py')
 
 
 def _load_tool():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from hoirecon.models.body_models import build_surrogate_struct, ensure_surrogate_body
-from hoirecon.models.body_models import surrogate as surrogate_module
-from hoirecon.models.body_models.surrogate import build_shape_space
+from hoirecon.assets import build_surrogate_struct, ensure_surrogate_body
+from hoirecon.assets import surrogate_body as surrogate_module
+from hoirecon.assets.surrogate_body import build_shape_space
 
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 
@@ -140,6 +140,13 @@ def test_shape_space_beta0_taller_and_genders(surrogate_body_root):
     assert heights['female_shoulder_to_hip'] < heights['male_shoulder_to_hip']
     info = _load(surrogate_body_root, 'smpl', 'male')['surrogate_info']
     assert info['pca_std'] == sorted(info['pca_std'], reverse=True)
+
+
+def test_recorded_generator_name_is_that_of_version_1():
+    # The generator moved to hoirecon.assets.surrogate_body; version-1 files keep the name they were made with
+    # (byte-identical files, valid caches). A new name goes with a SURROGATE_VERSION bump.
+    assert surrogate_module.SURROGATE_VERSION == 1
+    assert surrogate_module.GENERATOR_NAME == 'hoirecon.models.body_models.surrogate'
 
 
 def test_deterministic_for_a_seed(surrogate_body_root):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from hoirecon.models.body_models import (BODY25_JOINT_NAMES, build_body25_regressor, load_joint_regressor_txt,
-                                         save_joint_regressor_txt)
+from hoirecon.structures.body25 import (BODY25_JOINT_NAMES, build_body25_regressor, load_joint_regressor_txt,
+                                        save_joint_regressor_txt)
 
 VERTEX_IDS = {
     'nose': 3,

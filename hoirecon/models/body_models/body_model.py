@@ -1,7 +1,7 @@
 """SMPL, SMPL-H and SMPL-X as torch modules taking rotation matrices (like smplx's ``*Layer`` classes).
 
 The wrappers read the standard smplx files (or the licence-free surrogate, see
-:mod:`.surrogate`), check them with errors that say how to fix a problem, and
+:mod:`hoirecon.assets.surrogate_body`), check them with errors that say how to fix a problem, and
 skin with smplx's ``lbs``. Differences to smplx's layers:
 
 - No batch-size state: the batch size comes from whichever input is given;
@@ -23,12 +23,13 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
+from hoirecon.assets.surrogate_body import ensure_surrogate_body
 from hoirecon.models.utils import axis_angle_to_matrix
 from hoirecon.registry import BODY_MODELS
-from .body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, load_joint_regressor_txt
-from .model_files import check_model_data, dense, import_smplx, load_model_data, resolve_model_file, smplx_vertex_ids
-from .skeletons import NUM_BODY_POSE_JOINTS, NUM_HAND_JOINTS, NUM_SKELETON_JOINTS
-from .surrogate import ensure_surrogate_body
+from hoirecon.structures.body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, load_joint_regressor_txt
+from hoirecon.structures.body_skeletons import (NUM_BODY_POSE_JOINTS, NUM_HAND_JOINTS, NUM_SKELETON_JOINTS,
+                                                smplx_vertex_ids)
+from .model_files import check_model_data, dense, import_smplx, load_model_data, resolve_model_file
 
 #: SMPL-X files with fewer shape components than this keep 10 betas + 10 expression coefficients (smplx's rule).
 _SMPLX_FULL_SHAPE_SPACE = 400
@@ -443,7 +444,7 @@ class _SMPLFamilyModel(nn.Module):
         return vertices, joints_posed
 
     def body25(self, vertices: torch.Tensor) -> torch.Tensor:
-        """OpenPose BODY_25 keypoints of posed meshes (order in :data:`~.body25.BODY25_JOINT_NAMES`).
+        """OpenPose BODY_25 keypoints of posed meshes (order in :data:`~hoirecon.structures.body25.BODY25_JOINT_NAMES`).
 
         Args:
             vertices: (B, V, 3) vertices, metres.

@@ -3,11 +3,11 @@ import os
 import os.path as osp
 import pickle
 import zipfile
-from typing import Dict, List
+from typing import List
 
 import numpy as np
 
-from .skeletons import NUM_SKELETON_JOINTS
+from hoirecon.structures.body_skeletons import NUM_SKELETON_JOINTS, smplx_vertex_ids
 
 MODEL_TITLES = {'smpl': 'SMPL', 'smplh': 'SMPL-H', 'smplx': 'SMPL-X'}
 GENDERS = ('neutral', 'male', 'female')
@@ -39,20 +39,6 @@ def import_smplx():
     except ImportError as err:
         raise ImportError('hoirecon body models need the smplx package: pip install smplx') from err
     return smplx
-
-
-def smplx_vertex_ids(model_type: str) -> Dict[str, int]:
-    """smplx's landmark vertex ids (nose, eyes, ears, fingertips, toes, heels) for a model type.
-
-    Args:
-        model_type: ``'smpl'``, ``'smplh'`` (both use smplx's ``'smplh'`` table) or ``'smplx'``.
-
-    Returns:
-        name -> vertex id.
-    """
-    import_smplx()
-    from smplx.vertex_ids import vertex_ids
-    return {name: int(vid) for name, vid in vertex_ids['smplx' if model_type == 'smplx' else 'smplh'].items()}
 
 
 def model_file_names(model_type: str, genders=GENDERS, ext: str = 'pkl') -> List[str]:

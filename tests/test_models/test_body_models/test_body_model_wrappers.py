@@ -9,9 +9,10 @@ import torch
 from mmengine.logging import MMLogger
 from scipy.spatial.transform import Rotation
 
-from hoirecon.models.body_models import SMPL, SMPLH, SMPLX, BodyModelOutput, load_joint_regressor_txt
+from hoirecon.models.body_models import SMPL, SMPLH, SMPLX, BodyModelOutput
 from hoirecon.models.body_models import body_model as body_model_module
 from hoirecon.registry import BODY_MODELS
+from hoirecon.structures.body25 import load_joint_regressor_txt
 
 smplx = pytest.importorskip('smplx')
 
