@@ -164,3 +164,20 @@ def test_relation_pca_fit_uses_refitted_male_betas_by_default():
     assert inspect.signature(fit_relation_pca).parameters['betas'].default == 'refitted_male'
     assert inspect.signature(read_relative_poses).parameters['betas'].default == 'refitted_male'
     assert 'relation_pca_fit' not in Config.fromfile(BEHAVE)
+
+
+def test_print_config_shows_the_paper_settings(capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('print_config', osp.join(REPO_ROOT, 'tools', 'misc',
+                                                                           'print_config.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    text = tool.main([BEHAVE])
+    for needle in ("type='Pretrained'", 'resnet50-0676ba61.pth', "type='MultiStepLR'", 'milestones=[', '180',
+                   "type='BackgroundSwap'"):
+        assert needle in text, needle
+    picked = tool.main([BEHAVE, '--keys', 'param_scheduler.0.milestones', '--cfg-options',
+                        'param_scheduler.0.milestones=[150]'])
+    assert picked == 'param_scheduler.0.milestones = [150]'
+    with pytest.raises(KeyError, match="no entry 'nope'"):
+        tool.main([BEHAVE, '--keys', 'model.nope'])
