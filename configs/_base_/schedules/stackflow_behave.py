@@ -9,6 +9,8 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[180], gamma=0.1)]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=10)
+# The translation loss starts at epoch 30 (the official `trans_begin_epoch`; InterCap 10, BEHAVE-extended 4).
+custom_hooks = [dict(type='LossWarmupHook', begin_epochs=dict(translation=30))]
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

@@ -141,6 +141,15 @@ class HOILossTable(nn.Module):
             self.bindings[name] = self._binding(name, given)
             built[name] = LOSSES.build(cfg)
         self.terms = nn.ModuleDict(built)
+        #: per-term factor on the configured weight (1 by default); a schedule (e.g. :class:`~hoirecon.engine.hooks.
+        #: LossWarmupHook`) changes it during training
+        self.scales: Dict[str, float] = {}
+
+    def set_scale(self, term: str, factor: float) -> None:
+        """Multiply term ``term``'s configured weight by ``factor`` from now on (1 restores it)."""
+        if term not in self.bindings:
+            raise KeyError(f'HOILossTable.set_scale: no configured term {term!r}; configured: {list(self.bindings)}.')
+        self.scales[term] = float(factor)
 
     @staticmethod
     def _in_order(terms: Mapping[str, Optional[dict]]):
@@ -190,7 +199,9 @@ class HOILossTable(nn.Module):
         for name, binding in self.bindings.items():
             if any(key not in tensors for key in binding.keys()):
                 continue
-            losses[f'loss_{name}'] = self.terms[name](*(None if key is None else tensors[key] for key in binding))
+            value = self.terms[name](*(None if key is None else tensors[key] for key in binding))
+            scale = self.scales.get(name, 1.0)
+            losses[f'loss_{name}'] = value if scale == 1.0 else value * scale
         return losses
 
     def extra_repr(self) -> str:
