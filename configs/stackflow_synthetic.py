@@ -81,7 +81,10 @@ test_evaluator = dict(body_model=body_model, object_library=object_library)
 # [0.5, 1] (larger than EPro-PnP's), so the object term is weighted 0.3 and the keypoints 1.0 (chosen on 48 training
 # images, docs/benchmarks.md); the object starts from RANSAC PnP when the PnP pose passes the refiner's pnp_check.
 refiner = dict(pixel_scale='auto', loss_weights=dict(person_keypoints=1.0, object_correspondences=0.3),
-               object_init='pnp')
+               object_init='pnp',
+               # the refiner of the measured numbers: a fresh Adam per stage, the shape optimised too (the paper: one
+               # Adam, betas fixed; docs/fidelity.md row 7)
+               optimize=('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t'), optimizer_per_stage=True)
 
 # 12 epochs (780 steps): the rate warms up from 1e-4 to 1e-3 over the first epoch, then follows a cosine to 1e-5.
 # This scored 6.05 / 14.62 cm HOI-aligned human / object Chamfer on the 416 test images in 18 min 10 s in all, against

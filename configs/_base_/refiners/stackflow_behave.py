@@ -16,5 +16,7 @@ refiner = dict(
     reference_width=2048,
     pnp_check=dict(min_inliers=12, min_inlier_ratio=0.2, max_mean_error=8.0, min_mask_overlap=0.5),
     object_init=None,  # 'pnp': start the object from RANSAC PnP on the correspondences
-    optimize=('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t'),
+    # StackFLOW keeps the body shape and runs one Adam through both stages (the stage factor then anneals the steps)
+    optimize=('body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t'),
+    optimizer_per_stage=False,
 )

@@ -26,6 +26,8 @@ PIXEL_SCALE_TOLERANCE = 1.5
 #: Optimisable variables: per person ``betas``, ``body_pose`` (21 x 6D), ``hoi_R`` (6D global rotation),
 #: ``hoi_t`` (camera-frame root joint); per object ``rel_R`` (6D) and ``rel_t`` (relative pose in the HOI frame).
 VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
+#: What StackFLOW's post-optimisation changes: everything but the body shape.
+STACKFLOW_OPTIMIZE = ('body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
 PERSON_VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t')
 
 
@@ -69,14 +71,16 @@ class StackFLOWRefiner:
     ===========================  =================================================================================
 
     An image without keypoints (all confidences 0) or correspondences (all weights 0) has that term switched off
-    for that image only. A fresh Adam runs for ``steps_per_stage`` steps in each of ``num_stages`` stages
-    (StackFLOW: 2 x 150 on BEHAVE, 2 x 300 InterCap, 2 x 200 BEHAVE-extended; lr 4e-2).
+    for that image only. One Adam runs ``steps_per_stage`` steps in each of ``num_stages`` stages (StackFLOW: 2 x 150
+    on BEHAVE at lr 4e-2, 2 x 300 InterCap and 2 x 200 BEHAVE-extended at 5e-2), keeping its moments across stages,
+    so that the smaller weights of a later stage really take smaller steps (with ``optimizer_per_stage=True`` a fresh
+    Adam starts each stage, and Adam's invariance to a constant loss scale makes the stage factor a no-op).
 
     Several objects can share one person (``groups``): the person's variables are shared and fitted jointly to
     every object's terms (each object keeps its own image feature and relation).
 
     Args:
-        num_stages: outer iterations (a new optimiser each).
+        num_stages: outer iterations (the loss weights shrink with each).
         steps_per_stage: Adam steps per stage.
         lr: Adam learning rate.
         loss_weights: ``w0`` per term (keys of :data:`BEHAVE_LOSS_WEIGHTS`); missing keys take the BEHAVE
@@ -96,6 +100,8 @@ class StackFLOWRefiner:
         pnp_check: fields of :class:`~hoirecon.models.refiners.pnp.PnPCheck` (``max_mean_error`` in scaled
             pixels).
         optimize: variables to optimise (subset of :data:`VARIABLES`); the others stay at their initial value.
+            StackFLOW keeps the shape (``betas``) fixed: :data:`STACKFLOW_OPTIMIZE`, the default.
+        optimizer_per_stage: a fresh Adam per stage (hoirecon's first refiner) instead of StackFLOW's one Adam.
         show_progress: tqdm bar over the steps.
     """
 
@@ -110,8 +116,10 @@ class StackFLOWRefiner:
                  pnp_cfg: Optional[dict] = None,
                  pnp_check: Optional[dict] = None,
                  reference_width: float = BEHAVE_IMAGE_WIDTH,
-                 optimize: Sequence[str] = VARIABLES,
+                 optimize: Sequence[str] = None,
+                 optimizer_per_stage: bool = False,
                  show_progress: bool = False):
+        optimize = STACKFLOW_OPTIMIZE if optimize is None else optimize
         unknown = sorted(set(loss_weights or {}) - set(BEHAVE_LOSS_WEIGHTS))
         if unknown:
             raise KeyError(f'StackFLOWRefiner: unknown loss_weights {unknown}; known terms: '
@@ -137,6 +145,7 @@ class StackFLOWRefiner:
         self.object_init = object_init
         self.pnp_cfg = dict(pnp_cfg or {})
         self.optimize = tuple(optimize)
+        self.optimizer_per_stage = bool(optimizer_per_stage)
         self.show_progress = show_progress
 
     def __repr__(self) -> str:
@@ -327,9 +336,11 @@ class StackFLOWRefiner:
         totals: List[torch.Tensor] = []  # kept on the device: no host sync per step
         bar = tqdm(total=self.num_stages * self.steps_per_stage, desc='refining', disable=not self.show_progress)
         with torch.enable_grad():
+            optimizer = None
             for stage in range(self.num_stages):
                 factor = 1.0 / (1.0 + self.weight_decay * stage)
-                optimizer = torch.optim.Adam(trainable, lr=self.lr) if trainable else None
+                if trainable and (optimizer is None or self.optimizer_per_stage):
+                    optimizer = torch.optim.Adam(trainable, lr=self.lr)
                 for _ in range(self.steps_per_stage):
                     bar.update(1)
                     if not terms:

@@ -425,3 +425,24 @@ def test_predict_keeps_the_network_output_next_to_the_refined_one(body, library)
             torch.testing.assert_close(sample.init_instances[key], before.pred_instances[key])
         assert not torch.allclose(sample.pred_instances.object_t, before.pred_instances.object_t)
         assert sample.pred_instances.human_vertices.shape == (1, 6890, 3)
+
+
+def test_one_adam_through_the_stages_makes_the_stage_factor_count_and_keeps_the_shape(model, problem):
+    """docs/fidelity.md row 7. With a fresh Adam per stage, Adam's invariance to a constant loss scale makes the
+    w0 / (1 + 10 stage) factor a no-op (same trajectory as no decay); StackFLOW's one Adam carries its moments into
+    stage 2, where the smaller weights then take smaller steps. StackFLOW also keeps the body shape."""
+    def params(**kwargs):
+        refiner = StackFLOWRefiner(num_stages=2, steps_per_stage=20, lr=1e-2, loss_weights=DATA_TERMS, **kwargs)
+        return _run(refiner, model, problem).params
+
+    fresh = params(optimizer_per_stage=True, weight_decay=10.0)
+    fresh_no_decay = params(optimizer_per_stage=True, weight_decay=0.0)
+    torch.testing.assert_close(fresh['object_t'], fresh_no_decay['object_t'], rtol=0, atol=1e-5)
+    one = params(weight_decay=10.0)
+    one_no_decay = params(weight_decay=0.0)
+    assert (one['object_t'] - one_no_decay['object_t']).abs().max() > 1e-3
+    torch.testing.assert_close(one['betas'], problem['init']['betas'])  # the default keeps the shape
+    moved = params(optimize=('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t'))
+    assert (moved['betas'] - problem['init']['betas']).abs().max() > 0
+    assert StackFLOWRefiner().optimize == ('body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
+    assert not StackFLOWRefiner().optimizer_per_stage
