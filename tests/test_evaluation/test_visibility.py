@@ -36,6 +36,19 @@ def test_intercap_ratio_is_one_minus_the_person_overlap():
     person = np.zeros((4, 4), np.uint8)
     person[:1, :] = 255  # overlaps 2 object pixels
     assert object_visibility_ratio_from_person(full, person) == pytest.approx(1 - 2 / 8)
-    assert object_visibility_ratio_from_person(np.zeros((4, 4)), person) == 0.0
     with pytest.raises(ValueError, match='person_mask'):
         object_visibility_ratio_from_person(full, np.zeros((2, 2)))
+
+
+def test_intercap_ratio_follows_stackflow_edge_cases():
+    """StackFLOW's sequence metadata: masks binarised with > 0 (JPEG halos count), an empty full mask gives NaN
+    (0 / 0), which the vis > 0.3 filter keeps (NaN < 0.3 is false)."""
+    full = np.zeros((4, 4), np.uint8)
+    full[:, :2] = 255
+    full[:, 2] = 3  # faint JPEG halo: part of the object under > 0
+    person = np.zeros((4, 4), np.uint8)
+    person[0, :] = 90  # a grey person row: set under > 0, not under > 127
+    assert object_visibility_ratio_from_person(full, person) == pytest.approx(1 - 3 / 12)
+    assert object_visibility_ratio_from_person(full, person, threshold=127) == pytest.approx(1.0)
+    empty = object_visibility_ratio_from_person(np.zeros((4, 4)), person)
+    assert np.isnan(empty) and not empty < 0.3

@@ -1,14 +1,15 @@
 """Object visibility ratios used to select the "vis > 0.3" frames.
 
-Masks are 8-bit images (or booleans); a pixel is set when its value is > 127,
-as in the reference evaluators. Two definitions are in use:
+Masks are 8-bit images (or booleans). Two definitions are in use:
 
 - BEHAVE: ``#visible / #full`` with the occlusion-aware rendered object mask
   (``k*.obj_rend_mask.jpg``) and the object rendered alone (``mask_full``, stored
-  at half resolution: pass ``full_scale=2``).
-- InterCap and BEHAVE-extended: ``1 - |full AND person| / |full|``.
-
-An empty full mask (object outside the image) gives a ratio of 0.
+  at half resolution: pass ``full_scale=2``); a pixel is set when its value is > 127,
+  and an empty full mask (object outside the image) gives 0.
+- InterCap and BEHAVE-extended (StackFLOW's sequence metadata): ``1 - |full AND person| / |full|`` with masks
+  binarised by ``> 0`` (any non-zero JPEG value, so JPEG halos count); an empty full mask gives NaN (0 / 0), and
+  since ``NaN < 0.3`` is false such a frame is *kept* by the "vis > 0.3" filter; a frame whose mask file is missing
+  is counted as visible by the sequence readers (ratio 1), which is what keeps it in StackFLOW's selection.
 """
 import numpy as np
 
@@ -16,14 +17,14 @@ import numpy as np
 DEFAULT_VISIBILITY_THRESHOLD = 0.3
 
 
-def binarize_mask(mask: np.ndarray, name: str = 'mask') -> np.ndarray:
-    """Return ``mask > 127`` (bool masks pass unchanged); (H, W) or (H, W, C) -> (H, W)."""
+def binarize_mask(mask: np.ndarray, name: str = 'mask', threshold: int = 127) -> np.ndarray:
+    """Return ``mask > threshold`` (bool masks pass unchanged); (H, W) or (H, W, C) -> (H, W)."""
     mask = np.asarray(mask)
     if mask.ndim == 3:
         mask = mask.max(axis=-1)
     if mask.ndim != 2:
         raise ValueError(f'{name} must be an (H, W) or (H, W, C) image, got shape {mask.shape}')
-    return mask if mask.dtype == bool else mask > 127
+    return mask if mask.dtype == bool else mask > threshold
 
 
 def _upsample(mask: np.ndarray, scale: int) -> np.ndarray:
@@ -58,19 +59,21 @@ def object_visibility_ratio(visible_mask: np.ndarray, full_mask: np.ndarray, ful
     return float(visible.sum()) / full_pixels if full_pixels else 0.0
 
 
-def object_visibility_ratio_from_person(full_mask: np.ndarray, person_mask: np.ndarray, full_scale: int = 1) -> float:
-    """InterCap / BEHAVE-extended visibility ratio: ``1 - |full AND person| / |full|``.
+def object_visibility_ratio_from_person(full_mask: np.ndarray, person_mask: np.ndarray, full_scale: int = 1,
+                                        threshold: int = 0) -> float:
+    """InterCap / BEHAVE-extended visibility ratio: ``1 - |full AND person| / |full|`` (StackFLOW's rule).
 
     Args:
         full_mask: (H / s, W / s) mask of the unoccluded object.
         person_mask: (H, W) person mask.
         full_scale: s, integer factor that brings ``full_mask`` to (H, W).
+        threshold: a pixel is set when its value is > threshold (StackFLOW: 0, any non-zero value).
 
     Returns:
-        Ratio in [0, 1]; 0 when the full mask is empty.
+        Ratio in [0, 1]; NaN when the full mask is empty (StackFLOW's 0 / 0, a frame the "vis > 0.3" filter keeps).
     """
-    full = _upsample(binarize_mask(full_mask, 'full_mask'), full_scale)
-    person = binarize_mask(person_mask, 'person_mask')
+    full = _upsample(binarize_mask(full_mask, 'full_mask', threshold), full_scale)
+    person = binarize_mask(person_mask, 'person_mask', threshold)
     _check_same_shape(full, 'full_mask (upsampled)', person, 'person_mask')
     full_pixels = int(full.sum())
-    return 1.0 - float((full & person).sum()) / full_pixels if full_pixels else 0.0
+    return 1.0 - float((full & person).sum()) / full_pixels if full_pixels else float('nan')
