@@ -2,11 +2,12 @@
 from .pnp import PnPResult, solve_object_pnp
 from .problem import RefinementProblem
 from .reprojection import correspondence_reprojection_loss, keypoint_reprojection_loss
+from .sequence_refiner import SequenceSmoothingRefiner, sequence_windows, window_owners
 from .stackflow_refiner import (BEHAVE_LOSS_WEIGHTS, INTERCAP_LOSS_WEIGHTS, VARIABLES, RefinementResult,
                                 StackFLOWRefiner)
 
 __all__ = [
     'BEHAVE_LOSS_WEIGHTS', 'INTERCAP_LOSS_WEIGHTS', 'PnPResult', 'RefinementProblem', 'RefinementResult',
-    'StackFLOWRefiner', 'VARIABLES', 'correspondence_reprojection_loss', 'keypoint_reprojection_loss',
-    'solve_object_pnp'
+    'SequenceSmoothingRefiner', 'StackFLOWRefiner', 'VARIABLES', 'correspondence_reprojection_loss',
+    'keypoint_reprojection_loss', 'sequence_windows', 'solve_object_pnp', 'window_owners'
 ]

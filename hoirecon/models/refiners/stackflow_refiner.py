@@ -53,6 +53,28 @@ class RefinementResult:
     pnp_status: List[str] = field(default_factory=list)
 
 
+@dataclass
+class RefinementSetup:
+    """What :meth:`StackFLOWRefiner.prepare` makes of a refinement's inputs, before the first step.
+
+    Attributes:
+        init: the inputs ``init`` on the problem's device and dtype.
+        finite: (B,) bool, instances whose start is finite (the others are carried through).
+        start: starting variables (:data:`VARIABLES`; 6D rotations; person variables (P, ...)).
+        pnp_used, pnp_status: as in :class:`RefinementResult`.
+        terms: the active terms.
+        context: what :meth:`StackFLOWRefiner._losses` reads (problem, labels, obs, camera with ``pixel_scale``,
+            groups, first, relation0, subset).
+    """
+    init: Dict[str, torch.Tensor]
+    finite: torch.Tensor
+    start: Dict[str, torch.Tensor]
+    pnp_used: torch.Tensor
+    pnp_status: List[str]
+    terms: List[str]
+    context: dict
+
+
 @REFINERS.register_module()
 class StackFLOWRefiner:
     """Batched Adam fit of body shape/pose, HOI placement and object relative pose (StackFLOW's post-optimisation).
@@ -258,6 +280,20 @@ class StackFLOWRefiner:
         Returns:
             :class:`RefinementResult`.
         """
+        setup = self.prepare(problem, init, observations, camera, groups)
+        variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in setup.start.items()}
+        history = self._optimise(variables, setup.terms, setup.context, setup.finite.to(problem.dtype))
+        return self.finish(setup, variables, history)
+
+    def prepare(self,
+                problem: RefinementProblem,
+                init: Dict[str, torch.Tensor],
+                observations: Dict[str, torch.Tensor],
+                camera: Dict[str, torch.Tensor],
+                groups: Optional[torch.Tensor] = None) -> 'RefinementSetup':
+        """Everything :meth:`refine` computes before the first Adam step (arguments as :meth:`refine`): inputs on
+        the problem's device and dtype, the (B,) finite-start mask, pixel scales, the starting variables (PnP
+        included), the active terms and the context of :meth:`_losses`. Shared with the sequence refiner."""
         device, dtype = problem.device, problem.dtype
         batch = problem.batch_size
         groups, first = self._persons(groups, batch, device)
@@ -270,7 +306,6 @@ class StackFLOWRefiner:
                              dim=1).all(dim=1)
         camera['pixel_scale'] = self.pixel_scales(camera)
         start, pnp_used, pnp_status = self._start(init, obs, camera, groups, first, finite)
-        variables = {key: value.clone().requires_grad_(key in self.optimize) for key, value in start.items()}
 
         terms = self._active_terms(problem)
         relation0 = init.get('relation')
@@ -279,13 +314,21 @@ class StackFLOWRefiner:
         context = dict(problem=problem, labels=problem.labels, obs=obs, camera=camera, groups=groups, first=first,
                        relation0=None if relation0 is None else torch.nan_to_num(relation0),
                        subset=self._body_subset(problem, device))
-        history = self._optimise(variables, terms, context, finite.to(dtype))
+        return RefinementSetup(init=init, finite=finite, start=start, pnp_used=pnp_used, pnp_status=pnp_status,
+                               terms=terms, context=context)
+
+    def finish(self, setup: 'RefinementSetup', variables: Dict[str, torch.Tensor],
+               history: List[float]) -> RefinementResult:
+        """The :class:`RefinementResult` of the optimised ``variables`` (one row per person / instance of
+        ``setup``): final term values, camera-space parameters, non-finite starts given back."""
+        context = setup.context
         with torch.no_grad():
             final = {key: value.detach() for key, value in variables.items()}
-            losses = {t: v.detach() for t, v in self._losses(final, terms, context).items()}
-            params = self._keep_unrefined(self._compose(problem.body_model, final, groups), init, finite)
-        return RefinementResult(params=params, losses=losses, pnp_used=pnp_used, history=history,
-                                pnp_status=pnp_status)
+            losses = {t: v.detach() for t, v in self._losses(final, setup.terms, context).items()}
+            params = self._keep_unrefined(self._compose(context['problem'].body_model, final, context['groups']),
+                                          setup.init, setup.finite)
+        return RefinementResult(params=params, losses=losses, pnp_used=setup.pnp_used, history=history,
+                                pnp_status=setup.pnp_status)
 
     @staticmethod
     def _persons(groups: Optional[torch.Tensor], batch: int, device: torch.device):
