@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction
 
 from hoirecon.engine import adapt_threads_by_default, fix_dataloader_workers
 from hoirecon.engine.hooks import AdaptiveThreadsHook
+from hoirecon.utils.config_choices import check_config_choices
 from hoirecon.utils.paths import resolve_data_paths
 
 #: Values of ``--launcher`` (mmengine's launchers).
@@ -86,9 +87,13 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     ``--data-root`` resolves the config's ``data/`` paths (:func:`~hoirecon.utils.paths.resolve_data_paths`), the
     data loaders are made consistent with their worker counts (:func:`~hoirecon.engine.fix_dataloader_workers`),
     and ``--work-dir`` wins over the config's ``work_dir``, which wins over ``work_dirs/<config name>``.
+    A config whose built parts disagree with its choices (e.g. ``--cfg-options img_size=128`` alone, which does not
+    rebuild the pipelines) is refused with the list of stale entries
+    (:func:`~hoirecon.utils.config_choices.check_config_choices`, docs/configs.md).
     """
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_config_choices(cfg)
     resolve_data_paths(cfg, args.data_root)
     fix_dataloader_workers(cfg)
     cfg.launcher = args.launcher

@@ -111,3 +111,17 @@ def test_both_tools_merge_the_shared_arguments_alike(train_tool, test_tool):
     for cfg in (train_cfg, test_cfg):
         assert cfg.work_dir == 'w' and cfg.launcher == 'slurm' and cfg.train_cfg.max_epochs == 5
     assert train_tool.merge_common_args is test_tool.merge_common_args
+
+
+def test_a_choice_changed_alone_on_the_command_line_is_refused(train_tool, test_tool):
+    """--cfg-options img_size=128 does not rebuild the pipelines (mmengine evaluates the file once): refused with the
+    stale entries named; restating the crops too is accepted."""
+    config = osp.join('configs', 'stackflow_synthetic.py')
+    for tool in (train_tool, test_tool):
+        extra = [] if tool is train_tool else ['model.pth']
+        with pytest.raises(ValueError, match=r'HOICrop\).img_size: 128, img_size: 96'):
+            _merged(tool, [config, *extra, '--cfg-options', 'img_size=96'])
+    crops = [f'{loader}.dataset.pipeline.{index}.img_size=96'
+             for loader, index in (('train_dataloader', 1), ('val_dataloader', 2), ('test_dataloader', 2))]
+    cfg = _merged(train_tool, [config, '--cfg-options', 'img_size=96', *crops])
+    assert cfg.img_size == 96
