@@ -2,7 +2,8 @@
 
 ``generate_synthetic_behave`` (and ``tools/make_synthetic_dataset.py``) write a
 dataset that the BEHAVE readers of :mod:`hoirecon.datasets.behave_io` read as is;
-see ``docs/synthetic_world.md``.
+see ``docs/synthetic_world.md``. ``generate_synthetic_sequences`` writes continuous 30 fps sequences in the
+BEHAVE-extended layout (:mod:`hoirecon.synthetic.behave_extended`, motion in :mod:`hoirecon.synthetic.sequences`).
 """
 from .cameras import BEHAVE_COLOR_INTRINSICS, CameraRig, behave_like_intrinsics, sample_camera_rig
 from .generate import SequenceSpec, generate_synthetic_behave, plan_sequences
@@ -11,5 +12,12 @@ from .scene import ACTIONS, BodyGeometry, HOIState, ObjectGeometry, allowed_acti
 __all__ = [
     'ACTIONS', 'BEHAVE_COLOR_INTRINSICS', 'BodyGeometry', 'CameraRig', 'HOIState',
     'ObjectGeometry', 'SequenceSpec', 'allowed_actions', 'behave_like_intrinsics', 'generate_synthetic_behave',
-    'interaction_state', 'plan_motion', 'plan_sequences', 'sample_camera_rig'
+    'interaction_state', 'plan_motion', 'plan_sequences', 'sample_camera_rig', 'generate_synthetic_sequences'
 ]
+
+
+def generate_synthetic_sequences(*args, **kwargs) -> dict:
+    """:func:`hoirecon.synthetic.behave_extended.generate_synthetic_sequences` (imported on first use: it loads the
+    renderer and the body model, which importing this package does not)."""
+    from .behave_extended import generate_synthetic_sequences as generate
+    return generate(*args, **kwargs)

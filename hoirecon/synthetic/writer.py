@@ -198,3 +198,24 @@ def write_coordinate_map(out_dir: str, kinect: int, object_full: np.ndarray, obj
     return paths + [write_pickle(osp.join(out_dir, f'k{kinect}.obj_coor.pkl'), {
         'u': int(top), 'l': int(left), 'h': int(bottom - top), 'w': int(right - left),
         'coor': coords[top:bottom, left:right].astype(np.float32)})]
+
+
+def half_resolution_mask(mask: np.ndarray) -> np.ndarray:
+    """StackFLOW's half-resolution mask of a full-resolution (H, W) bool mask: (H // 2, W // 2) bool, on where at
+    least 2 of the 4 pixels of a 2x2 block are (the rule of :func:`write_coordinate_map`)."""
+    height, width = mask.shape
+    blocks = mask[:height // 2 * 2, :width // 2 * 2].reshape(height // 2, 2, width // 2, 2)
+    return blocks.sum(axis=(1, 3)) >= 2
+
+
+def write_npz(path: str, **arrays) -> str:
+    """Write an uncompressed ``.npz`` atomically (a temporary file renamed into place; parent folders created)."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.tmp-{uuid.uuid4().hex[:8]}.npz'
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return path
