@@ -154,7 +154,6 @@ class SequenceSmoothingRefiner:
         unknown = sorted(set(smooth_terms or {}) - set(SMOOTH_TERMS))
         if unknown:
             raise KeyError(f'SequenceSmoothingRefiner: unknown smooth_terms {unknown}; known: {list(SMOOTH_TERMS)}')
-        frame_settings.pop('show_progress', None)
         try:
             self.frame_refiner = StackFLOWRefiner(**frame_settings)
         except TypeError as error:
@@ -215,7 +214,8 @@ class SequenceSmoothingRefiner:
                observations: Dict[str, torch.Tensor],
                camera: Dict[str, torch.Tensor],
                frame_order: Optional[torch.Tensor] = None,
-               window_problem: Optional[Callable[[torch.Tensor], RefinementProblem]] = None) -> RefinementResult:
+               window_problem: Optional[Callable[[torch.Tensor], RefinementProblem]] = None,
+               groups: Optional[torch.Tensor] = None) -> RefinementResult:
         """Refine the B frames of one camera of one sequence.
 
         Args:
@@ -227,6 +227,8 @@ class SequenceSmoothingRefiner:
             window_problem: optional ``index (T,) -> RefinementProblem`` of the rows ``index`` (e.g. ``lambda
                 index: model.refinement_problem(feature[index], labels[index])``), so that a window's flows run on
                 its T rows only; without it a window of a longer batch uses :func:`subset_problem`.
+            groups: accepted for :meth:`HOIReconstructor.predict`'s call: None or one person per row (several
+                objects of one person in a frame are not supported here: ValueError).
 
         Returns:
             :class:`~hoirecon.models.refiners.stackflow_refiner.RefinementResult` in the rows' order: ``params``
@@ -235,6 +237,9 @@ class SequenceSmoothingRefiner:
             per-step weighted total over all windows divided by the frames in them.
         """
         batch = self._check_inputs(problem, init, observations, camera, frame_order)
+        if groups is not None and torch.unique(torch.as_tensor(groups)).numel() != batch:
+            raise ValueError('SequenceSmoothingRefiner: groups puts several objects on one person; the sequence '
+                             'refiner takes one person-object pair per frame (groups=None).')
         frame = self.frame_refiner
         device = problem.device
         setup = frame.prepare(problem, init, observations, camera)

@@ -243,6 +243,8 @@ def test_bad_inputs_name_the_argument_and_one_frame_warns(model, sequence):
         _run(refiner, model, sequence, frame_order=torch.zeros(20, dtype=torch.long))
     with pytest.raises(ValueError, match='frame_order'):
         _run(refiner, model, sequence, frame_order=torch.arange(19))
+    with pytest.raises(ValueError, match='groups'):
+        _run(refiner, model, sequence, groups=torch.zeros(20, dtype=torch.long))
     with pytest.raises(KeyError, match='init lacks'):
         _run(refiner, model, dict(sequence, init={k: v for k, v in sequence['init'].items() if k != 'object_R'}))
     with pytest.raises(KeyError, match='smooth_terms'):
@@ -288,3 +290,16 @@ def test_runs_on_the_inputs_device(model, sequence):
     result = _run(SequenceSmoothingRefiner(window=8, stride=4, num_stages=1, steps_per_stage=5), cuda, seq)
     assert result.params['object_t'].device.type == 'cuda'
     model.to('cpu')
+
+
+def test_the_reconstructor_can_run_it_as_its_refiner(body):
+    """``model.refiner`` = the sequence refiner: ``predict`` refines its batch as one sequence (rows in order)."""
+    inputs, samples = make_hoi_batch(body, ObjectLibrary('behave'), batch_size=3, num_correspondences=32, seed=5)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_reconstructor_cfg(LOSSES, 'StackedFlowHead', refiner=dict(
+        type='SequenceSmoothingRefiner', num_stages=1, steps_per_stage=3))).eval()
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
+    out = model.predict(data['inputs'], data['data_samples'])
+    assert all('init_instances' in sample for sample in out)
+    betas = torch.cat([sample.pred_instances.betas for sample in out])
+    torch.testing.assert_close(betas, betas[:1].expand_as(betas))  # one window: one betas
