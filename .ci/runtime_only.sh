@@ -68,7 +68,7 @@ test -f "$TMP/demo/summary.png" && test -f "$TMP/demo/scene.glb"
 echo "== --help of the documented tools"
 for tool in train test demo evaluate_meshes make_synthetic_dataset fit_relation_pca make_surrogate_body \
             analysis/benchmark_model analysis/profile_training analysis/compare_results misc/list_components \
-            misc/print_config; do
+            misc/print_config make_synthetic_sequences; do
   python "tools/$tool.py" --help > /dev/null
 done
 deactivate
