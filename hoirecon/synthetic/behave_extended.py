@@ -39,8 +39,8 @@ from .annotations import object_coordinates, sample_correspondences
 from .cameras import NUM_KINECTS
 from .frames import FrameMaker
 from .generate import (GENERATOR_VERSION, STREAM_SEQUENCE, SUBJECT_GENDERS, SequenceSpec, _check_manifest,
-                       _link_or_copy, _write_manifest, load_objects, plan_sequences, stream, write_body_models,
-                       write_calibration, write_objects)
+                       _link_or_copy, _write_manifest, limit_worker_threads, load_objects, plan_sequences, stream,
+                       write_body_models, write_calibration, write_objects)
 from .render import ColoredMesh, View
 from .scene import ACTIONS, allowed_actions
 from .sequences import KEY_SPACING, MotionMaker, SequenceMotion, posed_body_vertices
@@ -188,8 +188,9 @@ _MAKER = None
 
 
 def _worker_init(params: dict):
-    os.environ.setdefault('LP_NUM_THREADS', '1')
-    torch.set_num_threads(1)
+    """Pool initializer: single-threaded (:func:`~hoirecon.synthetic.generate.limit_worker_threads`), one frame maker
+    (and EGL renderer) per process."""
+    limit_worker_threads()
     global _MAKER
     _MAKER = SequenceFrameMaker(params)
 

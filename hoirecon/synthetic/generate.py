@@ -221,11 +221,16 @@ def _write_manifest(out_dir: str, params: dict, complete: bool, summary: dict = 
 _FRAME_MAKER = None
 
 
-def _worker_init(params: dict):
-    """Pool initializer: one thread per process (torch and Mesa's llvmpipe) and one EGL renderer per process."""
+def limit_worker_threads() -> None:
+    """In a generation worker: one thread for torch and for Mesa's llvmpipe (the pool gives the parallelism)."""
     os.environ.setdefault('LP_NUM_THREADS', '1')
     import torch
     torch.set_num_threads(1)
+
+
+def _worker_init(params: dict):
+    """Pool initializer: one thread per process (torch and Mesa's llvmpipe) and one EGL renderer per process."""
+    limit_worker_threads()
     global _FRAME_MAKER
     from .frames import FrameMaker
     _FRAME_MAKER = FrameMaker(params)

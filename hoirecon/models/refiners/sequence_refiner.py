@@ -11,7 +11,7 @@ from tqdm import tqdm
 from hoirecon.models.utils import hoi_frame, matrix_to_rot6d, rot6d_to_matrix
 from hoirecon.registry import REFINERS
 from .problem import RefinementProblem
-from .stackflow_refiner import VARIABLES, RefinementResult, RefinementSetup, StackFLOWRefiner
+from .stackflow_refiner import VARIABLES, RefinementResult, RefinementSetup, StackFLOWRefiner, adam_step
 
 #: The smoothness terms: squared first differences between consecutive frames of the body pose (21 x 6D), the HOI
 #: rotation (6D) and translation (the camera-frame root joint), and the object's camera-frame rotation (6D) and
@@ -303,33 +303,23 @@ class SequenceSmoothingRefiner:
         terms = setup.terms
         totals: List[torch.Tensor] = []
         with torch.enable_grad():
-            optimizer = None
-            for stage in range(frame.num_stages):
-                factor = 1.0 / (1.0 + frame.weight_decay * stage)
-                if trainable and (optimizer is None or frame.optimizer_per_stage):
-                    optimizer = torch.optim.Adam(trainable, lr=frame.lr)
-                for _ in range(frame.steps_per_stage):
-                    bar.update(1)
-                    if not terms and not smoothing:
-                        totals.append(weight_mask.new_zeros(()))
-                        continue
-                    view = self._per_frame(variables, index.shape[0])
-                    total = weight_mask.new_zeros(())
-                    if terms:
-                        losses = frame._losses(view, terms, context)
-                        total = (sum(frame.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
-                    if smoothing:
-                        smooth = self._pair_smoothness(view, pair_mask)
-                        scale = self.smooth_weight * (factor if self.anneal_smoothness else 1.0)
-                        total = total + scale * sum(self.smooth_terms[name] * value.sum()
-                                                    for name, value in smooth.items())
-                    totals.append(total.detach())
-                    if optimizer is None or not total.requires_grad:
-                        continue
-                    grads = torch.autograd.grad(total, trainable, allow_unused=True)
-                    for value, grad in zip(trainable, grads):
-                        value.grad = torch.zeros_like(value) if grad is None else grad
-                    optimizer.step()
+            for factor, optimizer in frame.adam_steps(trainable):
+                bar.update(1)
+                if not terms and not smoothing:
+                    totals.append(weight_mask.new_zeros(()))
+                    continue
+                view = self._per_frame(variables, index.shape[0])
+                total = weight_mask.new_zeros(())
+                if terms:
+                    losses = frame._losses(view, terms, context)
+                    total = (sum(frame.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
+                if smoothing:
+                    smooth = self._pair_smoothness(view, pair_mask)
+                    scale = self.smooth_weight * (factor if self.anneal_smoothness else 1.0)
+                    total = total + scale * sum(self.smooth_terms[name] * value.sum()
+                                                for name, value in smooth.items())
+                totals.append(total.detach())
+                adam_step(optimizer, total, trainable)
         steps = frame.num_stages * frame.steps_per_stage
         return variables, torch.stack(totals) if totals else weight_mask.new_zeros(steps)
 

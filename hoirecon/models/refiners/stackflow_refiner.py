@@ -75,6 +75,17 @@ class RefinementSetup:
     context: dict
 
 
+def adam_step(optimizer, total: torch.Tensor, trainable: List[torch.Tensor]) -> None:
+    """One step of ``optimizer`` on ``total``'s gradients w.r.t. ``trainable`` (zeros for unused variables); nothing
+    without an optimizer or when ``total`` has no gradient."""
+    if optimizer is None or not total.requires_grad:
+        return
+    grads = torch.autograd.grad(total, trainable, allow_unused=True)
+    for value, grad in zip(trainable, grads):
+        value.grad = torch.zeros_like(value) if grad is None else grad
+    optimizer.step()
+
+
 @REFINERS.register_module()
 class StackFLOWRefiner:
     """Batched Adam fit of body shape/pose, HOI placement and object relative pose (StackFLOW's post-optimisation).
@@ -372,6 +383,17 @@ class StackFLOWRefiner:
             start[key] = torch.where(keep & torch.isfinite(value), value, fill.expand_as(value))
         return start, pnp_used, pnp_status
 
+    def adam_steps(self, trainable: List[torch.Tensor]):
+        """Yield ``(stage factor, optimizer)`` for each of the ``num_stages x steps_per_stage`` steps: the factor is
+        ``1 / (1 + weight_decay * stage)``; one Adam through the stages (a fresh one per stage with
+        ``optimizer_per_stage``); the optimizer is None without trainable variables."""
+        optimizer = None
+        for stage in range(self.num_stages):
+            if trainable and (optimizer is None or self.optimizer_per_stage):
+                optimizer = torch.optim.Adam(trainable, lr=self.lr)
+            for _ in range(self.steps_per_stage):
+                yield 1.0 / (1.0 + self.weight_decay * stage), optimizer
+
     def _optimise(self, variables: Dict[str, torch.Tensor], terms: List[str], context: dict,
                   weight_mask: torch.Tensor) -> List[float]:
         """Adam stages on the trainable variables (in place); returns the per-step mean weighted loss."""
@@ -379,25 +401,15 @@ class StackFLOWRefiner:
         totals: List[torch.Tensor] = []  # kept on the device: no host sync per step
         bar = tqdm(total=self.num_stages * self.steps_per_stage, desc='refining', disable=not self.show_progress)
         with torch.enable_grad():
-            optimizer = None
-            for stage in range(self.num_stages):
-                factor = 1.0 / (1.0 + self.weight_decay * stage)
-                if trainable and (optimizer is None or self.optimizer_per_stage):
-                    optimizer = torch.optim.Adam(trainable, lr=self.lr)
-                for _ in range(self.steps_per_stage):
-                    bar.update(1)
-                    if not terms:
-                        totals.append(weight_mask.new_zeros(()))
-                        continue
-                    losses = self._losses(variables, terms, context)
-                    total = (sum(self.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
-                    totals.append(total.detach())
-                    if optimizer is None or not total.requires_grad:
-                        continue
-                    grads = torch.autograd.grad(total, trainable, allow_unused=True)
-                    for value, grad in zip(trainable, grads):
-                        value.grad = torch.zeros_like(value) if grad is None else grad
-                    optimizer.step()
+            for factor, optimizer in self.adam_steps(trainable):
+                bar.update(1)
+                if not terms:
+                    totals.append(weight_mask.new_zeros(()))
+                    continue
+                losses = self._losses(variables, terms, context)
+                total = (sum(self.loss_weights[t] * factor * losses[t] for t in terms) * weight_mask).sum()
+                totals.append(total.detach())
+                adam_step(optimizer, total, trainable)
         bar.close()
         if not totals:
             return []
