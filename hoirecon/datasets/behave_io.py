@@ -295,26 +295,58 @@ def load_body_keypoints(path: str) -> np.ndarray:
     return _field(data, 'body_joints', (NUM_BODY25, 3), path)
 
 
-def load_correspondences(path: str) -> dict:
-    """Read an EPro-PnP-style correspondence pickle.
+#: StackFLOW renders its object coordinate maps at half the image resolution (``render_obj_coor_maps.py``).
+COORDINATE_MAP_SCALE = 2.0
+
+
+def load_correspondences(path: str, map_scale: float = COORDINATE_MAP_SCALE) -> dict:
+    """Read an object correspondence pickle: EPro-PnP-style rows, or a StackFLOW coordinate map.
+
+    Two formats are read (the file decides):
+
+    - rows ``{x3d (n, 3), x2d (n, 2), w2d (n, 2)}`` (``epro_pnp/.../k<k>.obj_coor.pkl``, StackFLOW's demo files);
+    - a coordinate map ``{u, l, h, w, coor}`` (``object_coor_maps[_extend]/.../k<k>.obj_coor.pkl``): ``coor`` (h, w, 3)
+      holds the object-frame point seen at each pixel of the box whose top-left pixel is (row ``u``, column ``l``) of
+      an image rendered at ``1 / map_scale`` resolution, zeros off the object; it becomes one row per object pixel
+      (:func:`coordinate_map_correspondences`).
 
     Returns:
-        ``{}`` when the object is invisible, else ``x3d`` (n, 3) object-frame
-        metres, ``x2d`` (n, 2) full-resolution pixels and ``w2d`` (n, 2)
-        weights, all float32.
+        ``{}`` when the object is invisible, else ``x3d`` (n, 3) object-frame metres, ``x2d`` (n, 2) full-resolution
+        pixels and ``w2d`` (n, 2) weights, all float32.
     """
     data = _dict_of(_load_pickle(path, 'object correspondences (obj_coor.pkl)'), path, '{x3d, x2d, w2d}')
     if not data:
         return {}
+    if 'coor' in data:
+        return coordinate_map_correspondences(data, map_scale, path)
     if 'x3d' not in data:
         raise BehaveFormatError(f"{path}: missing key 'x3d' (found {sorted(data)}); expected x3d (n,3), x2d (n,2) "
-                                'and w2d (n,2), or an empty dict.')
+                                'and w2d (n,2), a coordinate map {u, l, h, w, coor}, or an empty dict.')
     num = len(np.asarray(data['x3d']))
     return {
         'x3d': _field(data, 'x3d', (num, 3), path),
         'x2d': _field(data, 'x2d', (num, 2), path),
         'w2d': _field(data, 'w2d', (num, 2), path),
     }
+
+
+def coordinate_map_correspondences(data: dict, map_scale: float = COORDINATE_MAP_SCALE, path: str = 'map') -> dict:
+    """Rows ``x3d / x2d / w2d`` of a StackFLOW coordinate map ``{u, l, h, w, coor}``.
+
+    The pixel (row ``u + i``, column ``l + j``) of the 1 / ``map_scale`` image has its centre at full-resolution pixel
+    ``map_scale * (l + j, u + i)`` (the map's camera is the full one with ``fx, fy, cx, cy`` divided by
+    ``map_scale``); pixels whose ``coor`` is all zero are off the object and left out; every row weighs 1.
+    """
+    coor = np.asarray(data.get('coor'), dtype=np.float32)
+    if coor.ndim != 3 or coor.shape[-1] != 3:
+        raise BehaveFormatError(f"{path}: 'coor' must be an (h, w, 3) coordinate map, got shape {coor.shape}.")
+    for key in ('u', 'l'):
+        if key not in data:
+            raise BehaveFormatError(f"{path}: coordinate map without '{key}' (found {sorted(data)}).")
+    rows, cols = np.nonzero(np.any(coor != 0, axis=-1))
+    x2d = np.stack([cols + float(data['l']), rows + float(data['u'])], axis=1) * map_scale
+    return {'x3d': coor[rows, cols].astype(np.float32), 'x2d': x2d.astype(np.float32),
+            'w2d': np.ones((len(rows), 2), np.float32)}
 
 
 # ----------------------------------------------------------------------------- frame names

@@ -213,3 +213,31 @@ def test_smplh_params_to_camera_is_exact(surrogate_body_root):
     np.testing.assert_array_equal(pose_k[3:], pose[3:])
     naive = cam_rot.T @ (trans - cam_trans)  # StackFLOW's BEHAVE formula drops the J0 terms
     assert np.linalg.norm(naive - trans_k) > 1e-3
+
+
+def test_stackflow_coordinate_maps_become_correspondences(tmp_path):
+    """A StackFLOW coordinate map ({u, l, h, w, coor}, rendered at half resolution with fx, fy, cx, cy halved) of a
+    posed plane, built from the half-resolution camera rays: its rows project with the FULL camera onto their x2d."""
+    K_full = np.array([[980.0, 0, 1020.0], [0, 975.0, 770.0], [0, 0, 1]])
+    K_half = K_full * [[0.5], [0.5], [1]]
+    R = Rotation.from_rotvec([0.2, -0.3, 0.1]).as_matrix()
+    t = np.array([0.1, -0.05, 2.2])
+    u, l, h, w = 370, 500, 12, 16  # box of the map in the half-resolution image (rows, columns)
+    coor = np.zeros((h, w, 3), np.float32)
+    normal = R[:, 2]  # the object's z = 0 plane, in the camera: normal . (x - t) = 0
+    for i in range(h):
+        for j in range(w):
+            if (i + j) % 5 == 0:
+                continue  # off the object: zeros
+            ray = np.linalg.solve(K_half, [l + j, u + i, 1.0])
+            point = ray * (normal @ t) / (normal @ ray)
+            coor[i, j] = R.T @ (point - t)  # object frame
+    path = write_pickle(str(tmp_path / 'k1.obj_coor.pkl'), dict(u=u, l=l, h=h, w=w, coor=coor))
+    rows = io.load_correspondences(path)
+    assert len(rows['x3d']) == int(np.any(coor != 0, axis=-1).sum()) and np.all(rows['w2d'] == 1)
+    cam = rows['x3d'].astype(np.float64) @ R.T + t
+    projected = cam[:, :2] / cam[:, 2:] * K_full[[0, 1], [0, 1]] + K_full[:2, 2]
+    np.testing.assert_allclose(projected, rows['x2d'], atol=2e-3)
+    assert rows['x2d'][:, 0].min() >= 2 * l and rows['x2d'][:, 1].max() <= 2 * (u + h)
+    with pytest.raises(ValueError, match=r"'coor' must be an \(h, w, 3\)"):
+        io.load_correspondences(write_pickle(str(tmp_path / 'bad.pkl'), dict(u=0, l=0, h=1, w=1, coor=np.zeros(3))))
