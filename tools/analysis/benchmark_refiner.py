@@ -53,8 +53,10 @@ def make_problem(model, batch_size: int, num_correspondences: int, device: str):
                 object_R=axis_angle_to_matrix(0.2 * torch.randn(batch_size, 3, generator=gen)) @ gt['object_R'],
                 object_t=gt['object_t'] + 0.1 * torch.randn(batch_size, 3, generator=gen))
     observations = {k: torch.cat([s.observations[k] for s in samples]) for k in samples[0].observations.keys()}
+    # make_hoi_batch's images are 512 x 384 (principal point at their centre): the width serves pixel_scale='auto'
     camera = dict(focal=torch.tensor([[500., 500.]]).repeat(batch_size, 1),
-                  principal=torch.tensor([[256., 192.]]).repeat(batch_size, 1))
+                  principal=torch.tensor([[256., 192.]]).repeat(batch_size, 1),
+                  image_width=torch.full((batch_size, ), 512.0))
     labels = torch.cat([s.gt_instances.object_label for s in samples])
     feature_dim = model.head.feature_dim
     feature = torch.randn(batch_size, feature_dim, generator=gen)
