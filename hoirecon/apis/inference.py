@@ -236,12 +236,13 @@ def reconstruct_image(model: torch.nn.Module,
     height, width = image.shape[:2]
     K = intrinsics_matrix(intrinsics, (width, height), notes)
     person_kpts = _person_keypoints(keypoints, image, notes)
+    kpts_box = None if person_kpts is None else keypoints_box(person_kpts, (width, height))
     if person_mask is not None:
         person_box = mask_file_box(person_mask, (width, height), '--person-mask')
     elif person_bbox is not None:
         person_box = _check_box(person_bbox, '--bbox')
-    elif person_kpts is not None and keypoints_box(person_kpts, (width, height)) is not None:
-        person_box = keypoints_box(person_kpts, (width, height))
+    elif kpts_box is not None:
+        person_box = kpts_box
         notes.append('person box from the keypoints (no --person-mask or --bbox): '
                      f'{np.round(person_box, 1).tolist()}.')
     else:
