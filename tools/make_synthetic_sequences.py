@@ -13,24 +13,10 @@ Re-running the same command resumes an interrupted run. See docs/datasets.md, "S
 """
 import argparse
 import json
-import os
-import platform
 import time
 
-from hoirecon.objects import BEHAVE_OBJECTS
-from hoirecon.synthetic import ACTIONS, generate_synthetic_sequences
-
-
-def cpu_name() -> str:
-    """The CPU model (``lscpu``'s 'Model name') and the number of cores this process may use."""
-    name = platform.processor() or 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            name = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    return f'{name}, {cores} cores'
+from hoirecon.engine.threads import cpu_description
+from hoirecon.synthetic import add_world_arguments, generate_synthetic_sequences
 
 
 def parse_args(argv=None):
@@ -46,24 +32,14 @@ def parse_args(argv=None):
                         help='frames of each sequence at 30 fps, t0003.000, t0003.033, ... (default 150 = 5 s)')
     parser.add_argument('--seed', type=int, default=0,
                         help='global random seed (the output depends only on it and the other options)')
-    parser.add_argument('--image-size', type=int, nargs=2, default=(512, 384), metavar=('WIDTH', 'HEIGHT'),
-                        help="image size in pixels; intrinsics are BEHAVE's scaled to it (default 512 384)")
+    add_world_arguments(parser, objects_help='BEHAVE objects to draw from (default: all 20; boxtiny is used by the '
+                        'two-part sequence)')
     parser.add_argument('--kinects', type=int, nargs='+', default=(0, 1, 2, 3), choices=range(4), metavar='K',
                         help='cameras to render, 0..3 (default all four; calibrations of all four are written)')
-    parser.add_argument('--objects', nargs='+', default=None, choices=BEHAVE_OBJECTS, metavar='NAME',
-                        help='BEHAVE objects to draw from (default: all 20; boxtiny is used by the two-part sequence)')
-    parser.add_argument('--actions', nargs='+', default=None, choices=ACTIONS, help='restrict the interactions')
     parser.add_argument('--no-split-pair', action='store_true',
                         help='do not write the two-part sequence Date03_Sub04_boxtiny(_part2)')
     parser.add_argument('--key-spacing', type=int, default=10,
                         help='frames between the IK key poses; the frames in between are spline-interpolated')
-    parser.add_argument('--corr-noise', type=float, default=1.0, help='noise std of correspondence 2D points, pixels')
-    parser.add_argument('--corr-outliers', type=float, default=0.1, help='fraction of outlier correspondences')
-    parser.add_argument('--corr-points', type=int, default=1024, help='correspondences per image')
-    parser.add_argument('--test-fraction', type=float, default=1 / 6, help='fraction of sequences in the test split')
-    parser.add_argument('--workers', type=int, default=2, help='rendering processes (default 2)')
-    parser.add_argument('--body-model-root', default=None,
-                        help='folder with smplh/SMPLH_{MALE,FEMALE,NEUTRAL}.pkl (default: the licence-free surrogate)')
     return parser.parse_args(argv)
 
 
@@ -77,7 +53,7 @@ def main(argv=None):
         test_fraction=args.test_fraction, split_pair=not args.no_split_pair, key_spacing=args.key_spacing,
         workers=args.workers, body_model_root=args.body_model_root)
     summary.pop('sequences')
-    summary['cpu'] = cpu_name()
+    summary['cpu'] = cpu_description()
     print(json.dumps(summary, indent=1))
     print(f'{summary["generated_frames"]} frames generated in {time.time() - start:.1f} s with {args.workers} '
           f'worker(s) on {summary["cpu"]}')

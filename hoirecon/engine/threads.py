@@ -25,6 +25,7 @@ pipeline costs about 55 ms per batch of 32 there, while handing the ~600 small t
 processes to the main one cost about 0.2 s per batch in the main process (docs/benchmarks.md).
 """
 import os
+import platform
 from typing import Optional, Tuple
 
 import numpy as np
@@ -97,6 +98,24 @@ def worker_init(worker_id: int, num_workers: int, seed: Optional[int] = None) ->
     if seed is not None:
         mmengine_worker_init_fn(worker_id, num_workers=num_workers, rank=get_rank(), seed=seed)
     limit_worker_threads()
+
+
+def _cpuinfo_field(name: str) -> str:
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next((line.split(':', 1)[1].strip() for line in f if line.startswith(name)), '')
+    except OSError:
+        return ''
+
+
+def cpu_description() -> str:
+    """``'<model> (<ISA>, <n> cores)'``: the CPU model as ``lscpu`` names it (else the platform's processor string),
+    'AVX-512' / 'AVX2' / 'no AVX2' from its flags, and the cores this process may run on; for the reports of the
+    benchmark and generation tools."""
+    model = _cpuinfo_field('model name') or platform.processor() or 'unknown CPU'
+    flags = _cpuinfo_field('flags').split()
+    isa = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2' if flags else 'unknown ISA'
+    return f'{model} ({isa}, {available_cores()} cores)'
 
 
 def thread_report() -> str:

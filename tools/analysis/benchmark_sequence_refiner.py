@@ -23,7 +23,6 @@ It prints the CPU (``lscpu``), the load average, the torch threads, frames/s of 
 import argparse
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 
@@ -33,6 +32,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from hoirecon.apis import config_refiner
+from hoirecon.engine.threads import cpu_description
 from hoirecon.registry import MODELS, REFINERS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -61,19 +61,6 @@ def parse_args(argv=None):
     parser.add_argument('--skip-stackflow', action='store_true', help='time the sequence refiner only')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     return parser.parse_args(argv)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from ``lscpu`` (or the platform's processor string)."""
-    try:
-        out = subprocess.run(['lscpu'], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith('Model name:'):
-                return line.split(':', 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    import platform
-    return platform.processor() or 'unknown CPU'
 
 
 def timed(refiner, model, problem, device: str) -> tuple:
@@ -112,7 +99,7 @@ def main(argv=None):
     steps = sequence.num_stages * sequence.steps_per_stage
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
     print(f'{args.config}: {sequence!r}')
-    print(f'CPU: {cpu_model()}, {os.cpu_count()} logical CPUs, load average {load} (1/5/15 min)')
+    print(f'CPU: {cpu_description()}, load average {load} (1/5/15 min)')
     print(f'device {args.device}, torch threads {torch.get_num_threads()}, {args.frames} frames, {steps} steps, '
           f'{args.correspondences} correspondences per frame')
     # warm-up (allocations, lazy init)

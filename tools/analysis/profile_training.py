@@ -15,7 +15,6 @@ relation encoder's PCA file. The figures depend on the machine and its load: rep
 import argparse
 import collections
 import os
-import platform
 import time
 
 import hoirecon  # noqa: F401  # isort: skip
@@ -24,7 +23,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from hoirecon.engine.threads import configure_threads, thread_report
+from hoirecon.engine.threads import configure_threads, cpu_description, thread_report
 from hoirecon.registry import MODELS
 
 PARTS = ('backbone', 'shape_head', 'head', 'body_model', 'relation_encoder')
@@ -102,7 +101,8 @@ def main(argv=None):
     n = args.batches
     modules = sum(timer.seconds.values())
     print(f'config {args.config} | batch {loader_cfg["batch_size"]} | {n} batches | {thread_report()}')
-    print(f'cpu: {_cpu_model()} | load average {os.getloadavg()[0]:.2f}')
+    print(f'cpu: {cpu_description()}; torch uses {torch.backends.cpu.get_cpu_capability()} | load average '
+          f'{os.getloadavg()[0]:.2f}')
     rows = [('data pipeline (1 process)', totals['data pipeline (1 process)']),
             ('preprocessor', totals['preprocessor'])]
     rows += [(f'  forward: {name}', timer.seconds[name]) for name in PARTS if name in timer.seconds]
@@ -112,18 +112,6 @@ def main(argv=None):
     for name, seconds in rows:
         print(f'{name:32s} {1000 * seconds / n:9.1f} ms per batch')
     print(f'{"model step (no data)":32s} {1000 * step_s / n:9.1f} ms per batch')
-
-
-def _cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-    except OSError:
-        return platform.processor() or 'unknown'
-    model = next((line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('model name')), '?')
-    flags = next((line.split(':', 1)[1].split() for line in info.splitlines() if line.startswith('flags')), [])
-    isa = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'
-    return f'{model} ({isa}, {os.cpu_count()} cores); torch uses {torch.backends.cpu.get_cpu_capability()}'
 
 
 if __name__ == '__main__':
