@@ -12,8 +12,7 @@ skipped). See docs/synthetic_world.md for the layout and the conventions.
 import argparse
 import json
 
-from hoirecon.objects import BEHAVE_OBJECTS
-from hoirecon.synthetic import ACTIONS, generate_synthetic_behave
+from hoirecon.synthetic import add_world_arguments, generate_synthetic_behave
 
 
 def parse_args(argv=None):
@@ -24,19 +23,8 @@ def parse_args(argv=None):
     parser.add_argument('--frames-per-sequence', type=int, default=4, help='frames per sequence (t0003.000, ...)')
     parser.add_argument('--seed', type=int, default=0, help='global random seed (the output depends only on it and '
                         'the other parameters)')
-    parser.add_argument('--image-size', type=int, nargs=2, default=(512, 384), metavar=('WIDTH', 'HEIGHT'),
-                        help='image size in pixels; intrinsics are BEHAVE\'s scaled to it (default 512 384)')
-    parser.add_argument('--objects', nargs='+', default=None, choices=BEHAVE_OBJECTS, metavar='NAME',
-                        help='BEHAVE objects to use (default: all 20)')
-    parser.add_argument('--actions', nargs='+', default=None, choices=ACTIONS, help='restrict the interactions')
+    add_world_arguments(parser)
     parser.add_argument('--keypoint-noise', type=float, default=2.0, help='OpenPose-like keypoint noise std, pixels')
-    parser.add_argument('--corr-noise', type=float, default=1.0, help='noise std of correspondence 2D points, pixels')
-    parser.add_argument('--corr-outliers', type=float, default=0.1, help='fraction of outlier correspondences')
-    parser.add_argument('--corr-points', type=int, default=1024, help='correspondences per image')
-    parser.add_argument('--test-fraction', type=float, default=1 / 6, help='fraction of sequences in the test split')
-    parser.add_argument('--workers', type=int, default=2, help='rendering processes')
-    parser.add_argument('--body-model-root', default=None,
-                        help='folder with smplh/SMPLH_{MALE,FEMALE,NEUTRAL}.pkl (default: the licence-free surrogate)')
     return parser.parse_args(argv)
 
 

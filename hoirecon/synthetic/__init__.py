@@ -6,11 +6,11 @@ see ``docs/synthetic_world.md``. ``generate_synthetic_sequences`` writes continu
 BEHAVE-extended layout (:mod:`hoirecon.synthetic.behave_extended`, motion in :mod:`hoirecon.synthetic.sequences`).
 """
 from .cameras import BEHAVE_COLOR_INTRINSICS, CameraRig, behave_like_intrinsics, sample_camera_rig
-from .generate import SequenceSpec, generate_synthetic_behave, plan_sequences
+from .generate import SequenceSpec, add_world_arguments, generate_synthetic_behave, plan_sequences
 from .scene import ACTIONS, BodyGeometry, HOIState, ObjectGeometry, allowed_actions, interaction_state, plan_motion
 
 __all__ = [
-    'ACTIONS', 'BEHAVE_COLOR_INTRINSICS', 'BodyGeometry', 'CameraRig', 'HOIState',
+    'ACTIONS', 'BEHAVE_COLOR_INTRINSICS', 'BodyGeometry', 'CameraRig', 'HOIState', 'add_world_arguments',
     'ObjectGeometry', 'SequenceSpec', 'allowed_actions', 'behave_like_intrinsics', 'generate_synthetic_behave',
     'interaction_state', 'plan_motion', 'plan_sequences', 'sample_camera_rig', 'generate_synthetic_sequences'
 ]

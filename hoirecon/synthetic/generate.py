@@ -221,11 +221,30 @@ def _write_manifest(out_dir: str, params: dict, complete: bool, summary: dict = 
 _FRAME_MAKER = None
 
 
+def add_world_arguments(parser, objects_help: str = 'BEHAVE objects to use (default: all 20)') -> None:
+    """The options that tools/make_synthetic_dataset.py and tools/make_synthetic_sequences.py share: image size,
+    objects, actions, correspondence noise, test fraction, workers, body model (the keyword arguments of
+    :func:`generate_synthetic_behave` and ``generate_synthetic_sequences`` of the same names)."""
+    parser.add_argument('--image-size', type=int, nargs=2, default=(512, 384), metavar=('WIDTH', 'HEIGHT'),
+                        help="image size in pixels; intrinsics are BEHAVE's scaled to it (default 512 384)")
+    parser.add_argument('--objects', nargs='+', default=None, choices=BEHAVE_OBJECTS, metavar='NAME',
+                        help=objects_help)
+    parser.add_argument('--actions', nargs='+', default=None, choices=ACTIONS, help='restrict the interactions')
+    parser.add_argument('--corr-noise', type=float, default=1.0, help='noise std of correspondence 2D points, pixels')
+    parser.add_argument('--corr-outliers', type=float, default=0.1, help='fraction of outlier correspondences')
+    parser.add_argument('--corr-points', type=int, default=1024, help='correspondences per image')
+    parser.add_argument('--test-fraction', type=float, default=1 / 6, help='fraction of sequences in the test split')
+    parser.add_argument('--workers', type=int, default=2, help='rendering processes (default 2)')
+    parser.add_argument('--body-model-root', default=None,
+                        help='folder with smplh/SMPLH_{MALE,FEMALE,NEUTRAL}.pkl (default: the licence-free surrogate)')
+
+
 def limit_worker_threads() -> None:
-    """In a generation worker: one thread for torch and for Mesa's llvmpipe (the pool gives the parallelism)."""
+    """In a generation worker: one thread for Mesa's llvmpipe, and for torch, OpenCV and BLAS as in a data-loader
+    worker (:func:`hoirecon.engine.threads.limit_worker_threads`); the pool gives the parallelism."""
     os.environ.setdefault('LP_NUM_THREADS', '1')
-    import torch
-    torch.set_num_threads(1)
+    from hoirecon.engine.threads import limit_worker_threads as limit_loader_worker_threads
+    limit_loader_worker_threads()
 
 
 def _worker_init(params: dict):
