@@ -1,4 +1,4 @@
-"""A licence-free surrogate of SMPL / SMPL-H that smplx loads like the real files.
+"""A licence-free surrogate of SMPL / SMPL-H / SMPL-X that smplx loads like the real files.
 
 The surrogate is a clean mannequin made of closed tapered tubes (torso, neck,
 head, collars, arms, palms, fingers, legs, feet) around SMPL's 24-joint or
@@ -28,7 +28,18 @@ How it is made (all numpy, deterministic for a seed):
   sample mean.
 - ``posedirs`` are zeros of the right size (no pose correctives);
   SMPL-H gets ``hands_components{l,r} = eye(45)`` and ``hands_mean{l,r} = 0``.
+
+SMPL-X (``smplx/SMPLX_{GENDER}.npz``, 10475 vertices, 55 joints) is the SAME mannequin as SMPL-H of the same
+gender and seed: the same base mesh (plus two small eyeballs, each the ring of its eye joint), more centroid
+splits of the same largest faces (so every SMPL-H vertex is also a SMPL-X vertex), the same skinning, and
+``shapedirs`` regressed on the SMPL-H PCA coefficients of the same random bodies, so that ``beta_k`` means the
+same thing and an SMPL-H pose and betas copied into SMPL-X give the same body up to the extra vertices. The jaw
+joint is the centre of the head's lower ring and carries the chin below the mouth line; ``shapedirs`` has 10
+betas plus 10 zero expression directions (smplx's 20-component layout); ``hands_components{l,r}`` is an
+orthonormal 45 x 45 basis whose first 12 rows are finger motions (:func:`hand_pca_basis`); the 51 face
+landmarks (and smplx's 79 x 17 face-contour table) are ray hits on the head.
 """
+import fcntl
 import json
 import os
 import os.path as osp
@@ -44,7 +55,8 @@ from mmengine.logging import print_log
 from tqdm import tqdm
 
 from hoirecon.structures.body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, save_joint_regressor_txt
-from hoirecon.structures.body_skeletons import FINGER_NAMES, NUM_BETAS, joint_names, kintree_parents, smplx_vertex_ids
+from hoirecon.structures.body_skeletons import (FINGER_NAMES, NUM_BETAS, NUM_HAND_JOINTS, joint_names, kintree_parents,
+                                                smplx_vertex_ids)
 from hoirecon.utils.paths import cache_dir
 from .surrogate_mesh import TubeMesh, make_tube, ramp_weights, signed_volume
 
@@ -55,9 +67,20 @@ SURROGATE_VERSION = 1
 #: byte-identical and built caches stay valid. Change it only together with :data:`SURROGATE_VERSION`.
 GENERATOR_NAME = 'hoirecon.models.body_models.surrogate'
 NUM_VERTICES = 6890
+#: Vertices per model type (SMPL-X's smplx landmark ids go up to 9929).
+MODEL_NUM_VERTICES = {'smpl': NUM_VERTICES, 'smplh': NUM_VERTICES, 'smplx': 10475}
+#: SMPL-X expression coefficients (their directions are zeros) and face landmarks (static, contour x yaw bins).
+NUM_EXPRESSION = 10
+NUM_FACE_LANDMARKS = 51
+NUM_CONTOUR_LANDMARKS = 17
+NUM_CONTOUR_BINS = 79
 #: Random bodies meshed for the PCA shape space.
 NUM_SHAPE_SAMPLES = 240
-MODEL_TYPES = ('smpl', 'smplh')
+MODEL_TYPES = ('smpl', 'smplh', 'smplx')
+#: Model types :func:`ensure_surrogate_body` builds unless asked for others (SMPL-X is added on demand).
+DEFAULT_MODEL_TYPES = ('smpl', 'smplh')
+#: File extension per model type (smplx reads SMPL-X from npz by default).
+MODEL_EXTENSIONS = {'smpl': 'pkl', 'smplh': 'pkl', 'smplx': 'npz'}
 GENDERS = ('neutral', 'male', 'female')
 #: Marker written last into a complete surrogate folder.
 MARKER_FILE = 'surrogate_info.json'
@@ -291,7 +314,7 @@ def _axial_tubes(p: Dict[str, np.ndarray], neck: np.ndarray, head_joint: np.ndar
     head = _tube('head', [centre - offset, centre, centre + offset],
                  head_radii, (0.8 * p['head_h'], 0.7 * p['head_h']), ((1.0, 0.0, 0.0), (2, 2), 36, (5, 6)),
                  bones=('head', ) * 4,
-                 ring_joints=(None, ) * 3,
+                 ring_joints=dict(smpl=(None, ) * 3, smplh=(None, ) * 3, smplx=('jaw', None, None)),
                  mirrored=False)
     return [torso, neck_tube, head]
 
@@ -355,8 +378,10 @@ def _arm_tubes(p: Dict[str, np.ndarray], neck: np.ndarray) -> List[_Tube]:
         _tube('left_palm',
               palm_nodes,
               palm_radii, (0.015 + zero, 0.012), (along_x, (5, ), 16, (2, 2)),
-              bones=dict(smpl=('left_wrist', 'left_wrist', 'left_hand'), smplh=('left_wrist', ) * 3),
-              ring_joints=dict(smpl=(None, 'left_hand'), smplh=(None, None))))
+              bones=dict(smpl=('left_wrist', 'left_wrist', 'left_hand'),
+                         smplh=('left_wrist', ) * 3,
+                         smplx=('left_wrist', ) * 3),
+              ring_joints=dict(smpl=(None, 'left_hand'), smplh=(None, None), smplx=(None, None))))
     for finger in FINGER_NAMES:
         spec = _FINGERS[finger]
         direction = np.asarray(spec['direction']) / np.linalg.norm(spec['direction'])
@@ -373,8 +398,10 @@ def _arm_tubes(p: Dict[str, np.ndarray], neck: np.ndarray) -> List[_Tube]:
             _tube(f'left_{finger}',
                   nodes,
                   radii, (0.008 + zero, 0.8 * radius), (along_x, (3, 2, 2), 8, (1, 2)),
-                  bones=dict(smpl=('left_hand', ) * 5, smplh=('left_wrist', ) + joints + joints[-1:]),
-                  ring_joints=dict(smpl=(None, ) * 4, smplh=joints + (None, ))))
+                  bones=dict(smpl=('left_hand', ) * 5,
+                             smplh=('left_wrist', ) + joints + joints[-1:],
+                             smplx=('left_wrist', ) + joints + joints[-1:]),
+                  ring_joints=dict(smpl=(None, ) * 4, smplh=joints + (None, ), smplx=joints + (None, ))))
     return tubes
 
 
@@ -390,6 +417,32 @@ def body_tubes(p: Dict[str, np.ndarray]) -> List[_Tube]:
     neck = _point(0.0, -0.22 + p['torso'], -0.01)
     head_joint = neck + _point(0.0, p['neck_len'], 0.045)
     return _axial_tubes(p, neck, head_joint) + _leg_tubes(p) + _arm_tubes(p, neck)
+
+
+def eye_tubes(p: Dict[str, np.ndarray], left_eye_landmark: np.ndarray) -> List[_Tube]:
+    """SMPL-X's left eyeball (mirrored for the right): a small sphere whose middle ring is the eye joint.
+
+    The eyeball sits just behind the head's ``leye`` landmark vertex, its front pole 2.4 mm in front of it, so
+    that it shows like an eye between the lids of a mannequin; it follows only its eye joint.
+
+    Args:
+        p: body parameters (:func:`sample_body_parameters`), S samples.
+        left_eye_landmark: (S, 3) the head vertex of the SMPL-H ``leye`` landmark of each sample.
+
+    Returns:
+        One mirrored tube (only SMPL-X has bones for it).
+    """
+    radius = 0.15 * p['head_w']
+    centre = left_eye_landmark - _point(0.0, 0.0, 0.8 * radius)
+    step = _point(0.0, 0.0, 0.5 * radius)
+    side = np.sqrt(0.75) * radius
+    joint = 'left_eye_smplhf'
+    return [
+        _tube('left_eye', [centre - step, centre, centre + step], [(side, side), (radius, radius), (side, side)],
+              (0.5 * radius, 0.5 * radius), ((1.0, 0.0, 0.0), (2, 2), 12, (2, 2)),
+              bones=dict(smplx=(joint, ) * 4),
+              ring_joints=dict(smplx=(None, joint, None)))
+    ]
 
 
 def _mirror_name(name: str) -> str:
@@ -422,6 +475,12 @@ class SurrogateShapeSpace:
         base_arc: (V_base,) arc length of every base vertex along its tube (template body), metres.
         split_faces: (n, 3) base-mesh faces split at their centroid (the last n base-order vertices).
         order: (V,) base-order vertex id placed at each final vertex id.
+        params: name -> (S,) parameters of the random bodies (sample 0: the gender's mean body).
+        base_vertices: (S, V_base, 3) the random bodies' base meshes (nose bump included).
+        base_faces: (F_base, 3) faces of the base mesh.
+        base_landmarks: smplx landmark name -> base-mesh vertex id.
+        coefficients: (S, 10) betas of the random bodies in this shape space (what SMPL-X's shape space is
+            regressed on, so that its betas mean the same).
     """
     v_template: np.ndarray
     shapedirs: np.ndarray
@@ -432,6 +491,11 @@ class SurrogateShapeSpace:
     base_arc: np.ndarray
     split_faces: np.ndarray
     order: np.ndarray
+    params: Optional[Dict[str, np.ndarray]] = None
+    base_vertices: Optional[np.ndarray] = None
+    base_faces: Optional[np.ndarray] = None
+    base_landmarks: Optional[Dict[str, int]] = None
+    coefficients: Optional[np.ndarray] = None
 
 
 def _mesh_parts(params: Dict[str, np.ndarray]) -> Tuple[List[_Part], np.ndarray, np.ndarray]:
@@ -440,8 +504,13 @@ def _mesh_parts(params: Dict[str, np.ndarray]) -> Tuple[List[_Part], np.ndarray,
     Returns:
         parts, (S, V_base, 3) vertices, (F_base, 3) faces (outward winding).
     """
-    parts, vertices, faces, offset = [], [], [], 0
-    for tube in body_tubes(params):
+    return _mesh_tubes(body_tubes(params))
+
+
+def _mesh_tubes(tubes: List[_Tube], offset: int = 0) -> Tuple[List[_Part], np.ndarray, np.ndarray]:
+    """Mesh tubes (and their mirror copies) with vertex ids from ``offset``; see :func:`_mesh_parts`."""
+    parts, vertices, faces = [], [], []
+    for tube in tubes:
         mesh = make_tube(tube.centres, tube.radii, tube.cap_lengths, tube.width_axis, tube.subdivisions, tube.ring_size,
                          tube.cap_rings)
         if signed_volume(mesh.vertices[0], mesh.faces) < 0:
@@ -487,16 +556,20 @@ def _find_landmarks(parts: List[_Part], template: np.ndarray) -> Dict[str, int]:
     return {key: int(value) for key, value in landmarks.items()}
 
 
-def _split_and_order(base_faces: np.ndarray, template: np.ndarray, landmarks: Dict[str, int]):
-    """Fill the mesh up to :data:`NUM_VERTICES` by centroid splits and place the landmarks on smplx's ids.
+def _split_and_order(base_faces: np.ndarray, template: np.ndarray, landmarks: Dict[str, int], model_type='smplh'):
+    """Fill the mesh up to the model's vertex count by centroid splits and place the landmarks on smplx's ids.
+
+    The largest faces (on ``template``) are split once each, so a larger vertex count splits a superset of the
+    faces a smaller one splits.
 
     Returns:
         split_faces (n, 3), order (V,) base-order id of each final vertex, final faces (F, 3).
     """
+    num_vertices = MODEL_NUM_VERTICES[model_type]
     num_base = template.shape[0]
-    num_splits = NUM_VERTICES - num_base
+    num_splits = num_vertices - num_base
     if num_splits < 0:
-        raise RuntimeError(f'surrogate mesh has {num_base} vertices, more than {NUM_VERTICES}; reduce ring counts.')
+        raise RuntimeError(f'surrogate mesh has {num_base} vertices, more than {num_vertices}; reduce ring counts.')
     a, b, c = (template[base_faces[:, k]] for k in range(3))
     area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
     split = np.sort(np.argsort(-area, kind='stable')[:num_splits])
@@ -508,13 +581,13 @@ def _split_and_order(base_faces: np.ndarray, template: np.ndarray, landmarks: Di
     keep[split] = False
     faces = np.concatenate([base_faces[keep], new_faces])
 
-    order = np.full(NUM_VERTICES, -1, dtype=np.int64)
-    for key, target in smplx_vertex_ids('smplh').items():
+    order = np.full(num_vertices, -1, dtype=np.int64)
+    for key, target in smplx_vertex_ids(model_type).items():
         order[target] = landmarks[key]
-    rest = np.setdiff1d(np.arange(NUM_VERTICES), order[order >= 0])
+    rest = np.setdiff1d(np.arange(num_vertices), order[order >= 0])
     order[order < 0] = rest
     inverse = np.empty_like(order)
-    inverse[order] = np.arange(NUM_VERTICES)
+    inverse[order] = np.arange(num_vertices)
     return base_faces[split], order, inverse[faces]
 
 
@@ -559,6 +632,7 @@ def build_shape_space(gender: str, seed: int = 0, num_samples: int = NUM_SHAPE_S
         grows = np.ptp(v_template[:, 1] + d[:, 1]) - np.ptp(v_template[:, 1]) if k == 0 else dirs[k] @ outward
         dirs[k] *= 1.0 if grows > 0 else -1.0
     base_arc = np.concatenate([_part_arcs(part) for part in parts])
+    coefficients = (flat - mean) @ dirs.T / pca_std**2  # betas of the samples: dirs are orthogonal, |dirs_k| = std_k
     return SurrogateShapeSpace(v_template=v_template,
                                shapedirs=np.ascontiguousarray(dirs.reshape(NUM_BETAS, -1, 3).transpose(1, 2, 0)),
                                pca_std=pca_std,
@@ -570,7 +644,12 @@ def build_shape_space(gender: str, seed: int = 0, num_samples: int = NUM_SHAPE_S
                                parts=parts,
                                base_arc=base_arc,
                                split_faces=split_faces,
-                               order=order)
+                               order=order,
+                               params=params,
+                               base_vertices=base_vertices,
+                               base_faces=base_faces,
+                               base_landmarks=landmarks,
+                               coefficients=coefficients)
 
 
 def _part_arcs(part: _Part) -> np.ndarray:
@@ -601,6 +680,8 @@ def _skinning(space: SurrogateShapeSpace, model_type: str) -> Tuple[np.ndarray, 
     missing = [name for name, row in zip(names, base_regressor) if not row.any()]
     if missing:
         raise RuntimeError(f'surrogate {model_type}: joints without a ring: {missing}')
+    if model_type == 'smplx':
+        _add_jaw_weights(space, base_weights, index['head'], index['jaw'])
     weights = _with_splits(base_weights, space.split_faces, space.order, axis=0)
     regressor = np.take(np.concatenate([base_regressor, np.zeros((len(names), len(space.split_faces)))], axis=1),
                         space.order,
@@ -608,14 +689,281 @@ def _skinning(space: SurrogateShapeSpace, model_type: str) -> Tuple[np.ndarray, 
     return weights, regressor
 
 
+@dataclass
+class SurrogateSmplxMesh:
+    """The SMPL-X mesh of one gender: the SMPL-H base mesh plus eyeballs, split up to 10475 vertices.
+
+    Attributes:
+        v_template: (V, 3) mean body, metres.
+        shapedirs: (V, 3, 10) shape directions; beta_k means what it means for SMPL-H of the same shape space.
+        faces: (F, 3) int64.
+        landmarks: smplx landmark name -> vertex id (equal to smplx's ``VERTEX_IDS['smplx']``).
+        parts: the SMPL-H parts followed by the two eyeballs.
+        base_arc, split_faces, order: as in :class:`SurrogateShapeSpace`, for this mesh.
+        base_template: (V_base, 3) mean base mesh (eyeballs included).
+        vertex_part: (V,) index into ``parts`` of each final vertex (a split centroid: its face's part).
+        smplh_ids: (6890,) SMPL-X vertex id of each SMPL-H vertex (the same point of the same body).
+    """
+    v_template: np.ndarray
+    shapedirs: np.ndarray
+    faces: np.ndarray
+    landmarks: Dict[str, int]
+    parts: List[_Part]
+    base_arc: np.ndarray
+    split_faces: np.ndarray
+    order: np.ndarray
+    base_template: np.ndarray
+    vertex_part: np.ndarray
+    smplh_ids: np.ndarray
+
+
+def build_smplx_mesh(space: SurrogateShapeSpace) -> SurrogateSmplxMesh:
+    """SMPL-X mesh and shape space from the SMPL-H shape space of the same gender and seed.
+
+    The eyeballs are meshed for the same random bodies; the final mesh and the shape directions are linear in
+    the base vertices, and ``shapedirs`` is the least-squares regression of the random bodies on their SMPL-H
+    betas (``space.coefficients``, orthogonal columns), so on the vertices SMPL-H shares it reproduces SMPL-H's
+    directions up to float rounding.
+    """
+    base = space.base_vertices
+    num_base = base.shape[1]
+    eye_parts, eye_vertices, eye_faces = _mesh_tubes(eye_tubes(space.params, base[:, space.base_landmarks['leye']]),
+                                                     offset=num_base)
+    parts = space.parts + eye_parts
+    vertices = np.concatenate([base, eye_vertices], axis=1)
+    base_faces = np.concatenate([space.base_faces, eye_faces])
+    landmarks = dict(space.base_landmarks)
+    for part in eye_parts:
+        landmarks['leye' if part.side == 'left' else 'reye'] = part.offset + part.mesh.poles[1]  # front pole
+    split_faces, order, faces = _split_and_order(base_faces, vertices[0], landmarks, 'smplx')
+
+    mean = vertices.mean(axis=0)
+    coefficients = space.coefficients
+    dirs = np.einsum('sk,svc->kvc', coefficients, vertices - mean)
+    dirs = np.einsum('kl,lvc->kvc', np.linalg.inv(coefficients.T @ coefficients), dirs)
+    v_template = _with_splits(mean, split_faces, order, axis=0)
+    shapedirs = _with_splits(dirs, split_faces, order, axis=1).transpose(1, 2, 0)
+
+    base_part = np.concatenate([np.full(part.mesh.vertices.shape[1], k) for k, part in enumerate(parts)])
+    vertex_part = np.concatenate([base_part, base_part[split_faces[:, 0]]])[order]
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    # SMPL-H's vertices in base order are the base vertices then its split centroids, which SMPL-X splits too
+    keys, smplh_keys = _face_keys(split_faces), _face_keys(space.split_faces)
+    sorter = np.argsort(keys)
+    smplh_split = sorter[np.clip(np.searchsorted(keys, smplh_keys, sorter=sorter), 0, len(keys) - 1)]
+    if not np.array_equal(keys[smplh_split], smplh_keys):
+        raise RuntimeError('surrogate smplx: the SMPL-X splits do not contain the SMPL-H splits')
+    base_order = np.concatenate([np.arange(num_base), vertices.shape[1] + smplh_split])
+    smplh_ids = inverse[base_order[space.order]]
+    base_arc = np.concatenate([space.base_arc] + [_part_arcs(part) for part in eye_parts])
+    return SurrogateSmplxMesh(v_template=v_template,
+                              shapedirs=np.ascontiguousarray(shapedirs),
+                              faces=faces,
+                              landmarks={key: int(inverse[base_id]) for key, base_id in landmarks.items()},
+                              parts=parts,
+                              base_arc=base_arc,
+                              split_faces=split_faces,
+                              order=order,
+                              base_template=mean,
+                              vertex_part=vertex_part,
+                              smplh_ids=smplh_ids)
+
+
+def _face_keys(faces: np.ndarray) -> np.ndarray:
+    """One int64 key per face (its three vertex ids, each < 2^21)."""
+    faces = faces.astype(np.int64)
+    return (faces[:, 0] << 42) | (faces[:, 1] << 21) | faces[:, 2]
+
+
+def _head_frame(mesh) -> Tuple[_Part, np.ndarray, np.ndarray]:
+    """The head part, its centre (middle ring mean) and its half-axes (x: half-width, y: up, z: front)."""
+    head = next(part for part in mesh.parts if part.side == 'centre' and part.tube.name == 'head')
+    points = mesh.base_template[head.offset + np.arange(head.mesh.vertices.shape[1])]
+    centre = mesh.base_template[head.offset + head.mesh.ring_vertex_ids[head.mesh.node_rings[1]]].mean(axis=0)
+    return head, centre, points.max(axis=0) - centre
+
+
+def _add_jaw_weights(mesh: SurrogateSmplxMesh, weights: np.ndarray, head_joint: int, jaw_joint: int) -> None:
+    """Give the chin to the jaw: head vertices below the mouth line and in front of the head's centre.
+
+    The jaw weight ramps from 0 to 1 over 2 cm across the mouth line (half the head height below the head's
+    centre) and over the front half of the head's depth; the rest stays with the head.
+    """
+    head, centre, half_axes = _head_frame(mesh)
+    ids = head.offset + np.arange(head.mesh.vertices.shape[1])
+    points = mesh.base_template[ids]
+    mouth_y = centre[1] - 0.5 * half_axes[1]
+    below = np.clip(0.5 + (mouth_y - points[:, 1]) / 0.02, 0.0, 1.0)
+    front = np.clip((points[:, 2] - centre[2]) / (0.5 * half_axes[2]), 0.0, 1.0)
+    jaw = below * front
+    weights[ids, head_joint] = 1.0 - jaw
+    weights[ids, jaw_joint] = jaw
+
+
+def _face_landmark_layout() -> np.ndarray:
+    """(51, 2) smplx's static face landmarks (68-point layout without the 17 contour points) as (u, v).
+
+    ``u`` is a fraction of the head's half-width (+ = the body's left), ``v`` of its half-height above the head
+    centre. Order: right brow (outer to inner), left brow (inner to outer), nose bridge (top down), nose base
+    (right to left), right eye and left eye (6 each, from the corner nearest the image's left, clockwise),
+    outer lips (12, from the right corner over the upper lip), inner lips (8).
+    """
+    brow = [(-0.55, 0.36), (-0.45, 0.41), (-0.34, 0.43), (-0.23, 0.42), (-0.12, 0.39)]
+    points = brow + [(-u, v) for u, v in reversed(brow)]
+    points += [(0.0, v) for v in (0.22, 0.10, -0.02, -0.14)]
+    points += [(u, -0.24 - 0.03 * (1 - abs(u) / 0.14)) for u in (-0.14, -0.07, 0.0, 0.07, 0.14)]
+    eye = [(-0.13, 0.0), (-0.05, 0.04), (0.05, 0.04), (0.13, 0.0), (0.05, -0.04), (-0.05, -0.04)]
+    for centre_u in (-0.33, 0.33):
+        points += [(centre_u + du, 0.22 + dv) for du, dv in eye]
+    for half_width, half_height, angles in ((0.25, 0.08, (180, 150, 115, 90, 65, 30, 0, -30, -65, -90, -115, -150)),
+                                            (0.17, 0.02, (180, 135, 90, 45, 0, -45, -90, -135))):
+        rad = np.radians(angles)
+        points += list(zip(half_width * np.cos(rad), -0.5 + half_height * np.sin(rad)))
+    return np.asarray(points)
+
+
+def _contour_layout() -> np.ndarray:
+    """(17, 2) (u, v) of the jaw-line contour, from the right ear's level over the chin to the left."""
+    t = np.pi + np.pi * np.arange(NUM_CONTOUR_LANDMARKS) / (NUM_CONTOUR_LANDMARKS - 1)
+    return np.stack([0.97 * np.cos(t), -0.05 + 0.7 * np.sin(t)], axis=1)
+
+
+def _ray_hits(mesh: SurrogateSmplxMesh, uv: np.ndarray, yaw: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Face and barycentric coordinates where horizontal rays from the head's axis leave the head surface.
+
+    A point ``(u, v)`` casts a ray at height ``centre_y + v * half_height`` from the head's vertical axis towards
+    the ellipse point ``(u * half_width, sqrt(1 - u^2) * half_depth)``, turned by ``yaw`` (radians) about y; the
+    outermost crossing of the head's faces (eyeballs excluded) is kept.
+
+    Returns:
+        (n,) int64 face ids, (n, 3) float64 barycentric coordinates.
+    """
+    head, centre, half_axes = _head_frame(mesh)
+    head_index = mesh.parts.index(head)
+    on_head = (mesh.vertex_part[mesh.faces] == head_index).all(axis=1)
+    face_ids = np.nonzero(on_head)[0]
+    a, b, c = (mesh.v_template[mesh.faces[face_ids, k]] for k in range(3))
+    x, z = uv[:, 0] * half_axes[0], np.sqrt(np.clip(1.0 - uv[:, 0]**2, 0.0, None)) * half_axes[2]
+    direction = np.stack([x * np.cos(yaw) + z * np.sin(yaw), np.zeros_like(x), -x * np.sin(yaw) + z * np.cos(yaw)], 1)
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    origin = centre + np.stack([np.zeros_like(x), uv[:, 1] * half_axes[1], np.zeros_like(x)], axis=1)
+    # Moller-Trumbore for every ray against every head face
+    e1, e2 = b - a, c - a
+    p = np.cross(direction[:, None], e2[None])  # (n, m, 3)
+    det = np.einsum('nmc,mc->nm', p, e1)
+    det = np.where(np.abs(det) < 1e-15, 1e-15, det)
+    s = origin[:, None] - a[None]
+    u = np.einsum('nmc,nmc->nm', s, p) / det
+    q = np.cross(s, e1[None])
+    v = np.einsum('nmc,nc->nm', q, direction) / det
+    t = np.einsum('nmc,mc->nm', q, e2) / det
+    hit = (u >= -1e-12) & (v >= -1e-12) & (u + v <= 1 + 1e-12) & (t > 0)
+    if not hit.any(axis=1).all():
+        raise RuntimeError('surrogate smplx: a face landmark ray misses the head')
+    best = np.argmax(np.where(hit, t, -np.inf), axis=1)
+    rows = np.arange(len(uv))
+    bary = np.stack([1.0 - u[rows, best] - v[rows, best], u[rows, best], v[rows, best]], axis=1)
+    return face_ids[best].astype(np.int64), np.clip(bary, 0.0, 1.0) / np.clip(bary, 0.0, 1.0).sum(1, keepdims=True)
+
+
+def face_landmarks(mesh: SurrogateSmplxMesh) -> Dict[str, np.ndarray]:
+    """smplx's SMPL-X landmark arrays for the surrogate head.
+
+    Returns:
+        ``lmk_faces_idx`` (51,) int64, ``lmk_bary_coords`` (51, 3), ``dynamic_lmk_faces_idx`` (79, 17) int64 and
+        ``dynamic_lmk_bary_coords`` (79, 17, 3): the jaw-line contour for each of smplx's yaw bins (bin k < 40:
+        k degrees, else 39 - k degrees), its rays turned by that yaw.
+    """
+    faces, bary = _ray_hits(mesh, _face_landmark_layout(), np.zeros(NUM_FACE_LANDMARKS))
+    bins = np.arange(NUM_CONTOUR_BINS)
+    yaw = np.radians(np.where(bins < 40, bins, 39 - bins))
+    contour = np.tile(_contour_layout(), (NUM_CONTOUR_BINS, 1))
+    dyn_faces, dyn_bary = _ray_hits(mesh, contour, np.repeat(yaw, NUM_CONTOUR_LANDMARKS))
+    return dict(lmk_faces_idx=faces,
+                lmk_bary_coords=bary,
+                dynamic_lmk_faces_idx=dyn_faces.reshape(NUM_CONTOUR_BINS, NUM_CONTOUR_LANDMARKS),
+                dynamic_lmk_bary_coords=dyn_bary.reshape(NUM_CONTOUR_BINS, NUM_CONTOUR_LANDMARKS, 3))
+
+
+#: Names of the first 12 rows of :func:`hand_pca_basis` (before orthonormalisation, in order).
+HAND_PCA_MOTIONS = ('fist', 'thumb_flex', 'spread', 'knuckle_curl', 'index_curl', 'thumb_opposition', 'middle_curl',
+                    'ring_curl', 'thumb_adduction', 'distal_curl', 'thumb_tip_flex', 'index_spread')
+
+
+def hand_pca_basis() -> Tuple[np.ndarray, np.ndarray]:
+    """Orthonormal 45 x 45 hand "PCA" bases (left, right) in smplx's axis-angle layout (15 joints x 3).
+
+    The surrogate hand lies along +x (left; -x right) with the palm down (-y) and the thumb forward (+z). The
+    first 12 rows are the Gram-Schmidt orthonormalisation, in order, of the motions :data:`HAND_PCA_MOTIONS`
+    (left hand):
+
+    - ``fist``: all 12 joints of the four fingers curl towards the palm (about -z);
+    - ``thumb_flex``: the three thumb joints flex towards the palm (about thumb x (-y));
+    - ``spread``: the knuckles splay (index about -y, ring about +y by half, pinky about +y);
+    - ``knuckle_curl`` / ``distal_curl``: only the knuckles / only the finger tips curl (less the fist);
+    - ``index_curl``, ``middle_curl``, ``ring_curl``: one finger curls (less the fist; the pinky is the rest);
+    - ``thumb_opposition``: the thumb base turns under the palm (about +x);
+    - ``thumb_adduction``: the thumb base closes onto the index (about +y);
+    - ``thumb_tip_flex``: the two distal thumb joints flex (less ``thumb_flex``);
+    - ``index_spread``: the index knuckle alone abducts (less ``spread``).
+
+    The remaining 33 rows complete the basis (Gram-Schmidt of the unit vectors). A unit coefficient turns the
+    joints of a motion by about 1 / sqrt(joints) radians each. The right hand's basis is the mirror image
+    (per joint ``(wx, -wy, -wz)``), so equal coefficients give mirror-symmetric hands.
+
+    Returns:
+        (45, 45) left and right components, rows orthonormal.
+    """
+    joint = {f'{finger}{k}': 3 * i + k - 1 for i, finger in enumerate(FINGER_NAMES) for k in (1, 2, 3)}
+    thumb = np.array([0.75, -0.25, 0.62])
+    thumb_flex_axis = np.cross(thumb, [0.0, -1.0, 0.0])
+    thumb_flex_axis /= np.linalg.norm(thumb_flex_axis)
+    curl, four = np.array([0.0, 0.0, -1.0]), ('index', 'middle', 'ring', 'pinky')
+
+    def motion(*rotations):
+        vector = np.zeros((NUM_HAND_JOINTS, 3))
+        for names, axis in rotations:
+            for name in names:
+                vector[joint[name]] += axis
+        return vector.reshape(-1)
+
+    motions = {
+        'fist': motion(([f'{f}{k}' for f in four for k in (1, 2, 3)], curl)),
+        'thumb_flex': motion((['thumb1', 'thumb2', 'thumb3'], thumb_flex_axis)),
+        'spread': motion((['index1'], [0.0, -1.0, 0.0]), (['ring1'], [0.0, 0.5, 0.0]), (['pinky1'], [0.0, 1.0, 0.0])),
+        'knuckle_curl': motion(([f'{f}1' for f in four], curl)),
+        'index_curl': motion((['index1', 'index2', 'index3'], curl)),
+        'thumb_opposition': motion((['thumb1'], [1.0, 0.0, 0.0])),
+        'middle_curl': motion((['middle1', 'middle2', 'middle3'], curl)),
+        'ring_curl': motion((['ring1', 'ring2', 'ring3'], curl)),
+        'thumb_adduction': motion((['thumb1'], [0.0, 1.0, 0.0])),
+        'distal_curl': motion(([f'{f}3' for f in four], curl)),
+        'thumb_tip_flex': motion((['thumb2', 'thumb3'], thumb_flex_axis)),
+        'index_spread': motion((['index1'], [0.0, -1.0, 0.0])),
+    }
+    rows: List[np.ndarray] = []
+    for candidate in [motions[name] for name in HAND_PCA_MOTIONS] + list(np.eye(3 * NUM_HAND_JOINTS)):
+        for row in rows:
+            candidate = candidate - (candidate @ row) * row
+        norm = np.linalg.norm(candidate)
+        if norm > 1e-6:
+            rows.append(candidate / norm)
+    left = np.stack(rows)
+    if left.shape != (3 * NUM_HAND_JOINTS, 3 * NUM_HAND_JOINTS):
+        raise RuntimeError(f'hand_pca_basis: got {left.shape[0]} rows')
+    right = (left.reshape(-1, NUM_HAND_JOINTS, 3) * np.array([1.0, -1.0, -1.0])).reshape(left.shape)
+    return left, right
+
+
 def build_surrogate_struct(model_type: str,
                            gender: str,
                            seed: int = 0,
                            shape_space: Optional[SurrogateShapeSpace] = None) -> dict:
-    """The content of one surrogate model file (smplx's SMPL / SMPL-H keys, plain numpy).
+    """The content of one surrogate model file (smplx's SMPL / SMPL-H / SMPL-X keys, plain numpy).
 
     Args:
-        model_type: ``'smpl'`` (24 joints) or ``'smplh'`` (52 joints).
+        model_type: ``'smpl'`` (24 joints), ``'smplh'`` (52 joints) or ``'smplx'`` (55 joints, 10475 vertices).
         gender: ``'neutral'``, ``'male'`` or ``'female'``.
         seed: random seed of the shape space.
         shape_space: reuse a :func:`build_shape_space` result of the same gender and seed (saves time).
@@ -625,11 +973,15 @@ def build_surrogate_struct(model_type: str,
         ``posedirs`` (6890, 3, 9(J-1)) f16 zeros (half size on disk), ``J_regressor`` (J, 6890) f64,
         ``weights`` (6890, J) f64, ``kintree_table`` (2, J) i64, ``joint_names``, ``J`` (J, 3) rest joints,
         ``surrogate_info`` (dict) and, for SMPL-H, ``hands_components{l,r}`` eye(45) and ``hands_mean{l,r}`` zeros(45).
+        SMPL-X (10475 vertices): ``shapedirs`` (V, 3, 20) = 10 betas then 10 zero expression directions,
+        ``hands_components{l,r}`` :func:`hand_pca_basis`, ``hands_mean{l,r}`` zeros(45) and the landmark arrays of
+        :func:`face_landmarks`.
     """
     if model_type not in MODEL_TYPES:
-        raise ValueError(f'Surrogate body: model_type must be one of {MODEL_TYPES}, got {model_type!r} '
-                         '(there is no SMPL-X surrogate).')
+        raise ValueError(f'Surrogate body: model_type must be one of {MODEL_TYPES}, got {model_type!r}.')
     space = shape_space if shape_space is not None else build_shape_space(gender, seed)
+    if model_type == 'smplx':
+        return _smplx_struct(space, gender, seed)
     weights, regressor = _skinning(space, model_type)
     parents = kintree_parents(model_type)
     num_joints = len(parents)
@@ -670,8 +1022,48 @@ def build_surrogate_struct(model_type: str,
     return struct
 
 
+def _smplx_struct(space: SurrogateShapeSpace, gender: str, seed: int) -> dict:
+    """:func:`build_surrogate_struct` for SMPL-X."""
+    mesh = build_smplx_mesh(space)
+    weights, regressor = _skinning(mesh, 'smplx')
+    parents = kintree_parents('smplx')
+    num_joints = len(parents)
+    num_vertices = len(mesh.v_template)
+    shapedirs = np.concatenate([mesh.shapedirs, np.zeros((num_vertices, 3, NUM_EXPRESSION))], axis=2)
+    left, right = hand_pca_basis()
+    return {
+        'v_template': mesh.v_template,
+        'f': mesh.faces,
+        'shapedirs': shapedirs,
+        'posedirs': np.zeros((num_vertices, 3, 9 * (num_joints - 1)), dtype=np.float16),
+        'J_regressor': regressor,
+        'weights': weights,
+        'kintree_table': np.stack([parents, np.arange(num_joints)]).astype(np.int64),
+        'J': regressor @ mesh.v_template,
+        'joint_names': joint_names('smplx'),
+        'hands_componentsl': left,
+        'hands_componentsr': right,
+        'hands_meanl': np.zeros(45),
+        'hands_meanr': np.zeros(45),
+        **face_landmarks(mesh),
+        'surrogate_info': {
+            'generator': GENERATOR_NAME,
+            'version': SURROGATE_VERSION,
+            'model_type': 'smplx',
+            'gender': gender,
+            'seed': seed,
+            'num_shape_samples': len(space.coefficients),
+            'pca_std': space.pca_std.tolist(),
+            'hand_pca_motions': list(HAND_PCA_MOTIONS),
+            'note': 'licence-free SURROGATE body model (procedural mannequin, the SMPL-H surrogate with SMPL-X '
+                    "joints and vertex count), not SMPL-X; numbers obtained with it are not comparable to SMPL-X "
+                    'results; expression directions are zeros',
+        },
+    }
+
+
 def _model_file(out_dir: str, model_type: str, gender: str) -> str:
-    return osp.join(out_dir, model_type, f'{model_type.upper()}_{gender.upper()}.pkl')
+    return osp.join(out_dir, model_type, f'{model_type.upper()}_{gender.upper()}.{MODEL_EXTENSIONS[model_type]}')
 
 
 def write_surrogate_body(out_dir: str,
@@ -683,11 +1075,13 @@ def write_surrogate_body(out_dir: str,
 
     Writes ``out_dir/smpl/SMPL_{GENDER}.pkl``, ``out_dir/smplh/SMPLH_{GENDER}.pkl`` (plain numpy pickles that
     ``smplx.SMPL`` / ``smplx.SMPLH(..., use_pca=False, flat_hand_mean=True)`` load directly) and a BODY_25
-    regressor per model type (``smpl/J_regressor_body25.txt``, ``smplh/J_regressor_body25_smplh.txt``).
+    regressor per model type (``smpl/J_regressor_body25.txt``, ``smplh/J_regressor_body25_smplh.txt``), and
+    ``out_dir/smplx/SMPLX_{GENDER}.npz`` (compressed npz that ``smplx.SMPLX(..., ext='npz')`` loads, with or
+    without ``use_pca``; no BODY_25 file, the body model builds that regressor itself).
 
     Args:
         out_dir: output folder (created).
-        model_types: subset of ``('smpl', 'smplh')``.
+        model_types: subset of ``('smpl', 'smplh', 'smplx')``.
         genders: subset of ``('neutral', 'male', 'female')``.
         seed: random seed of the shape spaces.
         progress: show a tqdm progress bar.
@@ -707,9 +1101,14 @@ def write_surrogate_body(out_dir: str,
         struct = build_surrogate_struct(model_type, gender, seed, shape_space=space)
         path = _model_file(out_dir, model_type, gender)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        with open(path, 'wb') as f:
-            pickle.dump(struct, f, protocol=4)
+        if path.endswith('.npz'):
+            np.savez_compressed(path, **struct)
+        else:
+            with open(path, 'wb') as f:
+                pickle.dump(struct, f, protocol=4)
         paths.append(path)
+        if model_type not in BODY25_REGRESSOR_FILES:
+            continue
         txt = osp.join(out_dir, model_type, BODY25_REGRESSOR_FILES[model_type])
         if txt not in paths:
             regressor = build_body25_regressor(struct['J_regressor'], space.landmarks)
@@ -717,46 +1116,97 @@ def write_surrogate_body(out_dir: str,
     return paths
 
 
-def _is_complete(root: str) -> bool:
+def _read_marker(root: str) -> Optional[dict]:
     marker = osp.join(root, MARKER_FILE)
     if not osp.isfile(marker):
-        return False
+        return None
     with open(marker) as f:
-        info = json.load(f)
-    return info.get('version') == SURROGATE_VERSION and all(osp.isfile(osp.join(root, p)) for p in info['files'])
+        return json.load(f)
 
 
-def ensure_surrogate_body(root: Optional[str] = None) -> str:
-    """Folder with the surrogate ``smpl/`` and ``smplh/`` files for the three genders, built on first use.
+def _missing_types(info: dict, model_types: Sequence[str]) -> List[str]:
+    """The model types of ``model_types`` with no file in a marker's file list."""
+    return [t for t in model_types if not any(p.startswith(f'{t}/') for p in info['files'])]
 
-    The build (about 10-20 s) goes to a temporary sibling folder that is renamed into place, so concurrent
-    callers (pytest-xdist workers) never see a half-written folder. A marker file ``surrogate_info.json``
-    records the version and the files.
+
+def _is_complete(root: str, model_types: Sequence[str] = ()) -> bool:
+    """``root`` holds a complete surrogate of this version (with files of every type in ``model_types``)."""
+    info = _read_marker(root)
+    if info is None or info.get('version') != SURROGATE_VERSION:
+        return False
+    return all(osp.isfile(osp.join(root, p)) for p in info['files']) and not _missing_types(info, model_types)
+
+
+def _write_marker(folder: str, files: List[str]) -> None:
+    """Write the marker atomically (temporary file renamed into place)."""
+    tmp = osp.join(folder, f'.{MARKER_FILE}.{uuid.uuid4().hex[:8]}')
+    with open(tmp, 'w') as f:
+        json.dump({'version': SURROGATE_VERSION, 'files': files}, f, indent=1)
+    os.replace(tmp, osp.join(folder, MARKER_FILE))
+
+
+def _add_model_types(root: str, model_types: Sequence[str]) -> str:
+    """Add the missing ``model_types`` to a complete surrogate folder (under a file lock; see ensure)."""
+    with open(osp.join(root, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        info = _read_marker(root)
+        missing = _missing_types(info, model_types)
+        if not missing:  # a concurrent caller added them
+            return root
+        print_log(f'Adding the licence-free surrogate {missing} to {root} (once) ...', logger='current')
+        tmp = tempfile.mkdtemp(prefix=f'.add-{uuid.uuid4().hex[:8]}-', dir=root)
+        try:
+            paths = write_surrogate_body(tmp, missing)
+            for model_type in missing:
+                target = osp.join(root, model_type)
+                if osp.isdir(target):  # left by an interrupted addition (not in the marker)
+                    shutil.rmtree(target)
+                os.chmod(osp.join(tmp, model_type), 0o755)
+                os.replace(osp.join(tmp, model_type), target)
+            _write_marker(root, info['files'] + [osp.relpath(p, tmp) for p in paths])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def ensure_surrogate_body(root: Optional[str] = None, model_types: Sequence[str] = DEFAULT_MODEL_TYPES) -> str:
+    """Folder with the surrogate files of ``model_types`` for the three genders, built on first use.
+
+    The first build (a few seconds per model type) goes to a temporary sibling folder that is renamed into
+    place, so concurrent callers (pytest-xdist workers) never see a half-written folder. A marker file
+    ``surrogate_info.json`` records the version and the files. Model types asked for later (SMPL-X, which
+    ``SMPLX('surrogate')`` asks for) are added to the same folder under a file lock: written to a temporary
+    folder inside it, moved into place, then the marker is replaced.
 
     Args:
         root: target folder; default ``cache_dir('body_models') / surrogate_v{SURROGATE_VERSION}``
             (``$HOIRECON_CACHE`` or ``~/.cache/hoirecon``).
+        model_types: subset of :data:`MODEL_TYPES` that must be there (default ``('smpl', 'smplh')``).
 
     Returns:
-        The folder, usable as ``model_path`` of :class:`hoirecon.models.body_models.SMPL` / ``SMPLH``.
+        The folder, usable as ``model_path`` of :class:`hoirecon.models.body_models.SMPL` / ``SMPLH`` / ``SMPLX``.
 
     Raises:
         FileExistsError: ``root`` exists, is not empty and holds no complete surrogate of this version.
     """
+    unknown = [t for t in model_types if t not in MODEL_TYPES]
+    if unknown:
+        raise ValueError(f'ensure_surrogate_body: model types must be in {MODEL_TYPES}, got {unknown}.')
     if root is None:
         root = osp.join(cache_dir('body_models'), f'surrogate_v{SURROGATE_VERSION}')
     root = osp.abspath(root)
-    if _is_complete(root):
+    if _is_complete(root, model_types):
         return root
+    if _is_complete(root):
+        return _add_model_types(root, model_types)
     parent = osp.dirname(root)
     os.makedirs(parent, exist_ok=True)
     print_log(f'Building the licence-free surrogate body model into {root} (once) ...', logger='current')
     tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(root)}.tmp-{uuid.uuid4().hex[:8]}-', dir=parent)
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared like any other folder
     try:
-        paths = write_surrogate_body(tmp)
-        with open(osp.join(tmp, MARKER_FILE), 'w') as f:
-            json.dump({'version': SURROGATE_VERSION, 'files': [osp.relpath(p, tmp) for p in paths]}, f, indent=1)
+        paths = write_surrogate_body(tmp, tuple(model_types))
+        _write_marker(tmp, [osp.relpath(p, tmp) for p in paths])
         try:
             os.replace(tmp, root)
         except OSError:
@@ -766,4 +1216,6 @@ def ensure_surrogate_body(root: Optional[str] = None) -> str:
     finally:
         if osp.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+    if not _is_complete(root, model_types):  # a concurrent build with other model types landed first
+        return _add_model_types(root, model_types)
     return root

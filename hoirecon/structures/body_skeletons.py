@@ -46,6 +46,12 @@ def _hand_parents(wrist: int, first: int) -> Tuple[int, ...]:
 SMPLH_JOINT_NAMES: Tuple[str, ...] = BODY_JOINT_NAMES + _hand_joint_names('left') + _hand_joint_names('right')
 SMPLH_PARENTS: Tuple[int, ...] = BODY_PARENTS + _hand_parents(20, 22) + _hand_parents(21, 37)
 
+#: SMPL-X's face joints (smplx's names), between the body and the hands; all three hang on the head (15).
+FACE_JOINT_NAMES: Tuple[str, ...] = ('jaw', 'left_eye_smplhf', 'right_eye_smplhf')
+SMPLX_JOINT_NAMES: Tuple[str, ...] = (BODY_JOINT_NAMES + FACE_JOINT_NAMES + _hand_joint_names('left') +
+                                      _hand_joint_names('right'))
+SMPLX_PARENTS: Tuple[int, ...] = BODY_PARENTS + (15, 15, 15) + _hand_parents(20, 25) + _hand_parents(21, 40)
+
 #: Skeleton joints per model type (SMPL-X adds jaw and two eyes between body and hands).
 NUM_SKELETON_JOINTS: Dict[str, int] = {'smpl': 24, 'smplh': 52, 'smplx': 55}
 #: Joints in the rotation-matrix pose of :meth:`forward` besides the global orientation.
@@ -56,16 +62,16 @@ NUM_OUTPUT_JOINTS: Dict[str, int] = {'smpl': 45, 'smplh': 73, 'smplx': 127}
 
 
 def joint_names(model_type: str) -> List[str]:
-    """Skeleton joint names of ``'smpl'`` or ``'smplh'``, in smplx order."""
-    names = {'smpl': SMPL_JOINT_NAMES, 'smplh': SMPLH_JOINT_NAMES}
+    """Skeleton joint names of ``'smpl'``, ``'smplh'`` or ``'smplx'``, in smplx order."""
+    names = {'smpl': SMPL_JOINT_NAMES, 'smplh': SMPLH_JOINT_NAMES, 'smplx': SMPLX_JOINT_NAMES}
     if model_type not in names:
         raise ValueError(f'joint_names: model_type must be one of {sorted(names)}, got {model_type!r}.')
     return list(names[model_type])
 
 
 def kintree_parents(model_type: str) -> np.ndarray:
-    """(J,) int64 parent index of each skeleton joint (-1 for the pelvis) of ``'smpl'`` or ``'smplh'``."""
-    parents = {'smpl': SMPL_PARENTS, 'smplh': SMPLH_PARENTS}
+    """(J,) int64 parent index of each skeleton joint (-1 for the pelvis) of ``'smpl'``, ``'smplh'`` or ``'smplx'``."""
+    parents = {'smpl': SMPL_PARENTS, 'smplh': SMPLH_PARENTS, 'smplx': SMPLX_PARENTS}
     if model_type not in parents:
         raise ValueError(f'kintree_parents: model_type must be one of {sorted(parents)}, got {model_type!r}.')
     return np.asarray(parents[model_type], dtype=np.int64)

@@ -28,4 +28,4 @@ def test_tool_writes_requested_files(tmp_path, capsys):
     assert body.is_surrogate
     assert body(betas=torch.zeros(1, 10)).vertices.shape == (1, 6890, 3)
     with pytest.raises(SystemExit):
-        tool.parse_args(['--out', str(tmp_path), '--model-types', 'smplx'])
+        tool.parse_args(['--out', str(tmp_path), '--model-types', 'flame'])

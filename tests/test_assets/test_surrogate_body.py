@@ -165,8 +165,8 @@ def test_deterministic_for_a_seed(surrogate_body_root):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match='no SMPL-X surrogate'):
-        build_surrogate_struct('smplx', 'neutral')
+    with pytest.raises(ValueError, match='model_type must be one of'):
+        build_surrogate_struct('flame', 'neutral')
     with pytest.raises(ValueError, match='gender'):
         build_shape_space('child')
 

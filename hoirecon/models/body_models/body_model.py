@@ -23,7 +23,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from hoirecon.assets.surrogate_body import ensure_surrogate_body
+from hoirecon.assets.surrogate_body import DEFAULT_MODEL_TYPES, ensure_surrogate_body
 from hoirecon.models.utils import axis_angle_to_matrix
 from hoirecon.registry import BODY_MODELS
 from hoirecon.structures.body25 import BODY25_REGRESSOR_FILES, build_body25_regressor, load_joint_regressor_txt
@@ -83,9 +83,9 @@ def _warn_surrogate(path: str) -> None:
     if not _surrogate_warned:
         _surrogate_warned = True
         print_log(
-            f'Using the licence-free SURROGATE body model ({path}): a procedural mannequin with the SMPL/SMPL-H '
-            'interface, NOT SMPL; numbers are not comparable to SMPL/SMPL-H results. See docs/body_models.md '
-            'for the real model files.',
+            f'Using the licence-free SURROGATE body model ({path}): a procedural mannequin with the SMPL-family '
+            'interface, NOT SMPL; numbers are not comparable to SMPL/SMPL-H/SMPL-X results. See '
+            'docs/body_models.md for the real model files.',
             logger='current',
             level=logging.WARNING)
 
@@ -132,11 +132,9 @@ class _SMPLFamilyModel(nn.Module):
         ext = _check_smplx_options(cls_name, smplx_options)
         model_path = os.fspath(model_path)
         if model_path == 'surrogate':
-            if model_type == 'smplx':
-                raise ValueError("SMPLX: there is no licence-free SMPL-X surrogate (model_path='surrogate'). Get "
-                                 'SMPLX_{NEUTRAL,MALE,FEMALE}.npz from https://smpl-x.is.tue.mpg.de (see '
-                                 "docs/body_models.md), or use SMPLH(model_path='surrogate') instead.")
-            model_path = ensure_surrogate_body()
+            # SMPL and SMPL-H are built together on first use; SMPL-X is added to the same folder when asked for
+            wanted = ('smplx', ) if model_type == 'smplx' else DEFAULT_MODEL_TYPES
+            model_path = ensure_surrogate_body(model_types=wanted)
         self.model_file = resolve_model_file(model_path, model_type, gender, ext)
         data = load_model_data(self.model_file)
         check_model_data(data, self.model_file, model_type)
@@ -508,10 +506,12 @@ class SMPLH(_SMPLFamilyModel):
 
 @BODY_MODELS.register_module()
 class SMPLX(_SMPLFamilyModel):
-    """SMPL-X (55 joints, 10475 vertices) taking rotation matrices; no surrogate exists.
+    """SMPL-X (55 joints, 10475 vertices) taking rotation matrices.
 
     Args:
-        model_path: folder with ``smplx/SMPLX_{NEUTRAL,MALE,FEMALE}.{npz,pkl}``, the ``smplx/`` folder or the file.
+        model_path: folder with ``smplx/SMPLX_{NEUTRAL,MALE,FEMALE}.{npz,pkl}``, the ``smplx/`` folder, the file,
+            or ``'surrogate'`` (licence-free mannequin: the SMPL-H surrogate with SMPL-X's joints and vertex count,
+            added to the surrogate cache on first use; not SMPL-X).
         gender: ``'neutral'``, ``'male'`` or ``'female'`` (StackFLOW's InterCap path uses neutral).
         num_betas: shape coefficients used (<= 10 for files with 20 components, <= 300 for 400).
         body25_regressor_file: StackFLOW-format BODY_25 regressor; default built from the joint regressor and

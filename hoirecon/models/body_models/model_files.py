@@ -50,9 +50,8 @@ def _missing_file_message(model_type: str, gender: str, model_path: str, candida
     title = MODEL_TITLES[model_type]
     exts = '|'.join(MODEL_EXTENSIONS[model_type])
     surrogate = ("No licence? model_path='surrogate' (or `python tools/make_surrogate_body.py --out DIR`) gives a "
-                 'licence-free SURROGATE SMPL / SMPL-H whose numbers are not comparable to SMPL results.'
-                 if model_type != 'smplx' else 'There is no licence-free surrogate for SMPL-X; use SMPL-H '
-                 "(model_path='surrogate') to try the toolbox without registration.")
+                 f'licence-free SURROGATE {title} (a procedural mannequin) whose numbers are not comparable to '
+                 f'{title} results.')
     lines = [
         f'{title} model file for gender {gender!r} not found under model_path={model_path!r}. Looked for:',
         *[f'  {path}' for path in candidates],

@@ -26,10 +26,8 @@ def test_missing_files_explain_how_to_get_them(tmp_path, cls, folder, names, sit
     assert site in message
     assert 'clean_ch.py' in message
     assert 'docs/body_models.md' in message
-    if cls is SMPLX:
-        assert 'no licence-free surrogate for SMPL-X' in message
-    else:
-        assert "model_path='surrogate'" in message and 'make_surrogate_body.py' in message
+    assert "model_path='surrogate'" in message and 'make_surrogate_body.py' in message
+    assert f'SURROGATE {cls.__name__.replace("SMPL", "SMPL-").rstrip("-")}' in message
     if cls is SMPLH:
         assert 'merge_smplh_mano.py' in message
     # a folder that does not exist gets the same explanation (not smplx's "Unknown model type body")
@@ -37,9 +35,9 @@ def test_missing_files_explain_how_to_get_them(tmp_path, cls, folder, names, sit
         cls(str(tmp_path / 'nowhere' / 'body_models'), gender='female')
 
 
-def test_smplx_has_no_surrogate():
-    with pytest.raises(ValueError, match="no licence-free SMPL-X surrogate.*SMPLH\\(model_path='surrogate'\\)"):
-        SMPLX('surrogate')
+def test_smplx_has_a_surrogate():
+    body = SMPLX('surrogate')
+    assert body.is_surrogate and body.num_vertices == 10475 and body.num_joints == 55
 
 
 def test_corrupt_file_names_the_file(tmp_path):

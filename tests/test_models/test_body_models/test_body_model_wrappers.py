@@ -337,4 +337,4 @@ def test_surrogate_warning_logged_once(surrogate_body_root, monkeypatch):
         logger.removeHandler(handler)
     warnings = [r for r in records if r.levelno == logging.WARNING and 'SURROGATE' in r.getMessage()]
     assert len(warnings) == 1
-    assert 'not comparable to SMPL/SMPL-H results' in warnings[0].getMessage()
+    assert 'not comparable to SMPL/SMPL-H/SMPL-X results' in warnings[0].getMessage()
