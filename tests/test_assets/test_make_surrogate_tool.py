@@ -29,3 +29,11 @@ def test_tool_writes_requested_files(tmp_path, capsys):
     assert body(betas=torch.zeros(1, 10)).vertices.shape == (1, 6890, 3)
     with pytest.raises(SystemExit):
         tool.parse_args(['--out', str(tmp_path), '--model-types', 'flame'])
+
+
+def test_tool_writes_smplx(tmp_path, capsys):
+    tool = _load_tool()
+    tool.main(['--out', str(tmp_path), '--model-types', 'smplx', '--genders', 'neutral'])
+    printed = capsys.readouterr().out
+    assert 'SMPLX_NEUTRAL.npz' in printed and '10475' in printed
+    assert osp.isfile(tmp_path / 'smplx' / 'SMPLX_NEUTRAL.npz') and not osp.exists(tmp_path / 'smplh')
