@@ -24,7 +24,6 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='global random seed (the output depends only on it and '
                         'the other parameters)')
     add_world_arguments(parser)
-    parser.add_argument('--keypoint-noise', type=float, default=2.0, help='OpenPose-like keypoint noise std, pixels')
     return parser.parse_args(argv)
 
 

@@ -49,7 +49,8 @@ def main(argv=None):
     summary = generate_synthetic_sequences(
         args.out, num_sequences=args.num_sequences, frames_per_sequence=args.frames_per_sequence, seed=args.seed,
         image_size=tuple(args.image_size), objects=args.objects, actions=args.actions, kinects=tuple(args.kinects),
-        corr_noise_px=args.corr_noise, corr_outlier_ratio=args.corr_outliers, corr_num_points=args.corr_points,
+        keypoint_noise_px=args.keypoint_noise, corr_noise_px=args.corr_noise, corr_outlier_ratio=args.corr_outliers,
+        corr_num_points=args.corr_points,
         test_fraction=args.test_fraction, split_pair=not args.no_split_pair, key_spacing=args.key_spacing,
         workers=args.workers, body_model_root=args.body_model_root)
     summary.pop('sequences')

@@ -8,6 +8,7 @@ Layout written (docs/datasets.md, "Synthetic sequences (BEHAVE-extended layout)"
     person_mask/<seq>/<frame_time>/k<k>.person_mask.jpg                  visible person, full resolution
     object_coor_maps_extend/<seq>/<frame_time>/k<k>.mask_full.jpg        whole object, half resolution
     object_coor_maps_extend/<seq>/<frame_time>/k<k>.obj_coor.pkl         EPro-PnP-like correspondences
+    openpose/<seq>/<frame_time>/k<k>.color_keypoints.json                OpenPose-like BODY_25 (OpenPose JSON)
     sequences/<seq>/info.json, calibs/, objects/, body_models/, split.json   as the BEHAVE layout (writer.py)
 
 Fits are in the BEHAVE world (Kinect 1), float32, one row per frame; ``frame_times`` are ``t0003.000``,
@@ -15,8 +16,10 @@ Fits are in the BEHAVE world (Kinect 1), float32, one row per frame; ``frame_tim
 :data:`hoirecon.datasets.behave_extended_io.SPLIT_SEQUENCES`): its fits are split between ``Date03_Sub04_boxtiny``
 and ``Date03_Sub04_boxtiny_part2``, the second part's frame times continuing the first's. The images of the second
 part are in ``raw_images/Date03_Sub04_boxtiny_part2`` (its own recording) and hard-linked into
-``raw_images/Date03_Sub04_boxtiny``, where StackFLOW looks for every frame of the merged sequence; its person masks
-and object maps are under the first name only (StackFLOW makes them per image id of the merged sequence).
+``raw_images/Date03_Sub04_boxtiny``, where StackFLOW looks for every frame of the merged sequence; its person masks,
+object maps and keypoints are under the first name only (StackFLOW makes them per image id of the merged sequence).
+The keypoints (noise as the 1 fps world's, :func:`~hoirecon.synthetic.annotations.noisy_body25`) stand for the
+OpenPose detections that StackFLOW's post-optimisation reads.
 
 Each frame's three folders are written into temporary folders renamed into place, and the fits before any frame,
 so an interrupted run resumes (``synthetic_manifest.json`` holds the parameters, as for the 1 fps world).
@@ -31,11 +34,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from hoirecon.datasets.behave_extended_frames import OPENPOSE_FOLDER
 from hoirecon.datasets.behave_extended_io import (IMAGE_FOLDER, OBJECT_MAPS_FOLDER, PARAMS_FOLDER,
                                                   PERSON_MASK_FOLDER, SPLIT_SEQUENCES)
 from hoirecon.datasets.behave_io import object_pose_to_camera, object_vertices
 from hoirecon.objects.catalogue import BEHAVE_OBJECTS
-from .annotations import object_coordinates, sample_correspondences
+from .annotations import noisy_body25, object_coordinates, sample_correspondences
 from .cameras import NUM_KINECTS
 from .frames import FrameMaker
 from .generate import (GENERATOR_VERSION, STREAM_SEQUENCE, SUBJECT_GENDERS, SequenceSpec, _check_manifest,
@@ -45,7 +49,7 @@ from .render import ColoredMesh, View
 from .scene import ACTIONS, allowed_actions
 from .sequences import KEY_SPACING, MotionMaker, SequenceMotion, posed_body_vertices
 from .writer import (atomic_folder, half_resolution_mask, remove_stale_temporaries, write_image, write_json, write_mask,
-                     write_npz, write_pickle, write_sequence_info)
+                     write_npz, write_openpose_keypoints, write_pickle, write_sequence_info)
 
 #: The two-part sequence every generated set starts with (date, subject, object of its name).
 PAIR_SEQUENCE = 'Date03_Sub04_boxtiny'
@@ -93,12 +97,13 @@ def plan_sequence_set(num_sequences: int, seed: int, geometries: dict, test_frac
 
 
 def _frame_dirs(out_dir: str, spec: SequenceSpec, part: SequencePart, frame_time: str) -> list:
-    """Folders one frame writes: images of its recording (+ the merged name), person masks, object maps."""
+    """Folders one frame writes: images of its recording (+ the merged name), person masks, object maps, keypoints."""
     dirs = [osp.join(out_dir, IMAGE_FOLDER, part.folder, frame_time)]
     if part.folder != spec.name:
         dirs.append(osp.join(out_dir, IMAGE_FOLDER, spec.name, frame_time))
     return dirs + [osp.join(out_dir, PERSON_MASK_FOLDER, spec.name, frame_time),
-                   osp.join(out_dir, OBJECT_MAPS_FOLDER, spec.name, frame_time)]
+                   osp.join(out_dir, OBJECT_MAPS_FOLDER, spec.name, frame_time),
+                   osp.join(out_dir, OPENPOSE_FOLDER, spec.name, frame_time)]
 
 
 def write_sequence_fits(out_dir: str, motion: SequenceMotion, parts: tuple) -> list:
@@ -167,7 +172,18 @@ class SequenceFrameMaker(FrameMaker):
             correspondences.append(sample_correspondences(rng, render.object_mask & render.object_full, coords,
                                                           params['corr_num_points'], params['corr_noise_px'],
                                                           params['corr_outlier_ratio']))
-        image_dir, *link_dirs, mask_dir, maps_dir = _frame_dirs(self.out_dir, spec, part, frame_time)
+        # drawn after every correspondence, so that the correspondences do not depend on the keypoints
+        with torch.no_grad():
+            body25 = context.model.body25(torch.as_tensor(body_vertices, dtype=torch.float32)[None])[0].double().numpy()
+        keypoints = []
+        for k, view, render in zip(kinects, views, renders):
+            joints_cam = body25 @ view.rotation.T + view.translation
+            keypoints.append(noisy_body25(rng, joints_cam, view.intrinsics, render.object_depth,
+                                          params['keypoint_noise_px']))
+        image_dir, *link_dirs, mask_dir, maps_dir, keypoints_dir = _frame_dirs(self.out_dir, spec, part, frame_time)
+        with atomic_folder(keypoints_dir) as tmp:
+            for k, kpts in zip(kinects, keypoints):
+                write_openpose_keypoints(osp.join(tmp, f'k{k}.color_keypoints.json'), kpts)
         with atomic_folder(maps_dir) as tmp:
             for k, render, corr in zip(kinects, renders, correspondences):
                 write_mask(osp.join(tmp, f'k{k}.mask_full.jpg'), half_resolution_mask(render.object_full))
@@ -207,6 +223,7 @@ def generate_synthetic_sequences(out_dir: str,
                                  objects: tuple = None,
                                  actions: tuple = None,
                                  kinects: tuple = (0, 1, 2, 3),
+                                 keypoint_noise_px: float = 2.0,
                                  corr_noise_px: float = 1.0,
                                  corr_outlier_ratio: float = 0.1,
                                  corr_num_points: int = 1024,
@@ -227,6 +244,7 @@ def generate_synthetic_sequences(out_dir: str,
         objects: BEHAVE objects to draw from (default all 20); ``boxtiny`` is added for the two-part sequence.
         actions: Restrict the interactions (:data:`hoirecon.synthetic.scene.ACTIONS`).
         kinects: Cameras to render (calibrations of all four are written).
+        keypoint_noise_px: Std of the OpenPose-like keypoint noise, pixels.
         corr_noise_px, corr_outlier_ratio, corr_num_points: The correspondences of ``k<k>.obj_coor.pkl``.
         test_fraction: Fraction of sequences in ``split.json``'s test list.
         split_pair: Start with :data:`PAIR_SEQUENCE` written in two parts.
@@ -255,7 +273,8 @@ def generate_synthetic_sequences(out_dir: str,
         'frames_per_sequence': int(frames_per_sequence), 'seed': int(seed),
         'image_size': [int(image_size[0]), int(image_size[1])], 'objects': list(objects),
         'actions': None if actions is None else list(actions), 'kinects': list(kinects),
-        'corr_noise_px': float(corr_noise_px), 'corr_outlier_ratio': float(corr_outlier_ratio),
+        'keypoint_noise_px': float(keypoint_noise_px), 'corr_noise_px': float(corr_noise_px),
+        'corr_outlier_ratio': float(corr_outlier_ratio),
         'corr_num_points': int(corr_num_points), 'test_fraction': float(test_fraction), 'split_pair': bool(split_pair),
         'key_spacing': int(key_spacing), 'body_model_root': None if body_model_root is None else
         osp.abspath(body_model_root), 'version': GENERATOR_VERSION,
@@ -289,7 +308,7 @@ def generate_synthetic_sequences(out_dir: str,
             for part in parts:
                 write_sequence_info(osp.join(out_dir, 'sequences', part.folder), spec.date, spec.obj_name,
                                     spec.gender)
-                for folder in (IMAGE_FOLDER, PERSON_MASK_FOLDER, OBJECT_MAPS_FOLDER):
+                for folder in (IMAGE_FOLDER, PERSON_MASK_FOLDER, OBJECT_MAPS_FOLDER, OPENPOSE_FOLDER):
                     remove_stale_temporaries(osp.join(out_dir, folder, part.folder))
             motion = planner.motion(spec, frames_per_sequence, key_spacing)
             write_sequence_fits(out_dir, motion, parts)

@@ -223,13 +223,14 @@ _FRAME_MAKER = None
 
 def add_world_arguments(parser, objects_help: str = 'BEHAVE objects to use (default: all 20)') -> None:
     """The options that tools/make_synthetic_dataset.py and tools/make_synthetic_sequences.py share: image size,
-    objects, actions, correspondence noise, test fraction, workers, body model (the keyword arguments of
+    objects, actions, keypoint and correspondence noise, test fraction, workers, body model (the keyword arguments of
     :func:`generate_synthetic_behave` and ``generate_synthetic_sequences`` of the same names)."""
     parser.add_argument('--image-size', type=int, nargs=2, default=(512, 384), metavar=('WIDTH', 'HEIGHT'),
                         help="image size in pixels; intrinsics are BEHAVE's scaled to it (default 512 384)")
     parser.add_argument('--objects', nargs='+', default=None, choices=BEHAVE_OBJECTS, metavar='NAME',
                         help=objects_help)
     parser.add_argument('--actions', nargs='+', default=None, choices=ACTIONS, help='restrict the interactions')
+    parser.add_argument('--keypoint-noise', type=float, default=2.0, help='OpenPose-like keypoint noise std, pixels')
     parser.add_argument('--corr-noise', type=float, default=1.0, help='noise std of correspondence 2D points, pixels')
     parser.add_argument('--corr-outliers', type=float, default=0.1, help='fraction of outlier correspondences')
     parser.add_argument('--corr-points', type=int, default=1024, help='correspondences per image')

@@ -168,6 +168,16 @@ def write_keypoints(path: str, keypoints: np.ndarray) -> str:
     return write_json(path, {'body_joints': np.asarray(keypoints, np.float64).reshape(-1).round(3).tolist()})
 
 
+def write_openpose_keypoints(path: str, keypoints: np.ndarray) -> str:
+    """Write OpenPose's own JSON (``*.color_keypoints.json``): one person whose ``pose_keypoints_2d`` are the 75
+    numbers of (25, 3) ``(x, y, conf)``; the other OpenPose lists are empty."""
+    person = {'person_id': [-1], 'pose_keypoints_2d': np.asarray(keypoints, np.float64).reshape(-1).round(3).tolist(),
+              'face_keypoints_2d': [], 'hand_left_keypoints_2d': [], 'hand_right_keypoints_2d': [],
+              'pose_keypoints_3d': [], 'face_keypoints_3d': [], 'hand_left_keypoints_3d': [],
+              'hand_right_keypoints_3d': []}
+    return write_json(path, {'version': 1.3, 'people': [person]})
+
+
 def write_coordinate_map(out_dir: str, kinect: int, object_full: np.ndarray, object_coords: np.ndarray) -> list:
     """Write StackFLOW's half-resolution ``k*.mask_full.jpg`` and ``k*.obj_coor.pkl``.
 
