@@ -30,6 +30,20 @@ def surrogate_body_root():
 TINY_SYNTHETIC_BEHAVE = dict(num_sequences=2, frames_per_sequence=2, seed=6, image_size=(128, 96))
 
 
+#: Two 12-frame sequences (one of them the two-part Date03_Sub04_boxtiny) seen by kinects 0 and 1 at 96 x 72 pixels.
+TINY_SYNTHETIC_SEQUENCES = dict(num_sequences=2, frames_per_sequence=12, seed=3, image_size=(96, 72), kinects=(0, 1),
+                                corr_num_points=64)
+
+
+@pytest.fixture(scope='session')
+def behave_extended_synthetic_root(tmp_path_factory, surrogate_body_root):
+    """Root of a tiny synthetic BEHAVE-extended (30 fps) dataset (:data:`TINY_SYNTHETIC_SEQUENCES`)."""
+    from hoirecon.synthetic.behave_extended import generate_synthetic_sequences
+    root = str(tmp_path_factory.mktemp('behave_extended_synthetic') / 'behave_extended')
+    generate_synthetic_sequences(root, workers=1, progress=False, **TINY_SYNTHETIC_SEQUENCES)
+    return root
+
+
 @pytest.fixture(scope='session')
 def behave_synthetic_root(tmp_path_factory):
     """Root of a 2-sequence x 2-frame x 4-kinect synthetic BEHAVE dataset at 128x96 pixels."""

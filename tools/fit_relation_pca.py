@@ -36,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--betas', default='refitted_male', choices=['refitted_male', 'raw'],
                         help="betas that pose the human anchors: 'refitted_male' (StackFLOW, as training encodes: a "
                         "female subject's shape refitted to the male body) or 'raw' (the subject's own betas)")
+    parser.add_argument('--layout', default='behave', choices=['behave', 'behave_extended'],
+                        help="behave: the 1 fps frames' fits (sequences/); behave_extended: the 30 fps fits "
+                        '(behave-30fps-params-v1/)')
     args = parser.parse_args(argv)
     if not args.out.endswith('.npz'):
         parser.error(f'--out must end in .npz, got {args.out}')
@@ -54,7 +57,8 @@ def main(argv=None) -> str:
                             anchor_radius=args.anchor_radius,
                             max_samples_per_object=args.max_samples_per_object,
                             seed=args.seed,
-                            betas=args.betas)
+                            betas=args.betas,
+                            layout=args.layout)
 
 
 if __name__ == '__main__':

@@ -42,7 +42,17 @@ def checkpoint_has_relation_pca(checkpoint: str) -> bool:
     return all(any(key.endswith(f'relation_encoder.{name}') for key in state) for name, _ in OffsetPCA.BUFFERS)
 
 
-def prepare_synthetic_data(data_root: str, synthetic: dict) -> str:
+def dataset_layout(dataset: dict) -> str:
+    """The on-disk layout (:mod:`hoirecon.datasets.frame_sources`) that a dataset config reads: its class's
+    ``FRAME_SOURCE.name`` ('behave' for ``BEHAVEFrameDataset``, 'behave_extended' for ``BEHAVEExtendedDataset``)."""
+    from hoirecon.registry import DATASETS
+    cls = DATASETS.get(dataset.get('type', 'BEHAVEFrameDataset')) if isinstance(dataset.get('type', ''), str) \
+        else dataset['type']
+    source = getattr(cls, 'FRAME_SOURCE', None)
+    return source.name if source is not None else 'behave'
+
+
+def prepare_synthetic_data(data_root: str, synthetic: dict, layout: str = 'behave') -> str:
     """Generate the synthetic world of a ``synthetic=`` recipe in ``data_root`` unless it is there.
 
     Nothing is written when ``data_root`` holds a complete synthetic world or any other data (a folder without a
@@ -53,7 +63,9 @@ def prepare_synthetic_data(data_root: str, synthetic: dict) -> str:
     Args:
         data_root: the dataset root.
         synthetic: keyword arguments of :func:`hoirecon.synthetic.generate_synthetic_behave` (``num_sequences``,
-            ``frames_per_sequence``, ``seed``, ``image_size``, ...).
+            ``frames_per_sequence``, ``seed``, ``image_size``, ...), or for ``layout='behave_extended'`` of
+            :func:`hoirecon.synthetic.generate_synthetic_sequences` (30 fps sequences).
+        layout: ``'behave'`` or ``'behave_extended'``, the layout the dataset reads (:func:`dataset_layout`).
 
     Returns:
         The absolute ``data_root``.
@@ -62,11 +74,15 @@ def prepare_synthetic_data(data_root: str, synthetic: dict) -> str:
     with file_lock(data_root + '.lock'):
         state = synthetic_state(data_root)
         if state in ('missing', 'incomplete'):
-            from hoirecon.synthetic import generate_synthetic_behave
+            from hoirecon.synthetic import generate_synthetic_behave, generate_synthetic_sequences
             what = 'holds an incomplete synthetic dataset' if state == 'incomplete' else 'does not exist'
-            print_log(f'{data_root} {what}: generating the synthetic BEHAVE twin there with {dict(synthetic)}.',
-                      logger='current')
-            generate_synthetic_behave(data_root, **synthetic)
+            generate, world = {
+                'behave': (generate_synthetic_behave, 'the synthetic BEHAVE twin'),
+                'behave_extended': (generate_synthetic_sequences,
+                                    'synthetic 30 fps sequences (BEHAVE-extended layout)'),
+            }[layout]
+            print_log(f'{data_root} {what}: generating {world} there with {dict(synthetic)}.', logger='current')
+            generate(data_root, **synthetic)
     return data_root
 
 
@@ -104,7 +120,7 @@ def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None,
     if dataloaders is None:
         dataloaders = TEST_DATALOADERS if checkpoint is not None else TRAIN_DATALOADERS
     for dataset in synthetic_dataset_configs(cfg, dataloaders):
-        prepare_synthetic_data(dataset['data_root'], dataset['synthetic'])
+        prepare_synthetic_data(dataset['data_root'], dataset['synthetic'], dataset_layout(dataset))
     encoder = cfg.get('model', {}).get('relation_encoder', {})
     if encoder.get('type') != 'OffsetPCA' or osp.isfile(encoder['pca_file']):
         return
@@ -114,8 +130,9 @@ def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None,
         return
     train_dataset = (cfg.get('train_dataloader') or {}).get('dataset', {})
     data_root = train_dataset.get('data_root')
+    layout = dataset_layout(train_dataset)
     if data_root is not None and train_dataset.get('synthetic') is not None:
-        prepare_synthetic_data(data_root, train_dataset['synthetic'])  # the PCA is fitted on the training split
+        prepare_synthetic_data(data_root, train_dataset['synthetic'], layout)  # the PCA is fitted on the training split
     if data_root is None or not osp.isdir(data_root):
         raise FileNotFoundError(
             f"The relation encoder's PCA file {encoder['pca_file']} does not exist and there is no training data to "
@@ -130,4 +147,4 @@ def prepare_experiment(cfg: Config, checkpoint: Optional[str] = None,
         fit_relation_pca(data_root, encoder['pca_file'], dict(cfg.model.body_model), split='train',
                          pca_dim=encoder.get('pca_dim', 32), smpl_anchor_num=encoder.get('smpl_anchor_num', 32),
                          object_anchor_num=encoder.get('object_anchor_num', 64),
-                         **dict(cfg.get('relation_pca_fit') or {}))
+                         **dict(dict(layout=layout), **dict(cfg.get('relation_pca_fit') or {})))

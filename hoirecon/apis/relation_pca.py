@@ -1,4 +1,4 @@
-"""Fit the offset PCA of a BEHAVE-layout dataset (the data side of ``tools/fit_relation_pca.py``)."""
+"""Fit the offset PCA of a BEHAVE or BEHAVE-extended dataset (the data side of ``tools/fit_relation_pca.py``)."""
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hoirecon.datasets import annotations, behave_io
+from hoirecon.datasets import annotations
+from hoirecon.datasets.frame_sources import frame_source
 from hoirecon.models.relation_encoders import fit_offset_pca, save_offset_pca
 from hoirecon.models.utils import axis_angle_to_matrix, hoi_frame
 from hoirecon.objects import ObjectLibrary
@@ -21,7 +22,7 @@ FIT_BETAS = ('refitted_male', 'raw')
 
 
 def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict, betas: str = 'refitted_male',
-                        fit_cfg: Optional[Dict] = None) -> List[Dict]:
+                        fit_cfg: Optional[Dict] = None, layout: str = 'behave') -> List[Dict]:
     """One training sample per frame (world-frame fits; kinect-independent) of the split's sequences.
 
     The root joint that defines the HOI frame comes from a body model of the sequence's gender:
@@ -36,11 +37,14 @@ def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict, betas:
             shape refitted to the male model, :func:`hoirecon.datasets.annotations.fit_male_betas`, the annotation
             cache's ``betas_male``) or ``'raw'`` (the subject's own betas used on the male body).
         fit_cfg: overrides of the male-betas fit settings (:data:`hoirecon.datasets.annotations.DEFAULT_FIT_CFG`).
+        layout: the dataset's on-disk layout, ``'behave'`` (1 fps frames) or ``'behave_extended'`` (30 fps fits)
+            (:mod:`hoirecon.datasets.frame_sources`).
     """
     if betas not in FIT_BETAS:
         raise ValueError(f'read_relative_poses: betas must be one of {FIT_BETAS}, got {betas!r}.')
-    names = behave_io.load_split(osp.join(data_root, 'split.json'))[split]
-    sequences = [annotations.read_sequence_fits(data_root, name, kinects=())
+    source = frame_source(layout, data_root)
+    names = source.split_sequences(split)
+    sequences = [source.read_sequence(name, kinects=())
                  for name in tqdm(names, desc=f'reading {split} fits', unit='sequence')]
     sequences = [seq for seq in sequences if seq.frames]
     male_betas = {}
@@ -88,6 +92,7 @@ def fit_relation_pca(data_root: str,
                      split: str = 'train',
                      template_dir: Optional[str] = None,
                      betas: str = 'refitted_male',
+                     layout: str = 'behave',
                      **fit_kwargs) -> str:
     """Read the relative poses of a split and write the offset-PCA file of :class:`OffsetPCA`.
 
@@ -99,6 +104,7 @@ def fit_relation_pca(data_root: str,
         split: split of ``split.json`` to read.
         template_dir: object templates; default ``<data_root>/objects`` if it exists, else procedural templates.
         betas: ``'refitted_male'`` (StackFLOW) or ``'raw'``: see :func:`read_relative_poses`.
+        layout: ``'behave'`` or ``'behave_extended'``: see :func:`read_relative_poses`.
         **fit_kwargs: :func:`hoirecon.models.relation_encoders.fit_offset_pca` options (``pca_dim``, ...).
 
     Returns:
@@ -108,7 +114,7 @@ def fit_relation_pca(data_root: str,
         template_dir = osp.join(data_root, 'objects')
     library = ObjectLibrary('behave', template_dir)
     root_model_cfg = {key: value for key, value in body_model.items() if key != 'gender'}
-    samples = read_relative_poses(data_root, split, root_model_cfg, betas=betas)
+    samples = read_relative_poses(data_root, split, root_model_cfg, betas=betas, layout=layout)
     if not samples:
         raise ValueError(f'no frames found in the {split} split of {data_root}')
     arrays = fit_offset_pca(samples, BODY_MODELS.build(body_model), library, **fit_kwargs)

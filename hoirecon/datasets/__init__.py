@@ -1,5 +1,7 @@
-"""Datasets of hoirecon: readers of the BEHAVE on-disk files (real or synthetic) and dataset classes."""
+"""Datasets of hoirecon: readers of the BEHAVE / BEHAVE-extended / InterCap on-disk files (real or synthetic) and
+dataset classes."""
 from .annotations import build_annotations, load_annotations
+from .behave_extended_frames import BEHAVEExtendedDataset
 from .behave_frames import BEHAVEFrameDataset
 from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_frame_file, find_object_fit,
                         frame_folder_name, intrinsic_matrix, invert_rigid, list_frame_folders,
@@ -10,7 +12,8 @@ from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_f
 from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHOIInputs
 
 __all__ = [
-    'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadHOIImage', 'PackHOIInputs',
+    'BEHAVEExtendedDataset', 'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadHOIImage',
+    'PackHOIInputs',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
     'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',

@@ -86,9 +86,10 @@ ANNOTATION_FIELDS: Dict[str, Tuple[tuple, type]] = {
 
 
 # ----------------------------------------------------------------------------- small helpers
-def annotation_files(annotation_dir: str, split: str) -> Tuple[str, str]:
-    """``(npz path, JSON sidecar path)`` of a split's cache."""
-    stem = osp.join(annotation_dir, f'behave_{split}')
+def annotation_files(annotation_dir: str, split: str, dataset: str = 'behave') -> Tuple[str, str]:
+    """``(npz path, JSON sidecar path)`` of a split's cache: ``<dataset>_<split>.{npz,json}`` (``dataset`` is the
+    frame source's name, 'behave' or 'behave_extended')."""
+    stem = osp.join(annotation_dir, f'{dataset}_{split}')
     return stem + '.npz', stem + '.json'
 
 
@@ -243,19 +244,28 @@ class SequenceFits:
     kinects: Dict[int, KinectCalibration]
 
 
-def read_sequence_fits(data_root: str, sequence: str, kinects: Sequence[int]) -> SequenceFits:
-    """Read ``info.json``, the calibration of the wanted kinects and every frame's person / object fit."""
+def read_sequence_calibration(data_root: str, sequence: str,
+                              kinects: Sequence[int]) -> Tuple[dict, Dict[int, KinectCalibration]]:
+    """``sequences/<sequence>/info.json`` (its object checked against the catalogue) and the calibration of the
+    wanted kinects that the sequence has."""
     seq_dir = osp.join(data_root, 'sequences', sequence)
     info = load_sequence_info(seq_dir)
-    obj_name = info['cat']
-    if obj_name not in BEHAVE_OBJECTS:
-        raise BehaveFormatError(f"{osp.join(seq_dir, 'info.json')}: 'cat' is {obj_name!r}, not one of the 20 BEHAVE "
-                                f'objects {BEHAVE_OBJECTS}.')
+    if info['cat'] not in BEHAVE_OBJECTS:
+        raise BehaveFormatError(f"{osp.join(seq_dir, 'info.json')}: 'cat' is {info['cat']!r}, not one of the 20 "
+                                f'BEHAVE objects {BEHAVE_OBJECTS}.')
     calibrations = {}
     for k in sorted(set(int(k) for k in info['kinects']) & set(kinects)):
         intr = load_intrinsics(osp.join(info['intrinsic_dir'], str(k), 'calibration.json'))
         rot, trans = load_extrinsics(osp.join(info['config_dir'], str(k), 'config.json'))
         calibrations[k] = KinectCalibration(intrinsic_matrix(intr), (intr['width'], intr['height']), rot, trans)
+    return info, calibrations
+
+
+def read_sequence_fits(data_root: str, sequence: str, kinects: Sequence[int]) -> SequenceFits:
+    """Read ``info.json``, the calibration of the wanted kinects and every frame's person / object fit."""
+    seq_dir = osp.join(data_root, 'sequences', sequence)
+    info, calibrations = read_sequence_calibration(data_root, sequence, kinects)
+    obj_name = info['cat']
     frames = list_frame_folders(seq_dir)
     if not frames:
         raise FileNotFoundError(f'sequence {seq_dir} has no frame folders (t0003.000, ...).')
@@ -484,6 +494,56 @@ def sequence_targets(seq: SequenceFits, models: BodyModelSet, male_betas: dict,
     return out
 
 
+# ----------------------------------------------------------------------------- frame sources
+class BEHAVEFrameSource:
+    """Where the 1 fps BEHAVE layout keeps what the cache is made of (the default frame source).
+
+    A frame source tells :func:`build_annotations` which sequences a split has, reads one sequence's world-frame fits
+    and calibration (:class:`SequenceFits`) and one image's files (:func:`read_image_record`'s dict), and names the
+    images. :class:`hoirecon.datasets.behave_extended_frames.BEHAVEExtendedFrameSource` is the 30 fps one.
+
+    Args:
+        data_root: BEHAVE root (``calibs/``, ``objects/``, ``sequences/``, ``split.json``).
+    """
+    #: Name of the cache files (``<name>_<split>.npz``) and of the sidecar's ``dataset``.
+    name = 'behave'
+    #: Printed with the cache summary.
+    title = 'BEHAVE'
+
+    def __init__(self, data_root: str):
+        self.data_root = osp.abspath(data_root)
+
+    def split_sequences(self, split: str) -> List[str]:
+        """The sequence names of ``split`` in ``split.json``."""
+        split_path = osp.join(self.data_root, 'split.json')
+        splits = load_split(split_path)
+        if split not in splits:
+            raise ValueError(f'unknown split {split!r}; {split_path} has {sorted(splits)}.')
+        return list(splits[split])
+
+    def read_sequence(self, name: str, kinects: Sequence[int]) -> SequenceFits:
+        return read_sequence_fits(self.data_root, name, kinects)
+
+    def read_image(self, sequence: str, frame: str, kinect: int, size: Tuple[int, int]) -> Optional[dict]:
+        """:func:`read_image_record` (None would mean: no image for this frame, leave it out)."""
+        return read_image_record(self.data_root, sequence, frame, kinect, size)
+
+    def image_id(self, sequence: str, frame: str, kinect: int) -> str:
+        return image_id(sequence, frame, kinect)
+
+
+def projected_box(vertices: np.ndarray, cam_K: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """(4,) float32 xyxy pixel-edge box of camera-frame points (N, 3) projected with ``cam_K``, clipped to the image
+    ``size`` = (width, height); zeros when no point is in front of the camera or the box misses the image."""
+    points = vertices[vertices[:, 2] > 1e-6]
+    if not len(points):
+        return np.zeros(4, np.float32)
+    uv = points[:, :2] / points[:, 2:] * np.diag(cam_K)[:2] + cam_K[:2, 2]
+    box = np.concatenate([uv.min(0) - 0.5, uv.max(0) + 0.5])
+    box = np.clip(box, -0.5, [size[0] - 0.5, size[1] - 0.5] * 2).astype(np.float32)
+    return box if box[2] > box[0] and box[3] > box[1] else np.zeros(4, np.float32)
+
+
 # ----------------------------------------------------------------------------- the builder
 def build_annotations(data_root: str,
                       split: str = 'train',
@@ -492,11 +552,12 @@ def build_annotations(data_root: str,
                       annotation_dir: Optional[str] = None,
                       fit_cfg: Optional[dict] = None,
                       workers: int = 4,
-                      progress: bool = True) -> str:
+                      progress: bool = True,
+                      source=None) -> str:
     """Build (overwrite) the annotation cache of one split.
 
     Args:
-        data_root: BEHAVE root (``calibs/``, ``objects/``, ``sequences/``, ``split.json``).
+        data_root: Dataset root (BEHAVE: ``calibs/``, ``objects/``, ``sequences/``, ``split.json``).
         split: 'train' or 'test' (a key of ``split.json``).
         kinects: Cameras to include.
         body_model: ``BODY_MODELS`` config of the male training model (default :data:`DEFAULT_BODY_MODEL`); the
@@ -505,56 +566,67 @@ def build_annotations(data_root: str,
         fit_cfg: Overrides of :data:`DEFAULT_FIT_CFG` for the male-betas fit.
         workers: Threads reading masks and keypoint files.
         progress: Show tqdm progress bars.
+        source: Frame source (default :class:`BEHAVEFrameSource` of ``data_root``); its ``name`` names the files.
 
     Returns:
-        Path of the written ``behave_<split>.npz``.
+        Path of the written ``<source.name>_<split>.npz``. Images that the source leaves out (``read_image`` gives
+        None, e.g. a 30 fps fit without an extracted video frame) are counted in the sidecar's ``missing_images``.
     """
     start = time.time()
     data_root = osp.abspath(data_root)
+    source = BEHAVEFrameSource(data_root) if source is None else source
     annotation_dir = osp.join(data_root, 'annotations') if annotation_dir is None else annotation_dir
     body_model = dict(DEFAULT_BODY_MODEL if body_model is None else body_model)
     fit_cfg = dict(DEFAULT_FIT_CFG, **(fit_cfg or {}))
     kinects = sorted(int(k) for k in kinects)
-    split_path = osp.join(data_root, 'split.json')
-    splits = load_split(split_path)
-    if split not in splits:
-        raise ValueError(f'unknown split {split!r}; {split_path} has {sorted(splits)}.')
+    names = source.split_sequences(split)
     models = BodyModelSet(body_model)
     library = ObjectLibrary('behave', template_dir=osp.join(data_root, 'objects'))
 
-    sequences = [read_sequence_fits(data_root, name, kinects)
-                 for name in tqdm(splits[split], desc=f'reading {split} fits', disable=not progress)]
+    sequences = [source.read_sequence(name, kinects)
+                 for name in tqdm(names, desc=f'reading {split} fits', disable=not progress)]
     tasks = [(seq.name, frame, k, calib.size) for seq in sequences for frame in seq.frames
              for k, calib in seq.kinects.items()]
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        records = list(tqdm(pool.map(lambda task: read_image_record(data_root, *task), tasks), total=len(tasks),
+        records = list(tqdm(pool.map(lambda task: source.read_image(*task), tasks), total=len(tasks),
                             desc=f'reading {split} masks', disable=not progress))
     records = iter(records)
     male_betas, fit_report = fit_male_betas(models, sequences, fit_cfg)
     columns: Dict[str, list] = {name: [] for name in ANNOTATION_FIELDS}
+    missing = 0
     for seq in sequences:
         targets = sequence_targets(seq, models, male_betas, library)
         label = library.index(seq.object_name)
+        template = library[seq.object_name].vertices
         for i, frame in enumerate(seq.frames):
             for k in seq.kinects:
-                row = dict(next(records), img_id=image_id(seq.name, frame, k), sequence=seq.name, frame=frame,
+                record = next(records)
+                if record is None:
+                    missing += 1
+                    continue
+                row = dict(record, img_id=source.image_id(seq.name, frame, k), sequence=seq.name, frame=frame,
                            kinect=k, gender=seq.gender, object_name=seq.object_name, object_label=label)
                 row.update({name: values[i] for name, values in targets[k].items()})
+                if row['object_box'] is None:  # no object mask: the box of the fitted template's projection
+                    placed = template @ row['object_R'].T.astype(np.float64) + row['object_t']
+                    row['object_box'] = projected_box(placed, row['cam_K'], tuple(row['image_size']))
+                    row['hoi_box'] = union_box(row['person_box'], row['object_box'])
                 for name in ANNOTATION_FIELDS:
                     columns[name].append(row[name])
     arrays = {name: _stack_column(name, values) for name, values in columns.items()}
     params = {
-        'version': ANNOTATION_VERSION, 'dataset': 'behave', 'split': split, 'kinects': kinects,
+        'version': ANNOTATION_VERSION, 'dataset': source.name, 'split': split, 'kinects': kinects,
         'body_model': body_model, 'surrogate': models.is_surrogate, 'body_model_files': models.files(),
         'betas_fit': dict(fit_cfg, shapes=fit_report), 'num_images': len(arrays['img_id']),
-        'num_sequences': len(sequences), 'object_keypoints': {
+        'missing_images': missing, 'num_sequences': len(sequences), 'object_keypoints': {
             name: library[name].meta.get('keypoint_source') for name in sorted({s.object_name for s in sequences})},
         'synthetic': osp.isfile(osp.join(data_root, 'synthetic_manifest.json')),
         'seconds': round(time.time() - start, 2),
     }
-    path = write_annotations(annotation_dir, split, arrays, params)
-    print_log(f'BEHAVE {split} annotations: {params["num_images"]} images of {len(sequences)} sequences -> {path} '
-              f'({params["seconds"]} s)', logger='current')
+    path = write_annotations(annotation_dir, split, arrays, params, source.name)
+    print_log(f'{source.title} {split} annotations: {params["num_images"]} images of {len(sequences)} sequences -> '
+              f'{path} ({params["seconds"]} s{f", {missing} without an image" if missing else ""})',
+              logger='current')
     return path
 
 
@@ -565,9 +637,10 @@ def _stack_column(name: str, values: list) -> np.ndarray:
     return np.asarray(values, dtype=dtype).reshape((len(values), ) + shape)
 
 
-def write_annotations(annotation_dir: str, split: str, arrays: Dict[str, np.ndarray], params: dict) -> str:
+def write_annotations(annotation_dir: str, split: str, arrays: Dict[str, np.ndarray], params: dict,
+                      dataset: str = 'behave') -> str:
     """Write the JSON sidecar, then the ``.npz``, each atomically, so that an existing ``.npz`` has its sidecar."""
-    npz_path, json_path = annotation_files(annotation_dir, split)
+    npz_path, json_path = annotation_files(annotation_dir, split, dataset)
     os.makedirs(annotation_dir, exist_ok=True)
     for path, write in ((json_path, lambda f: f.write(json.dumps(params, indent=1).encode())),
                         (npz_path, lambda f: np.savez(f, **arrays))):
@@ -578,8 +651,8 @@ def write_annotations(annotation_dir: str, split: str, arrays: Dict[str, np.ndar
     return npz_path
 
 
-def load_annotations(annotation_dir: str, split: str) -> Tuple[Dict[str, np.ndarray], dict]:
-    """Read a cache written by :func:`build_annotations`.
+def load_annotations(annotation_dir: str, split: str, dataset: str = 'behave') -> Tuple[Dict[str, np.ndarray], dict]:
+    """Read a cache written by :func:`build_annotations` (``dataset``: the frame source's name).
 
     Returns:
         ``(field -> stacked array, sidecar parameters)``.
@@ -588,7 +661,7 @@ def load_annotations(annotation_dir: str, split: str) -> Tuple[Dict[str, np.ndar
         FileNotFoundError: the cache is missing.
         BehaveFormatError: a field is missing or mis-shaped, or the cache has another version.
     """
-    npz_path, json_path = annotation_files(annotation_dir, split)
+    npz_path, json_path = annotation_files(annotation_dir, split, dataset)
     for path in (npz_path, json_path):
         if not osp.isfile(path):
             raise FileNotFoundError(f'annotation cache {path} not found; build it with `python '

@@ -1,17 +1,21 @@
-"""Build the BEHAVE annotation cache (``annotations/behave_<split>.npz`` + ``.json``) in one pass.
+"""Build the BEHAVE annotation cache (``annotations/behave_<split>.npz`` + ``.json``) in one pass; with
+``--layout behave_extended`` the BEHAVE-extended (30 fps) one (``annotations/behave_extended_<split>.npz``).
 
-``BEHAVEFrameDataset`` builds a missing cache by itself; run this to build it ahead of training (e.g. once before a
-multi-GPU job), to rebuild it after changing the data, or to use other kinects / body-model files.
+``BEHAVEFrameDataset`` / ``BEHAVEExtendedDataset`` build a missing cache by themselves; run this to build it ahead of
+training (e.g. once before a multi-GPU job), to rebuild it after changing the data, or to use other kinects /
+body-model files.
 
 Example::
 
     python tools/dataset_converters/behave.py --data-root data/behave --split train test
     python tools/dataset_converters/behave.py --data-root data/behave --kinects 1 --out data/behave/annotations_k1
+    python tools/dataset_converters/behave.py --data-root data/behave --layout behave_extended --split test --kinects 0
 """
 import argparse
 import os.path as osp
 
 from hoirecon.datasets.annotations import DEFAULT_BODY_MODEL, DEFAULT_FIT_CFG, annotation_files, build_annotations
+from hoirecon.datasets.frame_sources import FRAME_SOURCES, frame_source
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--fit-steps', type=int, default=DEFAULT_FIT_CFG['steps'],
                         help='Adam steps of the male-betas fit for female subjects')
     parser.add_argument('--workers', type=int, default=4, help='threads reading masks')
+    parser.add_argument('--layout', choices=sorted(FRAME_SOURCES), default='behave',
+                        help='behave: the 1 fps frames (sequences/); behave_extended: the 30 fps fits '
+                        '(behave-30fps-params-v1/, raw_images/, person_mask/, object_coor_maps_extend/)')
     args = parser.parse_args(argv)
     if not osp.isdir(args.data_root):
         parser.error(f'--data-root {args.data_root} is not a folder (see docs/datasets.md for the BEHAVE layout).')
@@ -38,11 +45,13 @@ def main(argv=None) -> list:
     """Build every requested split; returns the written ``.npz`` paths."""
     args = parse_args(argv)
     body_model = dict(DEFAULT_BODY_MODEL, model_path=args.body_model_path)
+    source = frame_source(args.layout, args.data_root)
     paths = []
     for split in args.split:
         paths.append(build_annotations(args.data_root, split, args.kinects, body_model, args.out,
-                                       fit_cfg=dict(steps=args.fit_steps), workers=args.workers))
-        print(f'{split}: {paths[-1]} (parameters in {annotation_files(osp.dirname(paths[-1]), split)[1]})')
+                                       fit_cfg=dict(steps=args.fit_steps), workers=args.workers, source=source))
+        sidecar = annotation_files(osp.dirname(paths[-1]), split, source.name)[1]
+        print(f'{split}: {paths[-1]} (parameters in {sidecar})')
     return paths
 
 

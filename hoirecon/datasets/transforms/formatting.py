@@ -17,7 +17,8 @@ OBSERVATION_FIELDS = ('person_kpts', 'corr_x3d', 'corr_x2d', 'corr_w2d', 'object
 #: ``body_target`` -> the (betas, translation) keys of the results that become ``betas`` / ``transl``.
 BODY_TARGETS = {'male': ('betas_male', 'transl_male'), 'gendered': ('betas', 'transl')}
 DEFAULT_META_KEYS = ('img_id', 'img_path', 'object_name', 'cam_K', 'box_center', 'box_size', 'focal', 'principal',
-                     'visibility', 'sequence', 'frame', 'kinect', 'gender', 'corr_path', 'hoi_box', 'crop_affine',
+                     'visibility', 'sequence', 'frame', 'frame_index', 'kinect', 'gender', 'corr_path', 'hoi_box',
+                     'crop_affine',
                      'crop_rotation', 'img_shape', 'ori_shape')
 
 
@@ -35,9 +36,10 @@ class PackHOIInputs(BaseTransform):
     (1, 16, 2) crop coordinates; ``object_kpts_3d`` (1, 16, 3) object frame; ``object_kpts_weights`` (1, 16).
     ``observations`` (detector outputs the refiner reads): ``person_kpts`` (1, 25, 3) OpenPose (x px, y px, conf)
     in the (rotated) image; ``corr_x3d`` (1, N, 3), ``corr_x2d`` (1, N, 2), ``corr_w2d`` (1, N, 2) object
-    correspondences (:class:`LoadCorrespondences`); ``object_mask_box`` (1, 4) xyxy px and ``object_mask_grid`` (1, S, S)
-    the object mask as :func:`~hoirecon.models.refiners.pnp.mask_grid` gives it (the PnP check). Fields missing from the results are left out. Metainfo: the
-    ``meta_keys`` present in the results.
+    correspondences (:class:`LoadCorrespondences`); ``object_mask_box`` (1, 4) xyxy px and ``object_mask_grid``
+    (1, S, S) the object mask as :func:`~hoirecon.models.refiners.pnp.mask_grid` gives it (the PnP check). Fields
+    missing from the results are left out. Metainfo: the ``meta_keys`` present in the results (``frame_index``: the
+    video frame number of a sequence frame).
 
     Args:
         body_target: 'male' (``betas_male``/``transl_male``: the male SMPL-H that StackFLOW trains) or 'gendered'
