@@ -35,13 +35,20 @@ def _crop_sizes(cfg):
     return {name: [t.img_size for t in pipeline if t.type == 'HOICrop'] for name, pipeline in _pipelines(cfg).items()}
 
 
+def _metrics(cfg, name):
+    """The metrics of an evaluator entry (one dict, or a list of them)."""
+    evaluator = cfg[name]
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
 def _body_models(cfg):
     """Every place of a config that names a body model (the refiner uses the model's)."""
     places = {'model': cfg.model.body_model}
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         places[name] = cfg[name].dataset.body_model
     for name in ('val_evaluator', 'test_evaluator'):
-        places[name] = cfg[name].body_model
+        for i, metric in enumerate(_metrics(cfg, name)):
+            places[f'{name}[{i}]'] = metric.body_model
     assert 'body_model' not in cfg.get('refiner', {})
     return {k: v.to_dict() for k, v in places.items()}
 
@@ -70,7 +77,7 @@ def test_config_parts_agree_with_its_choices(path):
     assert config_choice_mismatches(cfg) == []
     assert set(map(tuple, _crop_sizes(cfg).values())) == {(cfg.img_size,)}
     assert all(v == cfg.body_model.to_dict() for v in _body_models(cfg).values())
-    catalogue = DATASET_OBJECTS[cfg.test_evaluator.object_library.dataset]
+    catalogue = DATASET_OBJECTS[_metrics(cfg, 'test_evaluator')[0].object_library.dataset]
     assert cfg.num_objects == len(catalogue) == cfg.model.head.num_objects
     encoder = cfg.model.relation_encoder
     if encoder.type == 'OffsetPCA':

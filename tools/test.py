@@ -5,6 +5,7 @@ Examples (from the repository root, with ``pip install -e .`` done)::
     python tools/test.py configs/stackflow_behave.py work_dirs/stackflow_behave/epoch_200.pth
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/preds.pkl    # also dump the raw predictions
     python tools/test.py CONFIG CHECKPOINT --refine   # StackFLOW's post-optimisation; scores before AND after
+    python tools/test.py configs/stackflow_synthetic_sequences.py CHECKPOINT --refine   # + sequence smoothing
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
 Checkpoints load with ``torch.load(weights_only=True)``; a file that needs
@@ -31,7 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--refine',
                         action='store_true',
                         help="apply the config's `refiner` (e.g. StackFLOWRefiner) and report the metrics before "
-                        'and after refinement (docs/refiners.md)')
+                        "and after refinement; with a `sequence_refiner` too (e.g. configs/stackflow_synthetic_"
+                        "sequences.py), then smooth each camera of each sequence and report the three stages "
+                        '(docs/refiners.md)')
     parser.add_argument('--show-dir',
                         help='save visualisations under this folder (the config needs a visualization hook)')
     return parse_tool_args(parser, argv, 'test_dataloader.batch_size=8', 'tools/dist_test.sh')

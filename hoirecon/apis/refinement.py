@@ -1,6 +1,6 @@
-"""Scoring a model before and after its refiner in one test run (``tools/test.py --refine``)."""
+"""Scoring a model before and after its refiners in one test run (``tools/test.py --refine``)."""
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
 
@@ -9,6 +9,7 @@ from hoirecon.registry import METRICS
 #: Metrics that can score ``init_instances`` (they take ``pred_field``).
 REFINABLE_METRICS = ('HOIChamferMetric', 'HOISequenceChamferMetric')
 INITIAL = 'initial'
+FRAME = 'frame'
 
 
 def config_refiner(cfg: Config) -> dict:
@@ -19,13 +20,28 @@ def config_refiner(cfg: Config) -> dict:
     return cfg.refiner
 
 
+def sequence_refiner_config(cfg: Config) -> Optional[dict]:
+    """The model's ``sequence_refiner``: the config's per-frame ``refiner`` settings (all but its ``type``) with the
+    top-level ``sequence_refiner`` entry on top (its type, windows, smoothing, steps, lr, ``object_init``); None when
+    the config has no ``sequence_refiner``."""
+    sequence = cfg.get('sequence_refiner')
+    if sequence is None:
+        return None
+    frame = {key: value for key, value in dict(cfg.get('refiner') or {}).items() if key != 'type'}
+    return dict(frame, **dict(sequence))
+
+
 def configure_refinement(cfg: Config, refine: bool) -> bool:
-    """Switch the config's refiner on (``refine``) and score the network's output next to the refined one.
+    """Switch the config's refiners on (``refine``) and score each stage of the reconstruction in one run.
 
     With ``refine``, ``cfg.model.refiner`` becomes the config's top-level ``refiner`` entry (e.g.
-    ``configs/_base_/refiners/stackflow_behave.py``). When the model then has a refiner, every Chamfer metric of
-    ``cfg.test_evaluator`` gets a twin that scores ``init_instances`` (the network before refinement) under the
-    prefix ``<prefix>_initial`` and writes ``<out_file stem>_initial.json``.
+    ``configs/_base_/refiners/stackflow_behave.py``) and, when the config has a top-level ``sequence_refiner`` (e.g.
+    ``configs/_base_/refiners/sequence_behave_extended.py``), ``cfg.model.sequence_refiner`` becomes
+    :func:`sequence_refiner_config` and the test
+    loop a :class:`~hoirecon.engine.loops.SequenceTestLoop`. When the model then has a refiner, every Chamfer metric
+    of ``cfg.test_evaluator`` gets a twin that scores ``init_instances`` (the network before refinement) under the
+    prefix ``<prefix>_initial`` and writes ``<out_file stem>_initial.json``; with a sequence refiner too, a second
+    twin scores ``frame_instances`` (the per-frame refinement, before smoothing) as ``<prefix>_frame``.
 
     Returns:
         Whether the model refines.
@@ -35,40 +51,63 @@ def configure_refinement(cfg: Config, refine: bool) -> bool:
     """
     if refine:
         cfg.model.refiner = config_refiner(cfg)
-    if cfg.model.get('refiner') is None:
+        if cfg.get('sequence_refiner') is not None:
+            cfg.model.sequence_refiner = sequence_refiner_config(cfg)
+    sequences = cfg.model.get('sequence_refiner') is not None
+    if sequences:
+        test_cfg = cfg.get('test_cfg') or {}
+        if test_cfg.get('type', 'TestLoop') in ('TestLoop', 'mmengine.TestLoop'):
+            cfg.test_cfg = dict(test_cfg, type='SequenceTestLoop')
+    if cfg.model.get('refiner') is None and not sequences:
         return False
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    stages = [('init_instances', INITIAL)] + ([('frame_instances', FRAME)] if sequences else [])
     twins = []
     for evaluator in evaluators:
         if evaluator.get('type') not in REFINABLE_METRICS or evaluator.get('pred_field', 'pred_instances') != \
                 'pred_instances':
             continue
-        twin = ConfigDict(evaluator.copy())
-        twin.pred_field = 'init_instances'
         prefix = evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
-        twin.prefix = f'{prefix}_{INITIAL}'
-        if evaluator.get('out_file'):
-            stem, ext = osp.splitext(evaluator['out_file'])
-            twin.out_file = f'{stem}_{INITIAL}{ext or ".json"}'
-        twins.append(twin)
+        for field, stage in stages:
+            twin = ConfigDict(evaluator.copy())
+            twin.pred_field = field
+            twin.prefix = f'{prefix}_{stage}'
+            if evaluator.get('out_file'):
+                stem, ext = osp.splitext(evaluator['out_file'])
+                twin.out_file = f'{stem}_{stage}{ext or ".json"}'
+            twins.append(twin)
     cfg.test_evaluator = twins + list(evaluators)
     return True
 
 
 def refinement_table(metrics: Dict[str, float]) -> str:
-    """Markdown table ``metric | before | after | change`` of the ``<prefix>_initial/<key>`` metric pairs."""
+    """Markdown table of the ``<prefix>_initial/<key>`` metrics against the refined ones.
+
+    Columns ``before | after | change``, or, when per-frame results before smoothing were scored too
+    (``<prefix>_frame/<key>``), ``network | post-optimised | smoothed | change`` (change: smoothed against network).
+    """
     rows: List[str] = []
+    three = any(key.partition('/')[0].endswith(f'_{FRAME}') for key in metrics)
     for key, before in metrics.items():
         prefix, sep, name = key.partition('/')
         if not (sep and prefix.endswith(f'_{INITIAL}') and name.startswith(('human_', 'object_'))) or \
                 name.endswith('_std'):
             continue
-        after = metrics.get(f'{prefix[:-len(INITIAL) - 1]}/{name}')
+        base = prefix[:-len(INITIAL) - 1]
+        after = metrics.get(f'{base}/{name}')
         if after is None:
             continue
         change = (after - before) / before * 100 if before else float('nan')
-        rows.append(f'| {name} | {before:.2f} | {after:.2f} | {change:+.1f}% |')
+        if three:
+            frame = metrics.get(f'{base}_{FRAME}/{name}', float('nan'))
+            rows.append(f'| {base}/{name} | {before:.2f} | {frame:.2f} | {after:.2f} | {change:+.1f}% |')
+        else:
+            rows.append(f'| {name} | {before:.2f} | {after:.2f} | {change:+.1f}% |')
     if not rows:
         return ''
+    if three:
+        title = '**Refinement (Chamfer cm, acceleration mm/frame^2: network -> post-optimised per frame -> smoothed)**'
+        return '\n'.join([title, '',
+                          '| metric | network | post-optimised | smoothed | change |', '|---|---|---|---|---|', *rows])
     return '\n'.join(['**Refinement (Chamfer cm, before -> after)**', '', '| metric | before | after | change |',
                       '|---|---|---|---|', *rows])

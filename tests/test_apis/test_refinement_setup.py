@@ -67,3 +67,28 @@ def test_metric_scores_the_chosen_prediction_field():
     bare.gt_instances, bare.pred_instances = instances(0.0), instances(0.0)
     with pytest.raises(KeyError, match='init_instances'):
         metric.process(None, [bare])
+
+
+def test_refine_with_a_sequence_refiner_uses_the_sequence_loop_and_scores_three_stages():
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stackflow_synthetic_sequences.py'))
+    assert configure_refinement(cfg, refine=False) is False and cfg.model.get('sequence_refiner') is None
+    assert configure_refinement(cfg, refine=True)
+    sequence = cfg.model.sequence_refiner
+    assert sequence.type == 'SequenceSmoothingRefiner' and cfg.test_cfg.type == 'SequenceTestLoop'
+    # the per-frame settings of the config's refiner, the sequence settings on top (no second PnP start)
+    assert sequence.pixel_scale == cfg.refiner.pixel_scale == 'auto'
+    assert sequence.loss_weights == cfg.refiner.loss_weights and cfg.refiner.object_init == 'pnp'
+    assert (sequence.steps_per_stage, sequence.lr, sequence.window, sequence.object_init) == (100, 2e-3, 128, None)
+    fields = [(m.prefix, m.get('pred_field', 'pred_instances')) for m in cfg.test_evaluator]
+    assert fields == [('hoi_seq_w1_initial', 'init_instances'), ('hoi_seq_w1_frame', 'frame_instances'),
+                      ('hoi_seq_w10_initial', 'init_instances'), ('hoi_seq_w10_frame', 'frame_instances'),
+                      ('hoi_seq_w1', 'pred_instances'), ('hoi_seq_w10', 'pred_instances')]
+
+
+def test_refinement_table_with_three_stages():
+    metrics = {'s_initial/object_hoi': 10.0, 's_frame/object_hoi': 8.0, 's/object_hoi': 7.5,
+               's_initial/object_accel': 2.0, 's_frame/object_accel': 6.0, 's/object_accel': 3.0}
+    table = refinement_table(metrics)
+    assert '| network | post-optimised | smoothed |' in table
+    assert '| s/object_hoi | 10.00 | 8.00 | 7.50 | -25.0% |' in table
+    assert '| s/object_accel | 2.00 | 6.00 | 3.00 | +50.0% |' in table

@@ -50,7 +50,7 @@ def parse_args(argv=None):
     parser.add_argument('config', nargs='?', default=osp.join(REPO_ROOT, 'configs', 'stackflow_synthetic.py'))
     parser.add_argument('--sequence-base',
                         default=osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', 'sequence_behave_extended.py'),
-                        help='config whose `refiner` gives the sequence settings')
+                        help='config whose `sequence_refiner` gives the sequence settings')
     parser.add_argument('--frames', type=int, default=128, help='frames of the sequence (128: one window)')
     parser.add_argument('--steps', type=int, default=None, help='override steps_per_stage (default: the base)')
     parser.add_argument('--correspondences', type=int, default=4096)
@@ -85,7 +85,7 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     frame_cfg = {key: value for key, value in dict(config_refiner(cfg)).items() if key != 'type'}
-    base = Config.fromfile(args.sequence_base).refiner
+    base = Config.fromfile(args.sequence_base).sequence_refiner
     sequence_cfg = dict(frame_cfg, **{key: base[key] for key in SEQUENCE_KEYS if key in base})
     if args.steps is not None:
         sequence_cfg['steps_per_stage'] = args.steps

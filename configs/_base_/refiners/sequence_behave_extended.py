@@ -6,7 +6,10 @@
 # docs/refiners.md, "Sequence smoothing".
 _base_ = ['./stackflow_behave_extended.py']
 
-refiner = dict(
+# The sequence settings only: the per-frame settings (weights, pixel scale, optimised variables, ...) are those of the
+# config's `refiner` (apis.sequence_refiner_config merges them), so a top-level config that changes its per-frame
+# refiner changes the smoothing's frame terms too. object_init=None: start from the per-frame result, no second PnP.
+sequence_refiner = dict(
     type='SequenceSmoothingRefiner',
     num_stages=2,
     steps_per_stage=100,
@@ -15,4 +18,5 @@ refiner = dict(
     stride=64,
     smooth_weight=100.0,
     anneal_smoothness=True,
+    object_init=None,
 )

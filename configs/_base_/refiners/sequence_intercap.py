@@ -4,7 +4,10 @@
 # at lr 5e-3 from the per-frame post-optimised reconstruction. See docs/refiners.md, "Sequence smoothing".
 _base_ = ['./stackflow_intercap.py']
 
-refiner = dict(
+# The sequence settings only: the per-frame settings (weights, pixel scale, optimised variables, ...) are those of the
+# config's `refiner` (apis.sequence_refiner_config merges them), so a top-level config that changes its per-frame
+# refiner changes the smoothing's frame terms too. object_init=None: start from the per-frame result, no second PnP.
+sequence_refiner = dict(
     type='SequenceSmoothingRefiner',
     num_stages=2,
     steps_per_stage=200,
@@ -13,4 +16,5 @@ refiner = dict(
     stride=64,
     smooth_weight=100.0,
     anneal_smoothness=True,
+    object_init=None,
 )

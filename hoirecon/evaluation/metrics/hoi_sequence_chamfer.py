@@ -2,9 +2,12 @@
 from collections import defaultdict
 from typing import Any, Dict, Hashable, List, Sequence, Tuple
 
+import numpy as np
+from mmengine.logging import print_log
 from tqdm import tqdm
 
 from hoirecon.registry import METRICS
+from ..functional.acceleration import acceleration_error, acceleration_magnitude
 from ..functional.alignment import WINDOW_MODES
 from .hoi_chamfer import HOIChamferMetric, score_hoi_samples
 from .hoi_report import Record, report
@@ -81,10 +84,53 @@ class HOISequenceChamferMetric(HOIChamferMetric):
         kwargs = dict(self.evaluate_kwargs(), window=self.window, window_mode=self.window_mode)
         for name in tqdm(sorted(sequences, key=str), desc='HOI sequence Chamfer', unit='sequence'):
             frames = sorted(sequences[name], key=frame_order)
-            for record in score_hoi_samples(frames, self.pred_builder, self.gt_builder, **kwargs):
+            sequence_records = score_hoi_samples(frames, self.pred_builder, self.gt_builder, **kwargs)
+            self._add_acceleration(frames, sequence_records)
+            for record in sequence_records:
                 record['sequence'] = '/'.join(str(part) for part in name if part is not None)
                 records.append(record)
         protocol = self.protocol(window=self.window,
                                  window_mode=self.window_mode,
-                                 sequence_keys=list(self.sequence_keys))
-        return report(records, self.alignments, self.visibility_threshold, protocol, self.out_file)
+                                 sequence_keys=list(self.sequence_keys),
+                                 acceleration='mean over vertices of |x[t+1] - 2 x[t] + x[t-1]| (accel) and of its '
+                                 'difference to the ground truth (accel_error), camera frame, mm / frame^2, frames '
+                                 'whose two neighbours are the adjacent frame_index and scored')
+        metrics = report(records, self.alignments, self.visibility_threshold, protocol, self.out_file)
+        accel = {}
+        for key in ('accel_error_mm', 'accel_mm'):
+            for part in ('human', 'object'):
+                values = np.array([r[key][part] for r in records if key in r], np.float64)
+                values = values[np.isfinite(values)]
+                accel[f'{part}_{key[:-3]}'] = float(values.mean()) if len(values) else float('nan')
+        accel['num_accel_frames'] = int(sum(np.isfinite(r.get('accel_error_mm', {}).get('human', np.nan))
+                                            for r in records))
+        print_log(f"Acceleration (mm/frame^2, camera frame, {accel['num_accel_frames']} frames): error human "
+                  f"{accel['human_accel_error']:.2f} / object {accel['object_accel_error']:.2f}; predicted "
+                  f"human {accel['human_accel']:.2f} / object {accel['object_accel']:.2f}", logger='current')
+        metrics.update(accel)
+        return metrics
+
+    def _add_acceleration(self, frames: List[Dict[str, Any]], records: List[Record]) -> None:
+        """Per-frame acceleration (mm/frame^2) of the prediction and its error, into the scored records."""
+        pred_human, pred_object, pred_problems = self.pred_builder.build(frames, 'pred_instances')
+        gt_human, gt_object, gt_problems = self.gt_builder.build(frames, 'gt_instances')
+        valid = np.array([p is None and g is None and 'skipped' not in r and len(ph[0]) == len(gh[0]) and
+                          len(po[0]) == len(go[0])
+                          for p, g, r, ph, gh, po, go in zip(pred_problems, gt_problems, records, pred_human, gt_human,
+                                                             pred_object, gt_object)], bool)
+        if 'frame_index' in frames[0] and all(f.get('frame_index') is not None for f in frames):
+            index = np.array([int(f['frame_index']) for f in frames])
+        else:
+            index = np.arange(len(frames))
+        for part, pred, gt in (('human', pred_human, gt_human), ('object', pred_object, gt_object)):
+            shapes = {m[0].shape for m, ok in zip(pred, valid) if ok}
+            if len(shapes) != 1:  # no valid frame, or a mesh that changes vertex count within the sequence
+                continue
+            empty = np.full(shapes.pop(), np.nan)
+            pred_v = np.stack([m[0] if ok else empty for m, ok in zip(pred, valid)])
+            gt_v = np.stack([m[0] if ok else empty for m, ok in zip(gt, valid)])
+            errors = acceleration_error(pred_v, gt_v, index, valid)
+            magnitude = acceleration_magnitude(pred_v, index, valid)
+            for record, error, value in zip(records, errors, magnitude):
+                record.setdefault('accel_error_mm', {})[part] = float(error)
+                record.setdefault('accel_mm', {})[part] = float(value)

@@ -14,6 +14,8 @@ part                   registry             role
 ``losses``             LOSSES               ``HOILossTable``: StackFLOW's terms (method.md §4) over named tensors
 ``refiner`` (optional)  REFINERS            test-time fit to keypoints / correspondences (method.md §6), given
                                             :meth:`HOIReconstructor.refinement_problem`
+``sequence_refiner``   REFINERS            (optional) smoothing of one camera of one sequence after ``refiner``
+                                            (:meth:`HOIReconstructor.refine_sequence`, ``SequenceTestLoop``)
 =====================  ===================  ===================================================================
 
 Frames: the *HOI frame* is the body's root frame: origin at the posed root joint J0, axes rotated by the
@@ -35,6 +37,9 @@ from hoirecon.registry import BACKBONES, BODY_MODELS, HEADS, LOSSES, MODELS, REF
 from hoirecon.structures import HOIDataSample
 from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS
 
+#: ``pred_instances`` fields a sequence refiner starts from (:meth:`HOIReconstructor.refine_sequence`).
+SEQUENCE_INIT_KEYS = ('betas', 'global_orient', 'body_pose', 'transl', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t', 'object_R',
+                      'object_t')
 #: Ground-truth fields of ``gt_instances`` that the training targets are made of.
 GT_KEYS = ('betas', 'global_orient', 'body_pose', 'hoi_t', 'rel_R', 'rel_t', 'joints_3d', 'joints_2d',
            'object_kpts_3d', 'object_kpts_2d', 'object_kpts_weights')
@@ -85,6 +90,10 @@ class HOIReconstructor(BaseModel):
             None. It reads the samples' ``observations`` (keypoints, correspondences) and the model through
             :meth:`refinement_problem`; the network's output is kept in ``init_instances`` so that one test run
             scores both.
+        sequence_refiner: REFINERS config of a sequence refiner (``SequenceSmoothingRefiner``), or None. With it,
+            ``predict`` keeps each sample's image feature and relation latent (``refinement_feature``,
+            ``refinement_relation``) until :meth:`refine_sequence` smooths the frames of one camera of one
+            sequence (called by :class:`~hoirecon.engine.loops.SequenceTestLoop`).
         data_preprocessor: mmengine data preprocessor config (normalisation, batching).
         init_cfg: mmengine initialisation config.
     """
@@ -101,6 +110,7 @@ class HOIReconstructor(BaseModel):
                  nll_noise: Tuple[float, float] = (0.001, 0.01),
                  test_relation: str = 'predicted',
                  refiner: Optional[dict] = None,
+                 sequence_refiner: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -117,6 +127,7 @@ class HOIReconstructor(BaseModel):
             raise ValueError(f"HOIReconstructor: test_relation must be 'predicted' or 'mean', got {test_relation!r}")
         self.test_relation = test_relation
         self.refiner = None if refiner is None else REFINERS.build(refiner)
+        self.sequence_refiner = None if sequence_refiner is None else REFINERS.build(sequence_refiner)
 
     # ------------------------------------------------------------------ body geometry
     def body_in_hoi_frame(self, betas: torch.Tensor, body_pose: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -385,6 +396,56 @@ class HOIReconstructor(BaseModel):
                 sample.set_metainfo(dict(pnp_status=status))
         for i, sample in enumerate(data_samples):
             sample.pred_instances = InstanceData(**{key: value[i:i + 1] for key, value in fields.items()})
+            if self.sequence_refiner is not None:  # what refine_sequence needs of the network, per frame
+                sample.refinement_feature = out['feature'][i].detach()
+                sample.refinement_relation = out['relation'][i].detach()
+        return data_samples
+
+    @torch.no_grad()
+    def refine_sequence(self, data_samples: List[HOIDataSample]) -> List[HOIDataSample]:
+        """Smooth the frames of one camera of one sequence with ``sequence_refiner``, after :meth:`predict`.
+
+        Args:
+            data_samples: the T frames, each from :meth:`predict` of this model (with ``refinement_feature`` and
+                ``refinement_relation``); the time order is the metainfo ``frame_index`` when every sample has one,
+                else the list order.
+
+        Returns:
+            The same samples: ``pred_instances`` holds the smoothed body and object, ``frame_instances`` what
+            ``predict`` gave (the per-frame refinement when the model has a ``refiner``), ``init_instances`` stays
+            the network's output; ``refinement_feature`` / ``refinement_relation`` are removed.
+        """
+        if self.sequence_refiner is None:
+            raise RuntimeError('HOIReconstructor.refine_sequence: the model has no sequence_refiner (set '
+                               "model.sequence_refiner, e.g. the config's `sequence_refiner` with tools/test.py "
+                               '--refine).')
+        if not data_samples:
+            return data_samples
+        missing = [s.metainfo.get('img_id', i) for i, s in enumerate(data_samples) if 'refinement_feature' not in s]
+        if missing:
+            raise KeyError(f'HOIReconstructor.refine_sequence: samples {missing[:3]} have no refinement_feature; '
+                           'they must come from predict() of a model with a sequence_refiner.')
+        feature = torch.stack([s.refinement_feature for s in data_samples])
+        labels = self._labels(data_samples).to(feature.device)
+        pred = [s.pred_instances for s in data_samples]
+        init = {key: torch.cat([p[key] for p in pred]).to(feature) for key in SEQUENCE_INIT_KEYS}
+        init['relation'] = torch.stack([s.refinement_relation for s in data_samples]).to(feature)
+        camera = dict({key: _meta(data_samples, key, feature) for key in ('focal', 'principal')},
+                      **self._image_widths(data_samples, feature))
+        order = [s.metainfo.get('frame_index') for s in data_samples]
+        frame_order = None if any(i is None for i in order) else torch.as_tensor(order, dtype=torch.long)
+        result = self.sequence_refiner(
+            self.refinement_problem(feature, labels), init=init,
+            observations=self._observations(data_samples, feature), camera=camera, frame_order=frame_order,
+            window_problem=lambda index: self.refinement_problem(feature[index], labels[index]))
+        for i, sample in enumerate(data_samples):
+            previous = sample.pred_instances
+            fields = {key: previous[key] for key in previous.keys()}
+            fields.update({key: value[i:i + 1].to(feature) for key, value in result.params.items()})
+            sample.frame_instances = previous
+            sample.pred_instances = InstanceData(**fields)
+            del sample.refinement_feature
+            del sample.refinement_relation
         return data_samples
 
     @staticmethod

@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from hoirecon.apis import sequence_refiner_config
 from hoirecon.models.refiners import SequenceSmoothingRefiner, StackFLOWRefiner, sequence_windows, window_owners
 from hoirecon.models.refiners.sequence_refiner import subset_problem
 from hoirecon.models.utils import axis_angle_to_matrix, hoi_frame, perspective_project
@@ -273,8 +274,9 @@ def test_config_bases_build_the_paper_settings():
     expected = dict(sequence_behave_extended=(100, 2e-3, 0.1, 2048.), sequence_intercap=(200, 5e-3, 1.0, 1920.))
     for name, (steps, lr, keypoints, width) in expected.items():
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'refiners', f'{name}.py'))
-        refiner = REFINERS.build(cfg.refiner)
+        refiner = REFINERS.build(sequence_refiner_config(cfg))
         assert isinstance(refiner, SequenceSmoothingRefiner), name
+        assert refiner.frame_refiner.object_init is None, name  # starts from the per-frame result
         assert (refiner.num_stages, refiner.steps_per_stage, refiner.lr) == (2, steps, lr), name
         assert (refiner.window, refiner.stride, refiner.smooth_weight) == (128, 64, 100.0), name
         assert refiner.loss_weights['person_keypoints'] == keypoints, name
