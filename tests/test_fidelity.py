@@ -181,3 +181,20 @@ def test_print_config_shows_the_paper_settings(capsys):
     assert picked == 'param_scheduler.0.milestones = [150]'
     with pytest.raises(KeyError, match="no entry 'nope'"):
         tool.main([BEHAVE, '--keys', 'model.nope'])
+
+
+def test_behave_extended_config_has_the_paper_schedule_refiners_and_protocol():
+    from hoirecon.apis import configure_refinement
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stackflow_behave_extended.py'))
+    assert cfg.train_cfg.max_epochs == 10
+    rates = _learning_rates(cfg, 10)
+    assert rates[7] == pytest.approx(1e-4) and rates[8] == pytest.approx(1e-5)
+    assert cfg.custom_hooks == [dict(type='LossWarmupHook', begin_epochs=dict(translation=4))]
+    assert cfg.test_dataloader.dataset.type == 'BEHAVEExtendedDataset' and cfg.test_dataloader.dataset.kinects == (0, )
+    assert [(m.window, m.window_mode) for m in cfg.test_evaluator] == [(1, 'sliding'), (10, 'sliding')]
+    assert configure_refinement(cfg, refine=True)
+    frame, sequence = cfg.model.refiner, cfg.model.sequence_refiner
+    assert (frame.steps_per_stage, frame.lr, frame.loss_weights.offsets) == (200, 5e-2, 0.0)
+    assert (sequence.type, sequence.steps_per_stage, sequence.lr, sequence.smooth_weight) == \
+        ('SequenceSmoothingRefiner', 100, 2e-3, 100.0)
+    assert sequence.reference_width == frame.reference_width == 2048 and cfg.test_cfg.type == 'SequenceTestLoop'
