@@ -17,7 +17,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from hoirecon.datasets.annotations import mask_box, union_box
+from hoirecon.datasets.annotations import mask_box, union_box, upsample_half_mask
 from hoirecon.datasets.behave_io import load_body_keypoints, load_correspondences, load_image, load_mask
 from hoirecon.datasets.transforms.loading import fixed_size_correspondences
 from hoirecon.engine.checkpoint_compat import hoirecon_checkpoint_loading
@@ -47,12 +47,14 @@ class ObjectInput:
         correspondences_path: EPro-PnP-style pickle (``x3d``, ``x2d``, ``w2d``), optional.
         template_path: mesh (PLY/OBJ) to show/export instead of the library template, optional.
         bbox: (4,) xyxy pixels when there is no mask, optional.
+        mask_scale: 2 for a half-resolution mask (BEHAVE-extended's ``mask_full.jpg``), else 1.
     """
     name: str
     mask_path: Optional[str] = None
     correspondences_path: Optional[str] = None
     template_path: Optional[str] = None
     bbox: Optional[Sequence[float]] = None
+    mask_scale: int = 1
 
 
 @dataclass
@@ -202,6 +204,172 @@ def _person_keypoints(keypoints, image: np.ndarray, notes: List[str]) -> Optiona
     return keypoints
 
 
+@dataclass
+class PreparedImage:
+    """One image made ready for the model (:func:`prepare_image`): the test pipeline's output per object.
+
+    Attributes:
+        packed: per object, the packed pipeline output (``inputs``, ``data_samples``) of its HOI crop.
+        image: (H, W, 3) uint8 RGB; K: (3, 3) intrinsics; boxes: per object the HOI box (xyxy).
+        object_meshes, template_offsets, template_sources, notes: as :class:`DemoResult`.
+    """
+    packed: list
+    image: np.ndarray
+    K: np.ndarray
+    boxes: List[np.ndarray]
+    object_meshes: List[Tuple[np.ndarray, np.ndarray]]
+    template_offsets: List[Optional[np.ndarray]]
+    template_sources: List[str]
+    notes: List[str]
+
+
+def _object_mask(obj: ObjectInput, image_size: Tuple[int, int]) -> np.ndarray:
+    """(H, W) bool object mask at the image's size; a ``mask_scale`` of 2 reads a half-resolution mask (e.g.
+    BEHAVE-extended's ``mask_full.jpg``) and repeats its pixels."""
+    width, height = image_size
+    scale = int(obj.mask_scale)
+    if scale == 1:
+        return load_mask(obj.mask_path, image_size)
+    if scale != 2:
+        raise ValueError(f'--object-mask of {obj.name}: mask_scale must be 1 or 2, got {obj.mask_scale}.')
+    return upsample_half_mask(load_mask(obj.mask_path, (width // 2, height // 2)), image_size)
+
+
+def _template(obj: ObjectInput, library: Optional[ObjectLibrary], notes: List[str]):
+    """(vertices, faces), offset and source of an object's mesh (``--template`` or the library's)."""
+    if obj.template_path:
+        vertices, faces, offset = read_template_file(obj.template_path)
+        if np.linalg.norm(offset) > 1e-3:
+            notes.append(f'--template {obj.template_path}: centred at its vertex mean like the library templates '
+                         f'(moved by {np.round(-offset, 4).tolist()} m; template_offset in the JSON).')
+        return (vertices, faces), offset, obj.template_path
+    template = library[obj.name]
+    if template.source == 'procedural':
+        notes.append(f'{obj.name}: no mesh file, so the built-in procedural template stands in for the '
+                     "drawings and exports (not the real object's size and axes); give --template MESH (e.g. "
+                     f'BEHAVE objects/{obj.name}/{obj.name}.obj) or set test_evaluator.object_library.'
+                     'template_dir in the config.')
+    return ((np.asarray(template.vertices, np.float64), np.asarray(template.faces, np.int64)), None,
+            template.source)
+
+
+def prepare_image(cfg: Config,
+                  image_path: str,
+                  objects: Sequence[ObjectInput],
+                  person_mask: Optional[str] = None,
+                  person_bbox: Optional[Sequence[float]] = None,
+                  keypoints: Union[str, np.ndarray, None] = None,
+                  intrinsics: Optional[Sequence[float]] = None,
+                  num_correspondences: int = 4096,
+                  data_hint: str = '',
+                  cache: Optional[dict] = None) -> PreparedImage:
+    """Read one image and its inputs and run the config's test pipeline on each object's HOI crop.
+
+    Arguments as :func:`reconstruct_image`; ``cache``: a dict kept between calls on the frames of one video (the
+    pipeline, the object library and the templates are then built once).
+    """
+    if not objects:
+        raise ValueError('give at least one --object NAME.')
+    cache = {} if cache is None else cache
+    notes: List[str] = []
+    image = load_image(image_path)
+    height, width = image.shape[:2]
+    K = intrinsics_matrix(intrinsics, (width, height), notes)
+    person_kpts = _person_keypoints(keypoints, image, notes)
+    kpts_box = None if person_kpts is None else keypoints_box(person_kpts, (width, height))
+    if person_mask is not None:
+        person_box = mask_file_box(person_mask, (width, height), '--person-mask')
+    elif person_bbox is not None:
+        person_box = _check_box(person_bbox, '--bbox')
+    elif kpts_box is not None:
+        person_box = kpts_box
+        notes.append('person box from the keypoints (no --person-mask or --bbox): '
+                     f'{np.round(person_box, 1).tolist()}.')
+    else:
+        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg), --bbox x0 y0 '
+                         'x1 y1 (pixels) around the person (and the object), or keypoints (--keypoints FILE or auto).')
+    if 'classes' not in cache:
+        cache['classes'] = list(object_names(evaluator_object_library(cfg.get('test_evaluator'))['dataset']))
+    classes = cache['classes']
+    for obj in objects:
+        if obj.name not in classes:
+            raise ValueError(f'--object {obj.name!r} is not a category of this model; choose one of {classes}.')
+    if 'library' not in cache:
+        cache['library'] = object_library(cfg, objects, data_hint)
+    if 'transforms' not in cache:
+        cache['transforms'] = _test_transforms(cfg)
+    library, transforms = cache['library'], cache['transforms']
+    packed_list, boxes, templates, offsets, sources = [], [], [], [], []
+    for index, obj in enumerate(objects):
+        corr = load_correspondences(obj.correspondences_path) if obj.correspondences_path else {}
+        if obj.correspondences_path and not corr:
+            notes.append(f'{obj.correspondences_path}: empty (object not visible); no object reprojection term.')
+        mask_box_xyxy, grid = mask_grid(np.zeros((1, 1)))  # no mask: the PnP check skips the mask overlap
+        object_box = None
+        if obj.mask_path is not None:
+            mask = _object_mask(obj, (width, height))
+            object_box = mask_box(mask)
+            if object_box.any():
+                mask_box_xyxy, grid = mask_grid(mask)
+            elif obj.mask_scale == 1:
+                raise ValueError(f'--object-mask of {obj.name} {obj.mask_path} is empty (no pixel > 127); give '
+                                 'another mask or a --bbox.')
+            else:  # a video frame where the object is hidden: the box of the next source
+                object_box = None
+                notes.append(f'{obj.name}: its mask is empty; the box comes from the next source.')
+        if object_box is not None:
+            pass  # from the mask
+        elif obj.bbox is not None:
+            object_box = _check_box(obj.bbox, f'--object-bbox of {obj.name}')
+        elif corr:
+            used = np.asarray(corr['w2d']).sum(axis=1) > 0
+            x2d = np.asarray(corr['x2d'])[used]
+            object_box = np.array([*x2d.min(axis=0), *x2d.max(axis=0)], np.float32)
+            notes.append(f'{obj.name}: no object mask; its box comes from the correspondences.')
+        else:
+            object_box = person_box
+            notes.append(f'{obj.name}: no object mask, box or correspondences; the crop is the person box only.')
+        hoi_box = union_box(person_box, object_box)
+        results = dict(img=image.copy(), img_path=image_path, img_shape=(height, width), ori_shape=(height, width),
+                       cam_K=K.astype(np.float32), hoi_box=hoi_box, object_name=obj.name,
+                       object_label=classes.index(obj.name), img_id=f'{osp.basename(image_path)}#{index}',
+                       object_mask_box=mask_box_xyxy, object_mask_grid=grid,
+                       **fixed_size_correspondences(corr, num_correspondences))
+        if person_kpts is not None:
+            results['person_kpts'] = person_kpts
+        packed = transforms(results)
+        packed['data_samples'].set_metainfo(dict(person_id=0))
+        packed_list.append(packed)
+        boxes.append(hoi_box)
+        key = ('template', obj.name, obj.template_path)
+        if key not in cache:
+            template_notes: List[str] = []
+            cache[key] = _template(obj, library, template_notes) + (template_notes, )
+        template, offset, source, template_notes = cache[key]
+        notes.extend(template_notes)
+        templates.append(template)
+        offsets.append(offset)
+        sources.append(source)
+    return PreparedImage(packed=packed_list, image=image, K=K, boxes=boxes, object_meshes=templates,
+                         template_offsets=offsets, template_sources=sources, notes=notes)
+
+
+def run_model(model: torch.nn.Module, packed: list, notes: List[str]) -> list:
+    """``model.predict`` on packed pipeline outputs (of one or more images); the refiner's warnings become notes.
+
+    Returns:
+        The predicted data samples, in the order of ``packed``.
+    """
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate(packed), False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', UserWarning)
+            out = model.predict(data['inputs'], data['data_samples'])
+    for message in dict.fromkeys(str(w.message) for w in caught if 'Refiner' in str(w.message)):
+        notes.append(f'WARNING: {message}')
+    return out
+
+
 def reconstruct_image(model: torch.nn.Module,
                       cfg: Config,
                       image_path: str,
@@ -229,95 +397,24 @@ def reconstruct_image(model: torch.nn.Module,
     Returns:
         :class:`DemoResult`.
     """
-    if not objects:
-        raise ValueError('give at least one --object NAME.')
-    notes: List[str] = []
-    image = load_image(image_path)
-    height, width = image.shape[:2]
-    K = intrinsics_matrix(intrinsics, (width, height), notes)
-    person_kpts = _person_keypoints(keypoints, image, notes)
-    kpts_box = None if person_kpts is None else keypoints_box(person_kpts, (width, height))
-    if person_mask is not None:
-        person_box = mask_file_box(person_mask, (width, height), '--person-mask')
-    elif person_bbox is not None:
-        person_box = _check_box(person_bbox, '--bbox')
-    elif kpts_box is not None:
-        person_box = kpts_box
-        notes.append('person box from the keypoints (no --person-mask or --bbox): '
-                     f'{np.round(person_box, 1).tolist()}.')
-    else:
-        raise ValueError('the person needs a box: pass --person-mask MASK (e.g. *.person_mask.jpg), --bbox x0 y0 '
-                         'x1 y1 (pixels) around the person (and the object), or keypoints (--keypoints FILE or auto).')
-    classes = list(object_names(evaluator_object_library(cfg.get('test_evaluator'))['dataset']))
-    for obj in objects:
-        if obj.name not in classes:
-            raise ValueError(f'--object {obj.name!r} is not a category of this model; choose one of {classes}.')
-    library = object_library(cfg, objects, data_hint)
-    transforms = _test_transforms(cfg)
-    samples, boxes, templates, offsets, sources = [], [], [], [], []
-    for index, obj in enumerate(objects):
-        corr = load_correspondences(obj.correspondences_path) if obj.correspondences_path else {}
-        if obj.correspondences_path and not corr:
-            notes.append(f'{obj.correspondences_path}: empty (object not visible); no object reprojection term.')
-        mask_box_xyxy, grid = mask_grid(np.zeros((1, 1)))  # no mask: the PnP check skips the mask overlap
-        if obj.mask_path is not None:
-            object_box = mask_file_box(obj.mask_path, (width, height), f'--object-mask of {obj.name}')
-            mask_box_xyxy, grid = mask_grid(load_mask(obj.mask_path, (width, height)))
-        elif obj.bbox is not None:
-            object_box = _check_box(obj.bbox, f'--object-bbox of {obj.name}')
-        elif corr:
-            used = np.asarray(corr['w2d']).sum(axis=1) > 0
-            x2d = np.asarray(corr['x2d'])[used]
-            object_box = np.array([*x2d.min(axis=0), *x2d.max(axis=0)], np.float32)
-            notes.append(f'{obj.name}: no object mask; its box comes from the correspondences.')
-        else:
-            object_box = person_box
-            notes.append(f'{obj.name}: no object mask, box or correspondences; the crop is the person box only.')
-        hoi_box = union_box(person_box, object_box)
-        results = dict(img=image.copy(), img_path=image_path, img_shape=(height, width), ori_shape=(height, width),
-                       cam_K=K.astype(np.float32), hoi_box=hoi_box, object_name=obj.name,
-                       object_label=classes.index(obj.name), img_id=f'{osp.basename(image_path)}#{index}',
-                       object_mask_box=mask_box_xyxy, object_mask_grid=grid,
-                       **fixed_size_correspondences(corr, num_correspondences))
-        if person_kpts is not None:
-            results['person_kpts'] = person_kpts
-        packed = transforms(results)
-        packed['data_samples'].set_metainfo(dict(person_id=0))
-        samples.append(packed)
-        boxes.append(hoi_box)
-        if obj.template_path:
-            vertices, faces, offset = read_template_file(obj.template_path)
-            if np.linalg.norm(offset) > 1e-3:
-                notes.append(f'--template {obj.template_path}: centred at its vertex mean like the library templates '
-                             f'(moved by {np.round(-offset, 4).tolist()} m; template_offset in reconstruction.json).')
-            templates.append((vertices, faces))
-            offsets.append(offset)
-            sources.append(obj.template_path)
-        else:
-            template = library[obj.name]
-            templates.append((np.asarray(template.vertices, np.float64), np.asarray(template.faces, np.int64)))
-            offsets.append(None)
-            sources.append(template.source)
-            if template.source == 'procedural':
-                notes.append(f'{obj.name}: no mesh file, so the built-in procedural template stands in for the '
-                             "drawings and exports (not the real object's size and axes); give --template MESH (e.g. "
-                             f'BEHAVE objects/{obj.name}/{obj.name}.obj) or set test_evaluator.object_library.'
-                             'template_dir in the config.')
-    with torch.no_grad():
-        data = model.data_preprocessor(pseudo_collate(samples), False)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always', UserWarning)
-            out = model.predict(data['inputs'], data['data_samples'])
-        for message in dict.fromkeys(str(w.message) for w in caught if 'Refiner' in str(w.message)):
-            notes.append(f'WARNING: {message}')
-        hypotheses = _hypotheses(out)
-        for obj, sample in zip(objects, out):
-            status = sample.metainfo.get('pnp_status', '')
-            if status.startswith('network pose kept'):
-                notes.append(f'{obj.name}: {status}.')
-    faces = model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
-    return DemoResult(samples=out, human_faces=faces, object_meshes=templates, hypotheses=hypotheses, K=K,
-                      image=image, boxes=boxes, notes=notes, template_offsets=offsets, template_sources=sources)
+    prepared = prepare_image(cfg, image_path, objects, person_mask=person_mask, person_bbox=person_bbox,
+                             keypoints=keypoints, intrinsics=intrinsics, num_correspondences=num_correspondences,
+                             data_hint=data_hint)
+    notes = prepared.notes
+    out = run_model(model, prepared.packed, notes)
+    hypotheses = _hypotheses(out)
+    for obj, sample in zip(objects, out):
+        status = sample.metainfo.get('pnp_status', '')
+        if status.startswith('network pose kept'):
+            notes.append(f'{obj.name}: {status}.')
+    return DemoResult(samples=out, human_faces=human_faces(model), object_meshes=prepared.object_meshes,
+                      hypotheses=hypotheses, K=prepared.K, image=prepared.image, boxes=prepared.boxes, notes=notes,
+                      template_offsets=prepared.template_offsets, template_sources=prepared.template_sources)
+
+
+def human_faces(model: torch.nn.Module) -> np.ndarray:
+    """(F, 3) int64 faces of the model's body model."""
+    return model.body_model.faces_tensor.cpu().numpy().astype(np.int64)
 
 
 def _hypotheses(samples) -> List[List[dict]]:
@@ -344,12 +441,18 @@ def _as_list(value) -> list:
     return np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, np.float64).tolist()
 
 
+#: Parameters of a prediction written to the JSON files (camera frame, metres; rotations as matrices).
+PARAMETER_KEYS = ('betas', 'global_orient', 'body_pose', 'transl', 'hoi_t', 'rel_R', 'rel_t', 'object_R', 'object_t')
+
+
+def instance_parameters(inst) -> Dict:
+    """JSON-ready :data:`PARAMETER_KEYS` of the first row of an ``InstanceData`` prediction."""
+    return {key: _as_list(inst[key][0]) for key in PARAMETER_KEYS if key in inst}
+
+
 def parameters_json(result: DemoResult) -> Dict:
     """JSON-ready parameters of the reconstruction (camera frame, metres; rotations as matrices)."""
-    def instances(inst) -> Dict:
-        keys = ('betas', 'global_orient', 'body_pose', 'transl', 'hoi_t', 'rel_R', 'rel_t', 'object_R', 'object_t')
-        return {key: _as_list(inst[key][0]) for key in keys if key in inst}
-
+    instances = instance_parameters
     objects = []
     offsets = result.template_offsets or [None] * len(result.samples)
     sources = result.template_sources or [None] * len(result.samples)
