@@ -210,3 +210,18 @@ def test_missing_file_can_take_the_pca_from_a_checkpoint(small_problem, tmp_path
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
     with pytest.raises(ValueError, match='missing_file'):
         OffsetPCA(missing, missing_file='ignore', **kwargs)
+
+
+def test_eval_mode_encodes_per_object_with_the_same_numbers_and_gradients(small_problem):
+    enc = build(small_problem)
+    order, labels, rel_R, rel_t, human = held_out_batch(small_problem)  # objects a and b interleaved
+    for rows in (torch.arange(6), torch.tensor([1, 2, 5])):  # two objects; one object only
+        t_train = rel_t[rows].clone().requires_grad_(True)
+        t_eval = rel_t[rows].clone().requires_grad_(True)
+        gamma_train = enc.train().encode(rel_R[rows], t_train, labels[rows], human[rows])
+        gamma_eval = enc.eval().encode(rel_R[rows], t_eval, labels[rows], human[rows])
+        np.testing.assert_allclose(gamma_eval.detach().numpy(), gamma_train.detach().numpy(), atol=1e-12)
+        weights = torch.randn(gamma_train.shape, dtype=gamma_train.dtype)
+        (gamma_train * weights).sum().backward()
+        (gamma_eval * weights).sum().backward()
+        np.testing.assert_allclose(t_eval.grad.numpy(), t_train.grad.numpy(), atol=1e-12)
