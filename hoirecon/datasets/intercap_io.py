@@ -7,6 +7,14 @@ Layout (docs/datasets.md, "InterCap"; both the first release's folder names and 
                                                  /res_2.pkl      object: {ob_pose (N, 3) axis-angle, ob_trans (N, 3)}
     ROOT/Data/calibration_third/Color.json, Color_2.json ... Color_6.json   cameras 1..6
     ROOT/objs/01.ply ... 10.ply                                             templates (centred at their vertex mean)
+    ROOT/Res|Res_Individuals/<sub>/<obj>/Seg_<k>/Mesh/<frame:05d>_second.ply, <frame:05d>_second_obj.ply
+                                                 the fitted body and object meshes in the world (StackFLOW's GT)
+
+StackFLOW's derived files (its image path with ``RGBD_Images`` and ``color`` replaced)::
+
+    ROOT/mask/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/mask/<frame:05d>_person.jpg                 PointRend person mask
+    ROOT/object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_full_mask/<frame:05d>.jpg   whole object, half res.
+    ROOT/object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_coor/<frame:05d>.pkl        coordinate-map crop
 
 Conventions: the world is camera 1 (``Color.json`` has R = T = 0); a world point goes to camera c by
 ``x_c = Rodrigues(R_c) x + T_c`` (``R`` is an axis-angle vector, unlike BEHAVE's camera-to-world matrices); the
@@ -28,10 +36,15 @@ from hoirecon.objects.catalogue import INTERCAP_OBJECTS
 from .behave_io import BehaveFormatError, _dict_of, _field, _load_json, _load_pickle, transform_smplh_params
 
 NUM_CAMERAS = 6
-IMAGE_SIZE = (1920, 1080)  # width, height
+#: The real release's image size (width, height); nothing here assumes it: the calibration files hold no image
+#: size, so the size of a (e.g. synthetic, reduced) set is the size of its images.
+IMAGE_SIZE = (1920, 1080)
 IMAGE_FOLDERS = ('RGBD_Images', 'RGBD_Individuals')
 FIT_FOLDERS = ('Res', 'Res_Individuals')
 CALIBRATION_FOLDER = osp.join('Data', 'calibration_third')
+#: Folders of StackFLOW's derived files: person masks, object masks and coordinate maps.
+PERSON_MASK_FOLDER = 'mask'
+OBJECT_MAPS_FOLDER = 'object_coor_maps'
 #: SMPL-X fit fields kept from ``res_1.pkl`` and their sizes (hands: 12 PCA components).
 SMPLX_FIT_FIELDS = {'betas': 10, 'global_orient': 3, 'transl': 3, 'body_pose': 63, 'left_hand_pose': 12,
                     'right_hand_pose': 12, 'jaw_pose': 3, 'leye_pose': 3, 'reye_pose': 3, 'expression': 10}
@@ -120,6 +133,35 @@ def list_frames(root: str, name: str, camera: int) -> List[int]:
     folder = osp.dirname(image_path(root, name, camera, 0))
     _require(folder, f'colour folder of camera {camera}')
     return sorted(int(f[:-4]) for f in os.listdir(folder) if f.endswith('.jpg') and f[:-4].isdigit())
+
+
+def _derived_path(root: str, folder: str, name: str, camera: int, kind: str, file: str) -> str:
+    subject, obj, segment = parse_sequence_name(name)
+    return osp.join(root, folder, subject, obj, f'Seg_{segment}', f'Frames_Cam{int(camera)}', kind, file)
+
+
+def person_mask_path(root: str, name: str, camera: int, frame: int) -> str:
+    """StackFLOW's person mask ``mask/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/mask/<frame:05d>_person.jpg``."""
+    return _derived_path(root, PERSON_MASK_FOLDER, name, camera, 'mask', f'{int(frame):05d}_person.jpg')
+
+
+def object_mask_path(root: str, name: str, camera: int, frame: int) -> str:
+    """StackFLOW's whole-object mask (half resolution)
+    ``object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_full_mask/<frame:05d>.jpg``."""
+    return _derived_path(root, OBJECT_MAPS_FOLDER, name, camera, 'obj_full_mask', f'{int(frame):05d}.jpg')
+
+
+def object_coor_path(root: str, name: str, camera: int, frame: int) -> str:
+    """StackFLOW's object coordinate map ``object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_coor/<frame:05d>.pkl``
+    (read with :func:`hoirecon.datasets.behave_io.load_correspondences`)."""
+    return _derived_path(root, OBJECT_MAPS_FOLDER, name, camera, 'obj_coor', f'{int(frame):05d}.pkl')
+
+
+def gt_mesh_paths(root: str, name: str, frame: int) -> Tuple[str, str]:
+    """The fitted meshes of a frame in the world: ``.../Seg_<k>/Mesh/<frame:05d>_second.ply`` (body) and
+    ``<frame:05d>_second_obj.ply`` (object), in the fit folder."""
+    folder = osp.join(sequence_dir(root, name, fits=True), 'Mesh')
+    return osp.join(folder, f'{int(frame):05d}_second.ply'), osp.join(folder, f'{int(frame):05d}_second_obj.ply')
 
 
 def image_id(name: str, camera: int, frame: int) -> str:

@@ -94,6 +94,30 @@ def remove_stale_temporaries(parent: str):
                 shutil.rmtree(osp.join(parent, name), ignore_errors=True)
 
 
+@contextlib.contextmanager
+def atomic_file(path: str):
+    """Yield a temporary sibling path (``.<stem>.tmp-<hex><ext>``, same extension) that is renamed to ``path`` if the
+    block succeeds, so a file that exists is always complete (for layouts without per-frame folders)."""
+    folder, base = osp.split(path)
+    stem, ext = osp.splitext(base)
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{stem}.tmp-{uuid.uuid4().hex[:8]}{ext}')
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def remove_stale_temporary_files(folder: str):
+    """Delete the temporary files that an interrupted :func:`atomic_file` left in ``folder``."""
+    if osp.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith('.') and '.tmp-' in name and osp.isfile(osp.join(folder, name)):
+                os.remove(osp.join(folder, name))
+
+
 # ----------------------------------------------------------------------------- calibration and sequence files
 def calibration_dict(intrinsics: Intrinsics) -> dict:
     """BEHAVE ``calibration.json`` content for a distortion-free colour camera.
@@ -178,8 +202,36 @@ def write_openpose_keypoints(path: str, keypoints: np.ndarray) -> str:
     return write_json(path, {'version': 1.3, 'people': [person]})
 
 
+def coordinate_map(object_full: np.ndarray, object_coords: np.ndarray) -> tuple:
+    """StackFLOW's half-resolution object mask and coordinate-map crop of one view.
+
+    Args:
+        object_full: (H, W) bool full-resolution object silhouette.
+        object_coords: (H, W, 3) float32 object-frame XYZ (metres) of the surface seen at each pixel
+            (ignored outside ``object_full``).
+
+    Returns:
+        ``(mask (H // 2, W // 2) bool, crop)``: the crop is ``{}`` for an invisible object, else ``{'u': top row,
+        'l': left column, 'h': rows, 'w': columns, 'coor': (h, w, 3) float32}``: the mean coordinates of each 2x2
+        block of the bounding box, at half resolution, zero where fewer than 2 of the 4 pixels are on the object.
+    """
+    height, width = object_full.shape
+    blocks = object_full[:height // 2 * 2, :width // 2 * 2].reshape(height // 2, 2, width // 2, 2)
+    count = blocks.sum(axis=(1, 3))
+    half_mask = count >= 2
+    if not half_mask.any():
+        return half_mask, {}
+    coords = np.where(object_full[..., None], object_coords, 0)[:height // 2 * 2, :width // 2 * 2]
+    coords = coords.reshape(height // 2, 2, width // 2, 2, 3).sum(axis=(1, 3)) / np.maximum(count, 1)[..., None]
+    coords[~half_mask] = 0
+    rows, cols = np.nonzero(half_mask)
+    top, left, bottom, right = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+    return half_mask, {'u': int(top), 'l': int(left), 'h': int(bottom - top), 'w': int(right - left),
+                       'coor': coords[top:bottom, left:right].astype(np.float32)}
+
+
 def write_coordinate_map(out_dir: str, kinect: int, object_full: np.ndarray, object_coords: np.ndarray) -> list:
-    """Write StackFLOW's half-resolution ``k*.mask_full.jpg`` and ``k*.obj_coor.pkl``.
+    """Write StackFLOW's half-resolution ``k*.mask_full.jpg`` and ``k*.obj_coor.pkl`` (:func:`coordinate_map`).
 
     Args:
         out_dir: ``object_coor_maps/<seq>/<frame>``.
@@ -187,27 +239,10 @@ def write_coordinate_map(out_dir: str, kinect: int, object_full: np.ndarray, obj
         object_full: (H, W) bool full-resolution object silhouette.
         object_coords: (H, W, 3) float32 object-frame XYZ (metres) of the surface seen at each pixel
             (ignored outside ``object_full``).
-
-    ``obj_coor.pkl`` is ``{}`` for an invisible object, else ``{'u': top row,
-    'l': left column, 'h': rows, 'w': columns, 'coor': (h, w, 3) float32}``: the
-    mean coordinates of each 2x2 block of the bounding box, at half resolution,
-    zero where fewer than 2 of the 4 pixels are on the object.
     """
-    height, width = object_full.shape
-    blocks = object_full[:height // 2 * 2, :width // 2 * 2].reshape(height // 2, 2, width // 2, 2)
-    count = blocks.sum(axis=(1, 3))
-    half_mask = count >= 2
-    paths = [write_mask(osp.join(out_dir, f'k{kinect}.mask_full.jpg'), half_mask)]
-    if not half_mask.any():
-        return paths + [write_pickle(osp.join(out_dir, f'k{kinect}.obj_coor.pkl'), {})]
-    coords = np.where(object_full[..., None], object_coords, 0)[:height // 2 * 2, :width // 2 * 2]
-    coords = coords.reshape(height // 2, 2, width // 2, 2, 3).sum(axis=(1, 3)) / np.maximum(count, 1)[..., None]
-    coords[~half_mask] = 0
-    rows, cols = np.nonzero(half_mask)
-    top, left, bottom, right = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
-    return paths + [write_pickle(osp.join(out_dir, f'k{kinect}.obj_coor.pkl'), {
-        'u': int(top), 'l': int(left), 'h': int(bottom - top), 'w': int(right - left),
-        'coor': coords[top:bottom, left:right].astype(np.float32)})]
+    half_mask, crop = coordinate_map(object_full, object_coords)
+    return [write_mask(osp.join(out_dir, f'k{kinect}.mask_full.jpg'), half_mask),
+            write_pickle(osp.join(out_dir, f'k{kinect}.obj_coor.pkl'), crop)]
 
 
 def half_resolution_mask(mask: np.ndarray) -> np.ndarray:
