@@ -121,9 +121,9 @@ class VideoResult:
         return (['network'] if self.refined else []) + (['per_frame'] if self.smoothed else []) + ['final']
 
     def note_lines(self) -> List[str]:
+        """The notes, each with the number of frames it holds for when that is not every frame."""
         total = len(self.samples)
-        return [note if count == 1 and total == 1 else f'{note} ({count} of {total} frames)'
-                for note, count in self.notes.items()]
+        return [note if count >= total else f'{note} ({count} of {total} frames)' for note, count in self.notes.items()]
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -445,7 +445,9 @@ def video_parameters(result: VideoResult) -> dict:
 # ----------------------------------------------------------------------------------------------- video files
 class FrameWriter:
     """Writes RGB frames of one size to an MP4 (OpenCV's FFmpeg writer, MPEG-4 Part 2 'mp4v') or an animated GIF
-    (Pillow); odd sizes are padded by one white row / column (the MP4 codec needs even sizes).
+    (Pillow); odd sizes are padded by one white row / column (the MP4 codec needs even sizes). Where OpenCV cannot
+    write MP4 (a build without FFmpeg; the opencv-python-headless wheels have it) the frames go to ``<stem>.gif``
+    and ``note`` says so.
 
     Args:
         path: ``*.mp4`` or ``*.gif``.
@@ -461,6 +463,7 @@ class FrameWriter:
         self.gif = path.lower().endswith('.gif')
         self.size = None
         self.count = 0
+        self.note = ''
         self._writer = None
         self._frames: list = []
 
@@ -473,9 +476,11 @@ class FrameWriter:
             self.size = (padded.shape[1], padded.shape[0])
             if not self.gif:
                 self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*'mp4v'), self.fps, self.size)
-                if not self._writer.isOpened():
-                    raise RuntimeError(f'{self.path}: OpenCV cannot write MP4 here (no FFmpeg in its build); '
-                                       'use --video-format gif.')
+                if not self._writer.isOpened():  # an OpenCV built without FFmpeg: an animated GIF instead
+                    self._writer = None
+                    self.gif = True
+                    mp4, self.path = self.path, osp.splitext(self.path)[0] + '.gif'
+                    self.note = f'OpenCV cannot write {mp4} here (no FFmpeg in its build): wrote {self.path} instead.'
         elif (padded.shape[1], padded.shape[0]) != self.size:
             raise ValueError(f'frame {self.count} is {width} x {height}, the first one {self.size}.')
         if self.gif:
@@ -580,7 +585,9 @@ def write_outputs(result: VideoResult, out_dir: str, fps: Optional[float] = None
             titles += [captions['final'], f'turned {angles[index] % 360:.0f} deg']
             writer.write(contact_sheet(panels, titles, columns=len(panels)))
     result.timing['video'] = round(time.perf_counter() - started, 2)
-    files.update(video=path, video_frames=writer.count, video_size=list(writer.size), video_fps=fps,
+    if writer.note:
+        result.notes[writer.note] = len(result.samples)
+    files.update(video=writer.path, video_frames=writer.count, video_size=list(writer.size), video_fps=fps,
                  video_codec='GIF (Pillow)' if writer.gif else "MPEG-4 Part 2 in MP4 ('mp4v', OpenCV's FFmpeg)")
     data = video_parameters(result)
     data['files'] = files

@@ -130,3 +130,23 @@ def test_input_errors(demo_video, behave_extended_synthetic_root, tmp_path, caps
     base = ['--config', DEMO_CONFIG, '--checkpoint', DEMO_CONFIG, '--out', str(tmp_path / 'out'), '--no-progress']
     assert demo_video.cli(base + argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_frame_writer_falls_back_to_gif(tmp_path, monkeypatch):
+    """Where OpenCV cannot write MP4 (a build without FFmpeg), the frames go to an animated GIF with a note."""
+    from hoirecon.apis import video as video_api
+
+    class Closed:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+    monkeypatch.setattr(video_api.cv2, 'VideoWriter', Closed)
+    with video_api.FrameWriter(str(tmp_path / 'video.mp4'), 10) as writer:
+        for value in range(3):
+            writer.write(np.full((9, 11, 3), 80 * value, np.uint8))
+    assert writer.path == str(tmp_path / 'video.gif') and 'GIF' not in writer.note and writer.note
+    frames = video_api.read_video_frames(writer.path)
+    assert len(frames) == 3 and frames[0].shape == (10, 12, 3)  # padded to even sizes
