@@ -155,9 +155,9 @@ def main(argv=None) -> dict:
                              person_masks=args.person_masks, keypoints=args.keypoints_dir,
                              object_masks=args.object_masks, correspondences=args.correspondences_dir,
                              intrinsics=intrinsics, fps=args.fps, max_frames=args.max_frames, progress=progress)
-        if args.person_mask is not None:
-            for frame in video.frames:
-                frame.person_mask = frame.person_mask or args.person_mask
+    if args.person_mask is not None:  # for the frames without their own
+        for frame in video.frames:
+            frame.person_mask = frame.person_mask or args.person_mask
     clock = time.perf_counter()
     model = build_video_model(cfg, args.checkpoint, args.device, args.refine, args.smooth)
     model_seconds = time.perf_counter() - clock
