@@ -40,10 +40,9 @@ VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 #: that has no top-level ``sequence_refiner`` (entries the config does give replace these).
 DEFAULT_SEQUENCE_REFINER = dict(type='SequenceSmoothingRefiner', num_stages=2, steps_per_stage=100, lr=2e-3,
                                 window=128, stride=64, smooth_weight=100.0, anneal_smoothness=True, object_init=None)
-#: Stages of a reconstruction, as written to ``parameters.json``: (sample field, JSON key, caption).
-STAGES = {'network': ('init_instances', 'network_prediction', 'network'),
-          'per_frame': ('frame_instances', 'per_frame_prediction', 'per-frame refined'),
-          'final': ('pred_instances', 'prediction', 'reconstruction')}
+#: Stages of a reconstruction: (field of the data samples, key in ``parameters.json``).
+STAGES = {'network': ('init_instances', 'network_prediction'), 'per_frame': ('frame_instances', 'per_frame_prediction'),
+          'final': ('pred_instances', 'prediction')}
 
 
 @dataclass
@@ -414,6 +413,12 @@ def jitter(result: VideoResult) -> Dict[str, Dict[str, float]]:
     return out
 
 
+def _stage_description(result: VideoResult, stage: str) -> str:
+    if stage == 'final':
+        return 'smoothed' if result.smoothed else 'post-optimised per frame' if result.refined else 'network output'
+    return 'post-optimised per frame' if stage == 'per_frame' else 'network output'
+
+
 def video_parameters(result: VideoResult) -> dict:
     """JSON-ready parameters of every frame and stage (camera frame, metres; rotations as matrices)."""
     frames = []
@@ -421,7 +426,7 @@ def video_parameters(result: VideoResult) -> dict:
         entry = dict(frame=frame.name, frame_index=int(frame.frame_index), image=frame.image_path,
                      hoi_box_xyxy=_as_list(box))
         for stage in result.stages():
-            name, key, _ = STAGES[stage]
+            name, key = STAGES[stage]
             entry[key] = instance_parameters(getattr(sample, name))
         if result.refined:
             entry['pnp_initialised'] = bool(sample.pred_instances.pnp_used[0]) if 'pnp_used' in \
@@ -431,7 +436,7 @@ def video_parameters(result: VideoResult) -> dict:
     data = dict(source=result.video.source, object=result.video.object_name, num_frames=len(frames),
                 fps=result.video.fps, intrinsics=_as_list(result.K), image_size=list(result.image_size),
                 refined=result.refined, smoothed=result.smoothed,
-                stages={STAGES[s][1]: STAGES[s][2] for s in result.stages()},
+                stages={STAGES[s][1]: _stage_description(result, s) for s in result.stages()},
                 template_source=result.template_source,
                 frame='OpenCV camera frame of the images: x right, y down, z forward; metres')
     if result.template_offset is not None:
