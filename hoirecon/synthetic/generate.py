@@ -221,13 +221,19 @@ def _write_manifest(out_dir: str, params: dict, complete: bool, summary: dict = 
 _FRAME_MAKER = None
 
 
-def add_world_arguments(parser, objects_help: str = 'BEHAVE objects to use (default: all 20)') -> None:
+def add_world_arguments(parser, objects_help: str = 'BEHAVE objects to use (default: all 20)',
+                        object_choices: tuple = BEHAVE_OBJECTS, image_size_default: tuple = (512, 384),
+                        image_size_help: str = None) -> None:
     """The options that tools/make_synthetic_dataset.py and tools/make_synthetic_sequences.py share: image size,
     objects, actions, keypoint and correspondence noise, test fraction, workers, body model (the keyword arguments of
-    :func:`generate_synthetic_behave` and ``generate_synthetic_sequences`` of the same names)."""
-    parser.add_argument('--image-size', type=int, nargs=2, default=(512, 384), metavar=('WIDTH', 'HEIGHT'),
-                        help="image size in pixels; intrinsics are BEHAVE's scaled to it (default 512 384)")
-    parser.add_argument('--objects', nargs='+', default=None, choices=BEHAVE_OBJECTS, metavar='NAME',
+    :func:`generate_synthetic_behave` and ``generate_synthetic_sequences`` of the same names).
+
+    ``object_choices``, ``image_size_default`` and ``image_size_help`` let a tool that writes several layouts
+    (e.g. InterCap's objects, a per-layout default size) widen the defaults, which are the BEHAVE world's."""
+    parser.add_argument('--image-size', type=int, nargs=2, default=image_size_default, metavar=('WIDTH', 'HEIGHT'),
+                        help=image_size_help or "image size in pixels; intrinsics are BEHAVE's scaled to it "
+                        '(default 512 384)')
+    parser.add_argument('--objects', nargs='+', default=None, choices=object_choices, metavar='NAME',
                         help=objects_help)
     parser.add_argument('--actions', nargs='+', default=None, choices=ACTIONS, help='restrict the interactions')
     parser.add_argument('--keypoint-noise', type=float, default=2.0, help='OpenPose-like keypoint noise std, pixels')

@@ -57,6 +57,17 @@ def test_layout_names_sequences_and_frames(tmp_path, images, fits):
     assert io.sequence_dir(root, '01_03_0', fits=True) == osp.join(root, fits, '01', '03', 'Seg_0')
     assert io.sequence_object('01_03_0') == 'sports' and io.sequence_object('10_10_2') == 'chair2'
     assert io.image_id('01_03_0', 4, 17) == '01_03_0_4_00017'
+    # StackFLOW's derived files: the image path with RGBD_Images / color replaced
+    image = osp.join('RGBD_Images', '10', '10', 'Seg_2', 'Frames_Cam2', 'color', '00001.jpg')
+    assert io.person_mask_path(root, '10_10_2', 2, 1) == osp.join(
+        root, image.replace('RGBD_Images', 'mask').replace('color', 'mask').replace('.jpg', '_person.jpg'))
+    assert io.object_mask_path(root, '10_10_2', 2, 1) == osp.join(
+        root, image.replace('RGBD_Images', 'object_coor_maps').replace('color', 'obj_full_mask'))
+    assert io.object_coor_path(root, '10_10_2', 2, 1) == osp.join(
+        root, image.replace('RGBD_Images', 'object_coor_maps').replace('color', 'obj_coor').replace('.jpg', '.pkl'))
+    mesh_dir = osp.join(root, fits, '10', '10', 'Seg_2', 'Mesh')
+    assert io.gt_mesh_paths(root, '10_10_2', 7) == (osp.join(mesh_dir, '00007_second.ply'),
+                                                    osp.join(mesh_dir, '00007_second_obj.ply'))
 
 
 def test_missing_layout_names_both_folder_names(tmp_path):

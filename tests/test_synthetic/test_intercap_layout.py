@@ -289,3 +289,25 @@ def test_world_is_camera_one(generated, truth):
     for gt in truth.values():
         assert np.all(io.world_to_camera(gt['vertices'][0], camera) == gt['vertices'][0])
         assert np.median(gt['vertices'][0][:, 2]) > 0.5
+
+
+def _load_tool():
+    import importlib.util
+    path = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_synthetic_sequences.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_sequences', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tool_options_per_layout():
+    tool = _load_tool()
+    args = tool.parse_args(['--out', 'x'])
+    assert args.layout == 'behave_extended' and args.num_sequences == 6 and args.frames_per_sequence == 150
+    assert tuple(args.image_size) == (512, 384) and args.cameras is None
+    args = tool.parse_args(['--out', 'x', '--layout', 'intercap', '--cameras', '1', '3', '--objects', 'cup'])
+    assert tuple(args.image_size) == (480, 270) and args.cameras == [1, 3] and args.test_fraction == 0.2
+    for wrong in (['--layout', 'intercap', '--kinects', '0'], ['--layout', 'intercap', '--corr-points', '9'],
+                  ['--cameras', '2'], ['--objects', 'cup'], ['--layout', 'intercap', '--objects', 'stool']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['--out', 'x'] + wrong)
