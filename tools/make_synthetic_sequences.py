@@ -11,8 +11,8 @@ Example::
 
 BEHAVE-extended: the set always starts with Date03_Sub04_boxtiny written in two parts (Date03_Sub04_boxtiny and
 Date03_Sub04_boxtiny_part2), which hoirecon.datasets.behave_extended_io merges back, as StackFLOW does.
-InterCap: RGBD_Images/, Res/ (SMPL-X res_1.pkl, res_2.pkl, Mesh/), mask/, object_coor_maps/, Data/calibration_third/,
-objs/, intercap_split.json, read by hoirecon.datasets.intercap_io.
+InterCap: RGBD_Images/, Res/ (SMPL-X res_1.pkl, res_2.pkl, Mesh/), mask/, object_coor_maps/, openpose/,
+Data/calibration_third/, objs/, intercap_split.json, read by hoirecon.datasets.intercap_io.
 Re-running the same command resumes an interrupted run. See docs/datasets.md and docs/synthetic_world.md
 ("Synthetic sequences").
 """
@@ -30,7 +30,7 @@ LAYOUT_DEFAULTS = {
     'intercap': dict(num_sequences=4, frames_per_sequence=120, image_size=(480, 270), test_fraction=0.2),
 }
 #: Options that only one layout has (an explicit value for the other layout is an error).
-BEHAVE_ONLY = ('kinects', 'no_split_pair', 'keypoint_noise', 'corr_noise', 'corr_outliers', 'corr_points')
+BEHAVE_ONLY = ('kinects', 'no_split_pair', 'corr_noise', 'corr_outliers', 'corr_points')
 INTERCAP_ONLY = ('cameras', )
 
 
@@ -41,7 +41,7 @@ def parse_args(argv=None):
         'person_mask/, object_coor_maps_extend/, openpose/, plus calibs/, objects/, sequences/<seq>/info.json and '
         'split.json; the default set (6 sequences x 150 frames x 4 kinects at 512x384, 3600 images) takes about 6 '
         'minutes on 2 CPU cores. --layout intercap: RGBD_Images/, Res/ (neutral SMPL-X res_1.pkl with 12 PCA hand '
-        'components, res_2.pkl, Mesh/), mask/, object_coor_maps/, Data/calibration_third/, objs/, '
+        'components, res_2.pkl, Mesh/), mask/, object_coor_maps/, openpose/, Data/calibration_third/, objs/, '
         'intercap_split.json; the default set (4 sequences x 120 frames x 6 cameras at 480x270, 2880 images) takes '
         'about 6 minutes on 2 CPU cores.')
     parser.add_argument('--out', required=True, help='output folder (new, empty, or a previous run to resume)')
@@ -59,8 +59,7 @@ def parse_args(argv=None):
                         object_choices=BEHAVE_OBJECTS + INTERCAP_OBJECTS, image_size_default=None,
                         image_size_help='image size in pixels; the dataset\'s intrinsics are scaled to it (default '
                         '512 384 BEHAVE-extended, 480 270 InterCap = a quarter of 1920x1080 per side)')
-    parser.set_defaults(test_fraction=None, keypoint_noise=None, corr_noise=None, corr_outliers=None,
-                        corr_points=None)
+    parser.set_defaults(test_fraction=None, corr_noise=None, corr_outliers=None, corr_points=None)
     parser.add_argument('--kinects', type=int, nargs='+', default=None, choices=range(4), metavar='K',
                         help='BEHAVE-extended: cameras to render, 0..3 (default all four; calibrations of all four '
                         'are written)')
@@ -95,11 +94,12 @@ def main(argv=None):
                   test_fraction=args.test_fraction, key_spacing=args.key_spacing, workers=args.workers,
                   body_model_root=args.body_model_root)
     if args.layout == 'intercap':
-        summary = generate_synthetic_intercap(args.out, cameras=tuple(args.cameras or range(1, 7)), **shared)
+        summary = generate_synthetic_intercap(args.out, cameras=tuple(args.cameras or range(1, 7)),
+                                              keypoint_noise_px=args.keypoint_noise, **shared)
     else:
         summary = generate_synthetic_sequences(
             args.out, kinects=tuple(args.kinects or range(4)),
-            keypoint_noise_px=2.0 if args.keypoint_noise is None else args.keypoint_noise,
+            keypoint_noise_px=args.keypoint_noise,
             corr_noise_px=1.0 if args.corr_noise is None else args.corr_noise,
             corr_outlier_ratio=0.1 if args.corr_outliers is None else args.corr_outliers,
             corr_num_points=1024 if args.corr_points is None else args.corr_points,

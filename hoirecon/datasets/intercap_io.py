@@ -15,6 +15,7 @@ StackFLOW's derived files (its image path with ``RGBD_Images`` and ``color`` rep
     ROOT/mask/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/mask/<frame:05d>_person.jpg                 PointRend person mask
     ROOT/object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_full_mask/<frame:05d>.jpg   whole object, half res.
     ROOT/object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_coor/<frame:05d>.pkl        coordinate-map crop
+    ROOT/openpose/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/color/<frame:05d>_keypoints.json       OpenPose BODY_25
 
 Conventions: the world is camera 1 (``Color.json`` has R = T = 0); a world point goes to camera c by
 ``x_c = Rodrigues(R_c) x + T_c`` (``R`` is an axis-angle vector, unlike BEHAVE's camera-to-world matrices); the
@@ -45,6 +46,7 @@ CALIBRATION_FOLDER = osp.join('Data', 'calibration_third')
 #: Folders of StackFLOW's derived files: person masks, object masks and coordinate maps.
 PERSON_MASK_FOLDER = 'mask'
 OBJECT_MAPS_FOLDER = 'object_coor_maps'
+OPENPOSE_FOLDER = 'openpose'
 #: SMPL-X fit fields kept from ``res_1.pkl`` and their sizes (hands: 12 PCA components).
 SMPLX_FIT_FIELDS = {'betas': 10, 'global_orient': 3, 'transl': 3, 'body_pose': 63, 'left_hand_pose': 12,
                     'right_hand_pose': 12, 'jaw_pose': 3, 'leye_pose': 3, 'reye_pose': 3, 'expression': 10}
@@ -155,6 +157,12 @@ def object_coor_path(root: str, name: str, camera: int, frame: int) -> str:
     """StackFLOW's object coordinate map ``object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_coor/<frame:05d>.pkl``
     (read with :func:`hoirecon.datasets.behave_io.load_correspondences`)."""
     return _derived_path(root, OBJECT_MAPS_FOLDER, name, camera, 'obj_coor', f'{int(frame):05d}.pkl')
+
+
+def openpose_path(root: str, name: str, camera: int, frame: int) -> str:
+    """StackFLOW's OpenPose detections ``openpose/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/color/<frame:05d>_keypoints.json``
+    (read with :func:`hoirecon.datasets.behave_io.load_body_keypoints`)."""
+    return _derived_path(root, OPENPOSE_FOLDER, name, camera, 'color', f'{int(frame):05d}_keypoints.json')
 
 
 def gt_mesh_paths(root: str, name: str, frame: int) -> Tuple[str, str]:

@@ -9,6 +9,7 @@ Layout written (docs/synthetic_world.md, "Synthetic sequences (InterCap layout)"
     mask/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/mask/<frame:05d>_person.jpg                visible person, full resolution
     object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_full_mask/<frame:05d>.jpg  whole object, half resolution
     object_coor_maps/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/obj_coor/<frame:05d>.pkl       coordinate-map crop
+    openpose/<sub>/<obj>/Seg_<k>/Frames_Cam<c>/color/<frame:05d>_keypoints.json      OpenPose-like BODY_25
     Data/calibration_third/Color.json, Color_2.json ... Color_6.json       c, f, k (8), camera_mtx, view_mtx, R, T
     objs/01.ply ... 10.ply                                                 procedural templates (+ keypoint files)
     body_models/smplh/, body_models/smplx/   the body models used (motion planning: SMPL-H, fits: SMPL-X)
@@ -47,7 +48,7 @@ from hoirecon.objects.catalogue import INTERCAP_OBJECTS
 from hoirecon.objects.hints import grasp_points
 from hoirecon.objects.io import find_template_file
 from hoirecon.utils.offscreen import Intrinsics
-from .annotations import object_coordinates
+from .annotations import noisy_body25, object_coordinates
 from .appearance import Lighting, clothing_colors, floor_mesh, object_colors, random_background, sample_lighting
 from .cameras import CameraRig, look_at_rotation
 from .frames import FrameMaker, SequenceContext, joint_labels
@@ -57,7 +58,7 @@ from .render import ColoredMesh, HOIRenderer, View
 from .scene import ACTIONS, BodyGeometry, ObjectGeometry, allowed_actions, plan_motion
 from .sequences import KEY_SPACING, SequenceMotion, sequence_motion
 from .writer import (atomic_file, coordinate_map, remove_stale_temporary_files, write_image, write_json, write_mask,
-                     write_mesh_ply, write_pickle)
+                     write_mesh_ply, write_openpose_keypoints, write_pickle)
 
 #: InterCap's camera 1 colour intrinsics at 1920x1080 (fx, fy, cx, cy), docs/datasets.md.
 INTERCAP_COLOR_INTRINSICS = (918.458, 918.437, 956.966, 555.945)
@@ -281,7 +282,8 @@ def _frame_files(out_dir: str, name: str, cameras: tuple, frame: int) -> list:
     files = list(io.gt_mesh_paths(out_dir, name, frame))
     for cam in cameras:
         files += [io.person_mask_path(out_dir, name, cam, frame), io.object_mask_path(out_dir, name, cam, frame),
-                  io.object_coor_path(out_dir, name, cam, frame), io.image_path(out_dir, name, cam, frame)]
+                  io.object_coor_path(out_dir, name, cam, frame), io.openpose_path(out_dir, name, cam, frame),
+                  io.image_path(out_dir, name, cam, frame)]
     return files
 
 
@@ -401,8 +403,8 @@ class InterCapFrameMaker(FrameMaker):
         return len(indices)
 
     def make_frame(self, context: SequenceContext, obj_fits: dict, index: int, body_vertices: np.ndarray):
-        """Render every camera of frame ``index`` and write its masks, object maps, meshes and images (each file
-        atomically; the images last)."""
+        """Render every camera of frame ``index`` and write its masks, object maps, keypoints, meshes and images
+        (each file atomically; the images last)."""
         name, cameras = context.spec.name, list(self.params['cameras'])
         angle, trans = obj_fits['ob_pose'][index], obj_fits['ob_trans'][index]
         obj_verts = object_vertices(context.obj.vertices, angle, trans)
@@ -420,6 +422,15 @@ class InterCapFrameMaker(FrameMaker):
             with atomic_file(io.object_mask_path(self.out_dir, name, cam, index)) as tmp:
                 write_mask(tmp, half_mask)
             _write_atomic_pickle(io.object_coor_path(self.out_dir, name, cam, index), crop)
+        # OpenPose-like detections (the 1 fps world's noise model), one random stream per frame
+        rng = stream(self.params['seed'], STREAM_INTERCAP, STREAM_SEQUENCE, context.spec.index, 1000 + index)
+        with torch.no_grad():
+            body25 = self.smplx.body25(torch.from_numpy(np.asarray(body_vertices, np.float64))[None])[0].numpy()
+        for cam, view, render in zip(cameras, views, renders):
+            keypoints = noisy_body25(rng, body25 @ view.rotation.T + view.translation, view.intrinsics,
+                                     render.object_depth, self.params['keypoint_noise_px'])
+            with atomic_file(io.openpose_path(self.out_dir, name, cam, index)) as tmp:
+                write_openpose_keypoints(tmp, keypoints)
         for path, vertices, faces in zip(io.gt_mesh_paths(self.out_dir, name, index), (body_vertices, obj_verts),
                                          (self.smplx.faces, context.obj.faces)):
             with atomic_file(path) as tmp:
@@ -459,6 +470,7 @@ def generate_synthetic_intercap(out_dir: str,
                                 objects: tuple = None,
                                 actions: tuple = None,
                                 cameras: tuple = CAMERAS,
+                                keypoint_noise_px: float = 2.0,
                                 test_fraction: float = 0.2,
                                 key_spacing: int = KEY_SPACING,
                                 workers: int = 2,
@@ -476,6 +488,7 @@ def generate_synthetic_intercap(out_dir: str,
         objects: InterCap objects to draw from (default all 10).
         actions: Restrict the interactions (:data:`hoirecon.synthetic.scene.ACTIONS`).
         cameras: Cameras to render, a subset of 1..6 (calibrations of all six are written).
+        keypoint_noise_px: Std of the OpenPose-like keypoint noise, pixels.
         test_fraction: Fraction of sequences in ``intercap_split.json``'s test list.
         key_spacing: Frames between IK key poses (:mod:`hoirecon.synthetic.sequences`).
         workers: Rendering processes.
@@ -502,6 +515,7 @@ def generate_synthetic_intercap(out_dir: str,
         'layout': 'intercap', 'num_sequences': int(num_sequences), 'frames_per_sequence': int(frames_per_sequence),
         'seed': int(seed), 'image_size': [int(image_size[0]), int(image_size[1])], 'objects': list(objects),
         'actions': None if actions is None else list(actions), 'cameras': list(cameras),
+        'keypoint_noise_px': float(keypoint_noise_px),
         'test_fraction': float(test_fraction), 'key_spacing': int(key_spacing),
         'body_model_root': None if body_model_root is None else osp.abspath(body_model_root),
         'version': GENERATOR_VERSION,

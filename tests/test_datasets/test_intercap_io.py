@@ -65,6 +65,8 @@ def test_layout_names_sequences_and_frames(tmp_path, images, fits):
         root, image.replace('RGBD_Images', 'object_coor_maps').replace('color', 'obj_full_mask'))
     assert io.object_coor_path(root, '10_10_2', 2, 1) == osp.join(
         root, image.replace('RGBD_Images', 'object_coor_maps').replace('color', 'obj_coor').replace('.jpg', '.pkl'))
+    assert io.openpose_path(root, '10_10_2', 2, 1) == osp.join(
+        root, image.replace('RGBD_Images', 'openpose').replace('.jpg', '_keypoints.json'))
     mesh_dir = osp.join(root, fits, '10', '10', 'Seg_2', 'Mesh')
     assert io.gt_mesh_paths(root, '10_10_2', 7) == (osp.join(mesh_dir, '00007_second.ply'),
                                                     osp.join(mesh_dir, '00007_second_obj.ply'))

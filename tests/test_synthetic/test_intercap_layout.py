@@ -254,13 +254,34 @@ def test_correspondences_are_on_the_object(generated, truth):
         assert np.median(np.linalg.norm(pixels - corr['x2d'], axis=1)) < 1.5  # half-resolution blocks
 
 
+def test_keypoints_are_the_posed_fits_projected(generated, truth):
+    """OpenPose-like BODY_25 at StackFLOW's path: confident detections lie near the projected joints of the fits."""
+    root, _ = generated
+    cameras = io.load_cameras(root)
+    model = SMPLX(model_path='surrogate', gender='neutral')
+    errors = []
+    for name, gt in truth.items():
+        image = behave_io.load_image(io.image_path(root, name, CAMERAS[0], 0))
+        with torch.no_grad():
+            joints = model.body25(torch.from_numpy(gt['vertices'])).numpy()
+        for cam in CAMERAS:
+            intr = _intrinsics(cameras[cam], image)
+            for i in range(FRAMES):
+                keypoints = behave_io.load_body_keypoints(io.openpose_path(root, name, cam, i))
+                points = io.world_to_camera(joints[i], cameras[cam])
+                pixels = points[:, :2] / points[:, 2:] * [intr.fx, intr.fy] + [intr.cx, intr.cy]
+                confident = keypoints[:, 2] > 0.5
+                errors += np.linalg.norm(keypoints[confident, :2] - pixels[confident], axis=1).tolist()
+    assert len(errors) > 100 and np.median(errors) < 4.0, (len(errors), np.median(errors))
+
+
 def test_resume_rewrites_deleted_frames_identically(generated, tmp_path):
     root, _ = generated
     name = io.list_sequences(root)[0]
     frame = 4
     paths = [io.image_path(root, name, cam, frame) for cam in CAMERAS] + [
         io.person_mask_path(root, name, CAMERAS[1], frame), io.object_coor_path(root, name, CAMERAS[0], frame),
-        io.gt_mesh_paths(root, name, frame)[0]]
+        io.gt_mesh_paths(root, name, frame)[0], io.openpose_path(root, name, CAMERAS[0], frame)]
     kept = tmp_path / 'kept'
     kept.mkdir()
     for i, path in enumerate(paths):
@@ -307,6 +328,7 @@ def test_tool_options_per_layout():
     assert tuple(args.image_size) == (512, 384) and args.cameras is None
     args = tool.parse_args(['--out', 'x', '--layout', 'intercap', '--cameras', '1', '3', '--objects', 'cup'])
     assert tuple(args.image_size) == (480, 270) and args.cameras == [1, 3] and args.test_fraction == 0.2
+    assert args.keypoint_noise == 2.0
     for wrong in (['--layout', 'intercap', '--kinects', '0'], ['--layout', 'intercap', '--corr-points', '9'],
                   ['--cameras', '2'], ['--objects', 'cup'], ['--layout', 'intercap', '--objects', 'stool']):
         with pytest.raises(SystemExit):
