@@ -43,7 +43,7 @@ def parse_args(argv=None):
         'minutes on 2 CPU cores. --layout intercap: RGBD_Images/, Res/ (neutral SMPL-X res_1.pkl with 12 PCA hand '
         'components, res_2.pkl, Mesh/), mask/, object_coor_maps/, openpose/, Data/calibration_third/, objs/, '
         'intercap_split.json; the default set (4 sequences x 120 frames x 6 cameras at 480x270, 2880 images) takes '
-        'about 6 minutes on 2 CPU cores.')
+        'about 6 minutes on 2 shared CPU cores.')
     parser.add_argument('--out', required=True, help='output folder (new, empty, or a previous run to resume)')
     parser.add_argument('--layout', choices=sorted(LAYOUT_DEFAULTS), default='behave_extended',
                         help='on-disk layout to write (default behave_extended)')
