@@ -8,6 +8,11 @@ training epochs never parse pickles, masks or JSON files again. The ``.npz`` hol
 Conventions: everything in the colour-camera frame of the image's kinect (OpenCV axes, metres); boxes are
 ``x1, y1, x2, y2`` pixel *edges* (a mask pixel at column ``u`` covers ``[u - 0.5, u + 0.5]``, pixel centres at
 integers); the SMPL-H translation uses the exact frame change ``trans_k = R^T (trans + J0 - T) - J0``.
+
+The training body model is a source's: the male SMPL-H for BEHAVE and BEHAVE-extended (StackFLOW's SMPLHLayer
+male), the neutral SMPL-X for InterCap (its SMPLXLayer neutral). The fields ``betas_male`` / ``transl_male`` /
+``joints_3d`` hold that model's betas, translation and joints; the names say "male" for compatibility with the
+BEHAVE caches, and for InterCap they hold the neutral SMPL-X model's.
 """
 import json
 import os
@@ -24,7 +29,7 @@ from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from hoirecon.evaluation.functional.visibility import object_visibility_ratio
-from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS
+from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
 from hoirecon.objects.catalogue import MAX_KEYPOINTS
@@ -37,7 +42,10 @@ from .behave_io import (BehaveFormatError, find_frame_file, find_object_fit, int
 #: Bump when the content of the cache changes; a cache of another version must be rebuilt.
 ANNOTATION_VERSION = 1
 DEFAULT_BODY_MODEL = dict(type='SMPLH', model_path='surrogate', gender='male')
-#: Settings of the male-betas fit (StackFLOW: 100 Adam steps, lr 0.1, L1 on vertices + joints).
+#: The training body models a cache can be made for: model type -> gender (StackFLOW: SMPL-H male for BEHAVE,
+#: SMPL-X neutral for InterCap).
+TRAINING_BODY_MODELS = {'SMPLH': 'male', 'SMPLX': 'neutral'}
+#: Settings of the training-model betas fit (StackFLOW: 100 Adam steps, lr 0.1, L1 on vertices + joints).
 DEFAULT_FIT_CFG = dict(steps=100, lr=0.1, max_poses_per_shape=16, bodies_per_chunk=64)
 #: Bodies per forward pass of the body model.
 FORWARD_CHUNK = 256
@@ -65,20 +73,22 @@ ANNOTATION_FIELDS: Dict[str, Tuple[tuple, type]] = {
     'object_box': ((4, ), _F32),  # from the FULL object mask
     'hoi_box': ((4, ), _F32),  # union of the non-empty person and object boxes
     'visibility': ((), _F32),  # visible / full object pixels (evaluation.functional.object_visibility_ratio)
-    'betas': ((10, ), _F32),  # gendered SMPL-H fit
+    'betas': ((10, ), _F32),  # the ground-truth fit (gendered SMPL-H; SMPL-X for InterCap)
     'global_orient': ((3, 3), _F32),
     'body_pose': ((21, 3, 3), _F32),
-    'hand_pose': ((30, 3, 3), _F32),  # left (15) then right (15) finger joints
-    'transl': ((3, ), _F32),  # exact camera-frame SMPL-H translation of the gendered fit
+    'hand_pose': ((30, 3, 3), _F32),  # left (15) then right (15) finger joints (the skeleton's last 30)
+    'transl': ((3, ), _F32),  # exact camera-frame translation of the ground-truth fit
     'hoi_R': ((3, 3), _F32),  # = global_orient
     'hoi_t': ((3, ), _F32),  # camera-frame posed root joint J0
     'object_R': ((3, 3), _F32),
     'object_t': ((3, ), _F32),
     'rel_R': ((3, 3), _F32),  # hoi_R^T object_R
     'rel_t': ((3, ), _F32),  # hoi_R^T (object_t - hoi_t)
-    'betas_male': ((10, ), _F32),  # male SMPL-H betas fitted to the body (a copy for male subjects)
-    'transl_male': ((3, ), _F32),  # male-model translation putting its root joint at hoi_t
-    'joints_3d': ((NUM_BODY_JOINTS, 3), _F32),  # 22 body joints of the male model, camera frame
+    # the training body model's (male SMPL-H; neutral SMPL-X for InterCap) betas fitted to the body (a copy for
+    # subjects of the model's gender); the name is kept for compatibility
+    'betas_male': ((10, ), _F32),
+    'transl_male': ((3, ), _F32),  # training-model translation putting its root joint at hoi_t
+    'joints_3d': ((NUM_BODY_JOINTS, 3), _F32),  # 22 body joints of the training model, camera frame
     'person_kpts': ((25, 3), _F32),  # OpenPose BODY_25 (x px, y px, confidence), zeros when missing
     'object_kpts_3d': ((MAX_KEYPOINTS, 3), _F32),  # object frame, zero-padded
     'object_kpts_weights': ((MAX_KEYPOINTS, ), _F32),  # 1 for real keypoints, 0 for padding
@@ -228,7 +238,9 @@ class SequenceFits:
     Attributes:
         name, gender, object_name: From the folder name / ``info.json``.
         frames: Frame folder names (F).
-        pose: (F, 156) float64 SMPL-H axis-angle; betas (F, 10); trans (F, 3) metres (world = k1).
+        pose: (F, 3J) float64 axis-angle in the body model's skeleton order: SMPL-H (F, 156), 52 joints; SMPL-X
+            (F, 165), 55 joints (global, 21 body, jaw, left eye, right eye, 15 left and 15 right hand joints);
+            the last 30 joints are the hands. betas (F, 10); trans (F, 3) metres (world = k1, InterCap: camera 1).
         object_angle, object_trans: (F, 3) float64 object fits (world).
         kinects: kinect index -> :class:`KinectCalibration`.
     """
@@ -381,20 +393,28 @@ def _fit_chunk(source_model, target_model, betas: np.ndarray, poses: List[np.nda
 
 
 class BodyModelSet:
-    """The gendered SMPL-H models of a body-model config, built on first use.
+    """The gendered models of the training body model's type, built on first use.
 
     Args:
-        body_model: ``BODY_MODELS`` config of the training model, e.g. :data:`DEFAULT_BODY_MODEL`; its gender
-            must be 'male' (BEHAVE targets are made for the male SMPL-H, as in StackFLOW).
+        body_model: ``BODY_MODELS`` config of the training model, e.g. :data:`DEFAULT_BODY_MODEL`: an SMPL-H with
+            gender 'male' (BEHAVE targets are made for the male SMPL-H, as in StackFLOW) or an SMPL-X with gender
+            'neutral' (InterCap's, as in StackFLOW) (:data:`TRAINING_BODY_MODELS`).
+
+    ``models[gender]`` is the model of that gender with the same type and ``model_path``; ``models.training`` is
+    the training model and ``models.training_gender`` its gender.
     """
 
     def __init__(self, body_model: dict):
         body_model = dict(body_model)
-        if body_model.get('type') != 'SMPLH' or body_model.get('gender', 'male') != 'male':
-            raise ValueError(f"body_model must be an SMPL-H with gender 'male' (BEHAVE targets use the male SMPL-H "
-                             f"like StackFLOW), got {body_model}; e.g. dict(type='SMPLH', model_path='surrogate', "
-                             "gender='male').")
-        self.cfg = dict(body_model, gender='male')
+        model_type = body_model.get('type')
+        gender = body_model.get('gender', TRAINING_BODY_MODELS.get(model_type))
+        if TRAINING_BODY_MODELS.get(model_type) != gender:
+            raise ValueError(f"body_model must be an SMPL-H with gender 'male' (BEHAVE targets, StackFLOW's male "
+                             f"SMPL-H) or an SMPL-X with gender 'neutral' (InterCap targets), got {body_model}; e.g. "
+                             "dict(type='SMPLH', model_path='surrogate', gender='male') or dict(type='SMPLX', "
+                             "model_path='surrogate', gender='neutral').")
+        self.training_gender = gender
+        self.cfg = dict(body_model, gender=gender)
         self._models = {}
 
     def __getitem__(self, gender: str):
@@ -403,24 +423,30 @@ class BodyModelSet:
         return self._models[gender]
 
     @property
+    def training(self):
+        """The training body model (male SMPL-H or neutral SMPL-X)."""
+        return self[self.training_gender]
+
+    @property
     def is_surrogate(self) -> bool:
-        return bool(self['male'].is_surrogate)
+        return bool(self.training.is_surrogate)
 
     def files(self) -> Dict[str, str]:
         return {gender: model.model_file for gender, model in self._models.items()}
 
 
 def fit_male_betas(models: BodyModelSet, sequences: List[SequenceFits], fit_cfg: dict) -> Tuple[dict, list]:
-    """Male betas of every distinct non-male shape (one fit per distinct betas vector, not per image).
+    """Training-model betas of every distinct shape of another gender (one fit per distinct betas vector, not per
+    image): male SMPL-H betas for BEHAVE's female subjects, neutral SMPL-X betas for gendered InterCap fits.
 
     Returns:
-        ``(betas bytes -> (10,) float32 male betas, report)``; the report lists per fitted shape the gender, the
-        number of frames using it and the mean root-relative vertex error in metres.
+        ``((gender, betas bytes) -> (10,) float32 training-model betas, report)``; the report lists per fitted
+        shape the gender, the number of frames using it and the mean root-relative vertex error in metres.
     """
     shapes: Dict[Tuple[str, bytes], List[np.ndarray]] = {}
     originals: Dict[Tuple[str, bytes], np.ndarray] = {}
     for seq in sequences:
-        if seq.gender == 'male':
+        if seq.gender == models.training_gender:
             continue
         for betas, pose in zip(seq.betas.astype(np.float32), seq.pose):
             key = (seq.gender, betas.tobytes())
@@ -434,7 +460,7 @@ def fit_male_betas(models: BodyModelSet, sequences: List[SequenceFits], fit_cfg:
             frames = np.stack(shapes[key])
             pick = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), fit_cfg['max_poses_per_shape'])).round())
             poses.append(frames[pick.astype(np.int64)])
-        betas, errors = fit_betas_to_model(models[gender], models['male'], np.stack([originals[k] for k in keys]),
+        betas, errors = fit_betas_to_model(models[gender], models.training, np.stack([originals[k] for k in keys]),
                                            poses, fit_cfg['steps'], fit_cfg['lr'], fit_cfg['bodies_per_chunk'])
         for key, row, error in zip(keys, betas, errors):
             fitted[key] = row
@@ -455,13 +481,13 @@ def sequence_targets(seq: SequenceFits, models: BodyModelSet, male_betas: dict,
     """
     num = len(seq.frames)
     root = rest_root_joints(models[seq.gender], seq.betas)
-    if seq.gender == 'male':
+    if seq.gender == models.training_gender:
         betas_male = seq.betas.astype(np.float32)
     else:
         betas_male = np.stack([male_betas[(seq.gender, b.tobytes())] for b in seq.betas.astype(np.float32)])
-    root_male = rest_root_joints(models['male'], betas_male)
-    trans_male_world = seq.trans + root - root_male  # the male root joint where the gendered one is
-    joints_world = _forward_joints(models['male'], betas_male, seq.pose[:, :3 * NUM_BODY_JOINTS], trans_male_world)
+    root_male = rest_root_joints(models.training, betas_male)
+    trans_male_world = seq.trans + root - root_male  # the training model's root joint where the fit's is
+    joints_world = _forward_joints(models.training, betas_male, seq.pose[:, :3 * NUM_BODY_JOINTS], trans_male_world)
     template = library[seq.object_name]
     kpts = np.zeros((MAX_KEYPOINTS, 3), np.float32)
     kpts[:len(template.keypoints)] = template.keypoints
@@ -482,7 +508,7 @@ def sequence_targets(seq: SequenceFits, models: BodyModelSet, male_betas: dict,
             torch.as_tensor(np.asarray(v, np.float64)) for v in (hoi_R, hoi_t, object_R, object_t))))
         out[k] = {
             'betas': seq.betas, 'global_orient': hoi_R, 'body_pose': rotmats[:, 1:NUM_BODY_JOINTS],
-            'hand_pose': rotmats[:, NUM_BODY_JOINTS:], 'transl': trans_k, 'hoi_R': hoi_R, 'hoi_t': hoi_t,
+            'hand_pose': rotmats[:, -2 * NUM_HAND_JOINTS:], 'transl': trans_k, 'hoi_R': hoi_R, 'hoi_t': hoi_t,
             'object_R': object_R, 'object_t': object_t, 'rel_R': rel_R, 'rel_t': rel_t, 'betas_male': betas_male,
             'transl_male': hoi_t - root_male,
             'joints_3d': world_to_camera_points(joints_world, calib.cam_to_world_R, calib.cam_to_world_t),
@@ -509,6 +535,8 @@ class BEHAVEFrameSource:
     name = 'behave'
     #: Printed with the cache summary.
     title = 'BEHAVE'
+    #: The training body model of the targets (``build_annotations``'s default).
+    body_model = DEFAULT_BODY_MODEL
 
     def __init__(self, data_root: str):
         self.data_root = osp.abspath(data_root)
@@ -530,6 +558,10 @@ class BEHAVEFrameSource:
 
     def image_id(self, sequence: str, frame: str, kinect: int) -> str:
         return image_id(sequence, frame, kinect)
+
+    def object_library(self) -> ObjectLibrary:
+        """The source's object templates: BEHAVE's from ``<data_root>/objects``."""
+        return ObjectLibrary('behave', template_dir=osp.join(self.data_root, 'objects'))
 
 
 def projected_box(vertices: np.ndarray, cam_K: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -560,10 +592,11 @@ def build_annotations(data_root: str,
         data_root: Dataset root (BEHAVE: ``calibs/``, ``objects/``, ``sequences/``, ``split.json``).
         split: 'train' or 'test' (a key of ``split.json``).
         kinects: Cameras to include.
-        body_model: ``BODY_MODELS`` config of the male training model (default :data:`DEFAULT_BODY_MODEL`); the
-            gendered fits are read with the same ``model_path``.
+        body_model: ``BODY_MODELS`` config of the training model (default: the source's ``body_model``, the male
+            SMPL-H :data:`DEFAULT_BODY_MODEL` for BEHAVE); the gendered fits are read with the same type and
+            ``model_path``.
         annotation_dir: Output folder (default ``<data_root>/annotations``).
-        fit_cfg: Overrides of :data:`DEFAULT_FIT_CFG` for the male-betas fit.
+        fit_cfg: Overrides of :data:`DEFAULT_FIT_CFG` for the training-model betas fit.
         workers: Threads reading masks and keypoint files.
         progress: Show tqdm progress bars.
         source: Frame source (default :class:`BEHAVEFrameSource` of ``data_root``); its ``name`` names the files.
@@ -576,12 +609,12 @@ def build_annotations(data_root: str,
     data_root = osp.abspath(data_root)
     source = BEHAVEFrameSource(data_root) if source is None else source
     annotation_dir = osp.join(data_root, 'annotations') if annotation_dir is None else annotation_dir
-    body_model = dict(DEFAULT_BODY_MODEL if body_model is None else body_model)
+    body_model = dict(getattr(source, 'body_model', DEFAULT_BODY_MODEL) if body_model is None else body_model)
     fit_cfg = dict(DEFAULT_FIT_CFG, **(fit_cfg or {}))
     kinects = sorted(int(k) for k in kinects)
     names = source.split_sequences(split)
     models = BodyModelSet(body_model)
-    library = ObjectLibrary('behave', template_dir=osp.join(data_root, 'objects'))
+    library = source.object_library()
 
     sequences = [source.read_sequence(name, kinects)
                  for name in tqdm(names, desc=f'reading {split} fits', disable=not progress)]
