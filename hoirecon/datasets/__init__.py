@@ -2,6 +2,7 @@
 dataset classes."""
 from .annotations import build_annotations, load_annotations
 from .behave_extended_frames import BEHAVEExtendedDataset
+from .intercap_frames import InterCapDataset
 from .behave_frames import BEHAVEFrameDataset
 from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_frame_file, find_object_fit,
                         frame_folder_name, intrinsic_matrix, invert_rigid, list_frame_folders,
@@ -12,8 +13,8 @@ from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_f
 from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHOIInputs
 
 __all__ = [
-    'BEHAVEExtendedDataset', 'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadHOIImage',
-    'PackHOIInputs',
+    'BEHAVEExtendedDataset', 'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'InterCapDataset',
+    'LoadHOIImage', 'PackHOIInputs',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
     'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',

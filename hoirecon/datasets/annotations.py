@@ -612,6 +612,8 @@ def build_annotations(data_root: str,
     body_model = dict(getattr(source, 'body_model', DEFAULT_BODY_MODEL) if body_model is None else body_model)
     fit_cfg = dict(DEFAULT_FIT_CFG, **(fit_cfg or {}))
     kinects = sorted(int(k) for k in kinects)
+    if hasattr(source, 'bind_body_model'):  # a source that reads body-model files (InterCap's hand PCA basis)
+        source.bind_body_model(body_model)
     names = source.split_sequences(split)
     models = BodyModelSet(body_model)
     library = source.object_library()
