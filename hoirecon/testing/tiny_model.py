@@ -1,4 +1,5 @@
-"""A tiny ``HOIReconstructor`` config (32-wide features, 2-layer flows, surrogate body) for model tests."""
+"""A tiny ``HOIReconstructor`` config (32-wide features, 2-layer flows, surrogate body) for model tests, and a
+plausible random-weight checkpoint of a config for the tool tests."""
 import copy
 from typing import Dict, Optional
 
@@ -34,3 +35,26 @@ def tiny_reconstructor_cfg(losses: Dict[str, dict],
         relation_encoder=relation_encoder or dict(type='DirectRelativePose'),
         body_model=dict(type='SMPLH', model_path='surrogate', gender='male'),
         losses=copy.deepcopy(losses), **kwargs)
+
+
+def save_plausible_tiny_checkpoint(config: str, path: str) -> str:
+    """Build ``config``'s (tiny) model with random weights, data-initialise its flows' ActNorm on near-identity poses
+    (z = 0 then decodes to a plausible body; an untouched random flow maps z = 0 to the all-zero 6D pose, a body
+    collapsed to a point) and save it as a checkpoint at ``path``."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from hoirecon.models.utils import matrix_to_rot6d
+    from hoirecon.registry import MODELS
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(cfg.model)
+    identity_6d = matrix_to_rot6d(torch.eye(3)).expand(16, 22, 6)
+    model.head.train()
+    model.head.log_prob(torch.randn(16, model.head.feature_dim), torch.arange(16) % 20,
+                        identity_6d + 0.05 * torch.randn(16, 22, 6), 0.1 * torch.randn(16, model.head.relation_dim))
+    model.eval()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path

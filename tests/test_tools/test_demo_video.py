@@ -7,11 +7,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from hoirecon.evaluation.functional import acceleration_magnitude
+from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The tiny random-weight model of the demo tests (tests/test_tools/conftest.py).
@@ -31,21 +29,8 @@ def demo_video():
 
 @pytest.fixture(scope='module')
 def video_checkpoint(tmp_path_factory, surrogate_body_root):
-    """The tiny model with its flows' ActNorm data-initialised on near-identity poses (as in test_test_refine.py):
-    z = 0 then decodes to a plausible body instead of one collapsed to a point."""
-    from hoirecon.models.utils import matrix_to_rot6d
-    from hoirecon.registry import MODELS
-    cfg = Config.fromfile(DEMO_CONFIG)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hoirecon'):
-        model = MODELS.build(cfg.model)
-    identity_6d = matrix_to_rot6d(torch.eye(3)).expand(16, 22, 6)
-    model.head.train()
-    model.head.log_prob(torch.randn(16, model.head.feature_dim), torch.arange(16) % 20,
-                        identity_6d + 0.05 * torch.randn(16, 22, 6), 0.1 * torch.randn(16, model.head.relation_dim))
-    path = str(tmp_path_factory.mktemp('video_ckpt') / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
+    """The tiny model with its flows' ActNorm data-initialised on near-identity poses (a plausible body at z = 0)."""
+    return save_plausible_tiny_checkpoint(DEMO_CONFIG, str(tmp_path_factory.mktemp('video_ckpt') / 'tiny.pth'))
 
 
 def _common(checkpoint, out):

@@ -3,31 +3,15 @@ import json
 import os.path as osp
 
 import cv2
-import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
-from hoirecon.models.utils import matrix_to_rot6d
-from hoirecon.registry import MODELS
+from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
 
 
 def test_refine_reports_before_and_after(test_tool, behave_synthetic_root, surrogate_body_root, tmp_path):
-    cfg = Config.fromfile(CONFIG)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hoirecon'):
-        model = MODELS.build(cfg.model)
-    # data-initialise the flows' ActNorm on near-identity poses: z = 0 then decodes to a plausible body (an
-    # untouched random flow maps z = 0 to the all-zero 6D pose, a body collapsed to a point)
-    identity_6d = matrix_to_rot6d(torch.eye(3)).expand(16, 22, 6)
-    model.head.train()
-    model.head.log_prob(torch.randn(16, model.head.feature_dim), torch.arange(16) % 20,
-                        identity_6d + 0.05 * torch.randn(16, 22, 6), 0.1 * torch.randn(16, model.head.relation_dim))
-    model.eval()
-    checkpoint = str(tmp_path / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    checkpoint = save_plausible_tiny_checkpoint(CONFIG, str(tmp_path / 'tiny.pth'))
     work_dir = tmp_path / 'work'
     metrics = test_tool.main([CONFIG, checkpoint, '--refine', '--work-dir', str(work_dir), '--show-dir', 'pictures',
                               '--cfg-options', 'default_hooks.visualization.max_images=3',

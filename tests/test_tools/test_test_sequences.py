@@ -5,12 +5,8 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
-from hoirecon.models.utils import matrix_to_rot6d
-from hoirecon.registry import MODELS
+from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow_sequences.py')
@@ -18,19 +14,7 @@ CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow_sequenc
 
 @pytest.fixture(scope='module')
 def sequence_checkpoint(tmp_path_factory, surrogate_body_root):
-    cfg = Config.fromfile(CONFIG)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hoirecon'):
-        model = MODELS.build(cfg.model)
-    # data-initialise the flows' ActNorm on near-identity poses (a plausible body at z = 0, see test_test_refine.py)
-    identity_6d = matrix_to_rot6d(torch.eye(3)).expand(16, 22, 6)
-    model.head.train()
-    model.head.log_prob(torch.randn(16, model.head.feature_dim), torch.arange(16) % 20,
-                        identity_6d + 0.05 * torch.randn(16, 22, 6), 0.1 * torch.randn(16, model.head.relation_dim))
-    model.eval()
-    path = str(tmp_path_factory.mktemp('sequence_ckpt') / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
+    return save_plausible_tiny_checkpoint(CONFIG, str(tmp_path_factory.mktemp('sequence_ckpt') / 'tiny.pth'))
 
 
 def test_refine_scores_network_per_frame_and_smoothed(test_tool, sequence_checkpoint, behave_extended_synthetic_root,
