@@ -1,4 +1,5 @@
 """StackFLOW's post-optimisation (method.md §6): fit the reconstruction to 2D evidence under the flows' priors."""
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
@@ -28,6 +29,8 @@ PIXEL_SCALE_TOLERANCE = 1.5
 VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
 #: What StackFLOW's post-optimisation changes: everything but the body shape.
 STACKFLOW_OPTIMIZE = ('body_pose', 'hoi_R', 'hoi_t', 'rel_R', 'rel_t')
+#: Learning-rate schedules of the post-optimisation: StackFLOW's constant rate, or a cosine to 0 over all steps.
+LR_SCHEDULES = ('constant', 'cosine')
 PERSON_VARIABLES = ('betas', 'body_pose', 'hoi_R', 'hoi_t')
 
 
@@ -135,6 +138,9 @@ class StackFLOWRefiner:
         optimize: variables to optimise (subset of :data:`VARIABLES`); the others stay at their initial value.
             StackFLOW keeps the shape (``betas``) fixed: :data:`STACKFLOW_OPTIMIZE`, the default.
         optimizer_per_stage: a fresh Adam per stage (hoirecon's first refiner) instead of StackFLOW's one Adam.
+        lr_schedule: ``'constant'`` (StackFLOW) or ``'cosine'``: the rate follows ``lr (1 + cos(pi t / T)) / 2``
+            over all T steps of all stages, so that the last steps settle instead of stopping wherever a step of size
+            ``lr`` lands (a departure for videos, where per-frame endpoints show up as jitter; docs/refiners.md).
         show_progress: tqdm bar over the steps.
     """
 
@@ -151,8 +157,11 @@ class StackFLOWRefiner:
                  reference_width: float = BEHAVE_IMAGE_WIDTH,
                  optimize: Sequence[str] = None,
                  optimizer_per_stage: bool = False,
+                 lr_schedule: str = 'constant',
                  show_progress: bool = False):
         optimize = STACKFLOW_OPTIMIZE if optimize is None else optimize
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f'StackFLOWRefiner: lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}.')
         unknown = sorted(set(loss_weights or {}) - set(BEHAVE_LOSS_WEIGHTS))
         if unknown:
             raise KeyError(f'StackFLOWRefiner: unknown loss_weights {unknown}; known terms: '
@@ -179,6 +188,7 @@ class StackFLOWRefiner:
         self.pnp_cfg = dict(pnp_cfg or {})
         self.optimize = tuple(optimize)
         self.optimizer_per_stage = bool(optimizer_per_stage)
+        self.lr_schedule = lr_schedule
         self.show_progress = show_progress
 
     def __repr__(self) -> str:
@@ -386,12 +396,19 @@ class StackFLOWRefiner:
     def adam_steps(self, trainable: List[torch.Tensor]):
         """Yield ``(stage factor, optimizer)`` for each of the ``num_stages x steps_per_stage`` steps: the factor is
         ``1 / (1 + weight_decay * stage)``; one Adam through the stages (a fresh one per stage with
-        ``optimizer_per_stage``); the optimizer is None without trainable variables."""
+        ``optimizer_per_stage``), its rate set for the step by ``lr_schedule``; the optimizer is None without
+        trainable variables."""
         optimizer = None
+        total = self.num_stages * self.steps_per_stage
+        step = 0
         for stage in range(self.num_stages):
             if trainable and (optimizer is None or self.optimizer_per_stage):
                 optimizer = torch.optim.Adam(trainable, lr=self.lr)
             for _ in range(self.steps_per_stage):
+                if optimizer is not None and self.lr_schedule == 'cosine':
+                    for group in optimizer.param_groups:
+                        group['lr'] = self.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
+                step += 1
                 yield 1.0 / (1.0 + self.weight_decay * stage), optimizer
 
     def _optimise(self, variables: Dict[str, torch.Tensor], terms: List[str], context: dict,
