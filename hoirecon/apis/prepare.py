@@ -44,7 +44,8 @@ def checkpoint_has_relation_pca(checkpoint: str) -> bool:
 
 def dataset_layout(dataset: dict) -> str:
     """The on-disk layout (:mod:`hoirecon.datasets.frame_sources`) that a dataset config reads: its class's
-    ``FRAME_SOURCE.name`` ('behave' for ``BEHAVEFrameDataset``, 'behave_extended' for ``BEHAVEExtendedDataset``)."""
+    ``FRAME_SOURCE.name`` ('behave' for ``BEHAVEFrameDataset``, 'behave_extended' for ``BEHAVEExtendedDataset``,
+    'intercap' for ``InterCapDataset``)."""
     from hoirecon.registry import DATASETS
     cls = DATASETS.get(dataset.get('type', 'BEHAVEFrameDataset')) if isinstance(dataset.get('type', ''), str) \
         else dataset['type']
@@ -64,8 +65,10 @@ def prepare_synthetic_data(data_root: str, synthetic: dict, layout: str = 'behav
         data_root: the dataset root.
         synthetic: keyword arguments of :func:`hoirecon.synthetic.generate_synthetic_behave` (``num_sequences``,
             ``frames_per_sequence``, ``seed``, ``image_size``, ...), or for ``layout='behave_extended'`` of
-            :func:`hoirecon.synthetic.generate_synthetic_sequences` (30 fps sequences).
-        layout: ``'behave'`` or ``'behave_extended'``, the layout the dataset reads (:func:`dataset_layout`).
+            :func:`hoirecon.synthetic.generate_synthetic_sequences` (30 fps sequences), for ``layout='intercap'``
+            of :func:`hoirecon.synthetic.generate_synthetic_intercap`.
+        layout: ``'behave'``, ``'behave_extended'`` or ``'intercap'``, the layout the dataset reads
+            (:func:`dataset_layout`).
 
     Returns:
         The absolute ``data_root``.
@@ -74,12 +77,14 @@ def prepare_synthetic_data(data_root: str, synthetic: dict, layout: str = 'behav
     with file_lock(data_root + '.lock'):
         state = synthetic_state(data_root)
         if state in ('missing', 'incomplete'):
-            from hoirecon.synthetic import generate_synthetic_behave, generate_synthetic_sequences
+            from hoirecon.synthetic import (generate_synthetic_behave, generate_synthetic_intercap,
+                                            generate_synthetic_sequences)
             what = 'holds an incomplete synthetic dataset' if state == 'incomplete' else 'does not exist'
             generate, world = {
                 'behave': (generate_synthetic_behave, 'the synthetic BEHAVE twin'),
                 'behave_extended': (generate_synthetic_sequences,
                                     'synthetic 30 fps sequences (BEHAVE-extended layout)'),
+                'intercap': (generate_synthetic_intercap, 'synthetic 30 fps sequences (InterCap layout)'),
             }[layout]
             print_log(f'{data_root} {what}: generating {world} there with {dict(synthetic)}.', logger='current')
             generate(data_root, **synthetic)

@@ -1,4 +1,5 @@
-"""Fit the offset PCA of a BEHAVE or BEHAVE-extended dataset (the data side of ``tools/fit_relation_pca.py``)."""
+"""Fit the offset PCA of a BEHAVE, BEHAVE-extended or InterCap dataset (the data side of
+``tools/fit_relation_pca.py``)."""
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -37,19 +38,24 @@ def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict, betas:
             shape refitted to the male model, :func:`hoirecon.datasets.annotations.fit_male_betas`, the annotation
             cache's ``betas_male``) or ``'raw'`` (the subject's own betas used on the male body).
         fit_cfg: overrides of the male-betas fit settings (:data:`hoirecon.datasets.annotations.DEFAULT_FIT_CFG`).
-        layout: the dataset's on-disk layout, ``'behave'`` (1 fps frames) or ``'behave_extended'`` (30 fps fits)
-            (:mod:`hoirecon.datasets.frame_sources`).
+        layout: the dataset's on-disk layout, ``'behave'`` (1 fps frames), ``'behave_extended'`` (30 fps fits) or
+            ``'intercap'`` (SMPL-X fits; the predicted body is then the neutral SMPL-X and 'refitted_male' means
+            the betas refitted to it) (:mod:`hoirecon.datasets.frame_sources`).
     """
     if betas not in FIT_BETAS:
         raise ValueError(f'read_relative_poses: betas must be one of {FIT_BETAS}, got {betas!r}.')
     source = frame_source(layout, data_root)
+    if hasattr(source, 'bind_body_model'):  # InterCap reads the hand PCA basis from the body model's files
+        source.bind_body_model(body_model_cfg)
+    # the predicted body's gender: male SMPL-H (BEHAVE), neutral SMPL-X (InterCap)
+    training_gender = annotations.TRAINING_BODY_MODELS.get(body_model_cfg.get('type'), 'male')
     names = source.split_sequences(split)
     sequences = [source.read_sequence(name, kinects=())
                  for name in tqdm(names, desc=f'reading {split} fits', unit='sequence')]
     sequences = [seq for seq in sequences if seq.frames]
     male_betas = {}
-    if betas == 'refitted_male' and any(seq.gender != 'male' for seq in sequences):
-        models = annotations.BodyModelSet(dict(body_model_cfg, gender='male'))
+    if betas == 'refitted_male' and any(seq.gender != training_gender for seq in sequences):
+        models = annotations.BodyModelSet(dict(body_model_cfg, gender=training_gender))
         male_betas, _ = annotations.fit_male_betas(models, sequences,
                                                    dict(annotations.DEFAULT_FIT_CFG, **(fit_cfg or {})))
     root_models = {}
@@ -66,7 +72,7 @@ def read_relative_poses(data_root: str, split: str, body_model_cfg: Dict, betas:
             torch.as_tensor(seq.object_trans, dtype=torch.float64))
         body_pose = axis_angle_to_matrix(pose[:, BODY_POSE_SLICE].reshape(len(seq.frames), -1, 3))
         shape = seq.betas
-        if male_betas and seq.gender != 'male':
+        if male_betas and seq.gender != training_gender:
             shape = np.stack([male_betas[(seq.gender, b.tobytes())] for b in seq.betas.astype(np.float32)])
         samples += [
             dict(object_name=seq.object_name, rel_R=r.numpy(), rel_t=t.numpy(), betas=np.asarray(b, np.float64),
@@ -102,17 +108,19 @@ def fit_relation_pca(data_root: str,
         body_model: BODY_MODELS config of the predicted body (its ``gender`` poses the human anchors; the HOI frame
             of each sequence uses a body of the sequence's own gender).
         split: split of ``split.json`` to read.
-        template_dir: object templates; default ``<data_root>/objects`` if it exists, else procedural templates.
+        template_dir: object templates; default ``<data_root>/objects`` (InterCap: ``<data_root>/objs``) if it
+            exists, else procedural templates.
         betas: ``'refitted_male'`` (StackFLOW) or ``'raw'``: see :func:`read_relative_poses`.
-        layout: ``'behave'`` or ``'behave_extended'``: see :func:`read_relative_poses`.
+        layout: ``'behave'``, ``'behave_extended'`` or ``'intercap'``: see :func:`read_relative_poses`.
         **fit_kwargs: :func:`hoirecon.models.relation_encoders.fit_offset_pca` options (``pca_dim``, ...).
 
     Returns:
         The written path.
     """
-    if template_dir is None and osp.isdir(osp.join(data_root, 'objects')):
-        template_dir = osp.join(data_root, 'objects')
-    library = ObjectLibrary('behave', template_dir)
+    dataset, folder = ('intercap', 'objs') if layout == 'intercap' else ('behave', 'objects')
+    if template_dir is None and osp.isdir(osp.join(data_root, folder)):
+        template_dir = osp.join(data_root, folder)
+    library = ObjectLibrary(dataset, template_dir)
     root_model_cfg = {key: value for key, value in body_model.items() if key != 'gender'}
     samples = read_relative_poses(data_root, split, root_model_cfg, betas=betas, layout=layout)
     if not samples:
