@@ -198,3 +198,25 @@ def test_behave_extended_config_has_the_paper_schedule_refiners_and_protocol():
     assert (sequence.type, sequence.steps_per_stage, sequence.lr, sequence.smooth_weight) == \
         ('SequenceSmoothingRefiner', 100, 2e-3, 100.0)
     assert sequence.reference_width == frame.reference_width == 2048 and cfg.test_cfg.type == 'SequenceTestLoop'
+
+
+def test_intercap_config_has_the_paper_schedule_refiners_and_protocol():
+    from hoirecon.apis import configure_refinement
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stackflow_intercap.py'))
+    assert cfg.train_cfg.max_epochs == 40
+    rates = _learning_rates(cfg, 40)
+    assert rates[29] == pytest.approx(1e-4) and rates[30] == pytest.approx(1e-5)
+    assert cfg.custom_hooks == [dict(type='LossWarmupHook', begin_epochs=dict(translation=10))]
+    assert cfg.body_model.type == 'SMPLX' and cfg.body_model.gender == 'neutral'
+    assert cfg.num_objects == cfg.model.head.num_objects == 10
+    assert cfg.relation_pca_fit.anchor_radius == 0.01
+    assert cfg.test_dataloader.dataset.type == 'InterCapDataset' and cfg.test_dataloader.dataset.kinects == (1, )
+    assert [(m.window, m.window_mode) for m in cfg.test_evaluator] == [(1, 'sliding'), (10, 'sliding')]
+    assert cfg.test_evaluator[0].object_library.dataset == 'intercap'
+    assert configure_refinement(cfg, refine=True)
+    frame, sequence = cfg.model.refiner, cfg.model.sequence_refiner
+    assert (frame.num_stages, frame.steps_per_stage, frame.lr) == (2, 300, 5e-2)
+    assert frame.loss_weights.person_keypoints == 1.0
+    assert (sequence.type, sequence.steps_per_stage, sequence.lr, sequence.smooth_weight) == \
+        ('SequenceSmoothingRefiner', 200, 5e-3, 100.0)
+    assert sequence.reference_width == frame.reference_width == 1920 and cfg.test_cfg.type == 'SequenceTestLoop'
