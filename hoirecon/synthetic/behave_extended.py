@@ -24,7 +24,6 @@ OpenPose detections that StackFLOW's post-optimisation reads.
 Each frame's three folders are written into temporary folders renamed into place, and the fits before any frame,
 so an interrupted run resumes (``synthetic_manifest.json`` holds the parameters, as for the 1 fps world).
 """
-import multiprocessing as mp
 import os
 import os.path as osp
 import time
@@ -43,7 +42,7 @@ from .annotations import noisy_body25, object_coordinates, sample_correspondence
 from .cameras import NUM_KINECTS
 from .frames import FrameMaker
 from .generate import (GENERATOR_VERSION, STREAM_SEQUENCE, SUBJECT_GENDERS, SequenceSpec, _check_manifest,
-                       _link_or_copy, _write_manifest, limit_worker_threads, load_objects, plan_sequences, stream,
+                       _link_or_copy, _write_manifest, load_objects, plan_sequences, run_frame_tasks, stream,
                        write_body_models, write_calibration, write_objects)
 from .render import ColoredMesh, View
 from .scene import ACTIONS, allowed_actions
@@ -200,21 +199,6 @@ class SequenceFrameMaker(FrameMaker):
                     _link_or_copy(osp.join(image_dir, f'k{k}.color.jpg'), osp.join(tmp, f'k{k}.color.jpg'))
 
 
-_MAKER = None
-
-
-def _worker_init(params: dict):
-    """Pool initializer: single-threaded (:func:`~hoirecon.synthetic.generate.limit_worker_threads`), one frame maker
-    (and EGL renderer) per process."""
-    limit_worker_threads()
-    global _MAKER
-    _MAKER = SequenceFrameMaker(params)
-
-
-def _worker_run(task: tuple) -> int:
-    return _MAKER.make_frames(task)
-
-
 def generate_synthetic_sequences(out_dir: str,
                                  num_sequences: int = 6,
                                  frames_per_sequence: int = 150,
@@ -323,23 +307,7 @@ def generate_synthetic_sequences(out_dir: str,
         torch.set_num_threads(threads)
 
     bar = tqdm(total=total, initial=done, desc='synthetic BEHAVE-extended frames', unit='frame', disable=not progress)
-    generated = 0
-    if workers <= 1 or len(tasks) <= 1:
-        torch.set_num_threads(1)
-        maker = SequenceFrameMaker(worker_params)
-        try:
-            for task in tasks:
-                generated += maker.make_frames(task)
-                bar.update(len(task[3]))
-        finally:
-            maker.close()
-            torch.set_num_threads(threads)
-    else:
-        with mp.get_context('spawn').Pool(min(workers, len(tasks)), initializer=_worker_init,
-                                          initargs=(worker_params, )) as pool:
-            for made in pool.imap_unordered(_worker_run, tasks):
-                generated += made
-                bar.update(made)
+    generated = run_frame_tasks(SequenceFrameMaker, worker_params, tasks, workers, bar)
     bar.close()
 
     folders = {split: [p['folder'] for plan in plans if plan['split'] == split for p in plan['parts']]

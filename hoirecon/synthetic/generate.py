@@ -254,6 +254,57 @@ def limit_worker_threads() -> None:
     limit_loader_worker_threads()
 
 
+_TASK_MAKER = None
+
+
+def _task_worker_init(maker_class: type, params: dict):
+    """Pool initializer of :func:`run_frame_tasks`: one thread, one frame maker (and EGL renderer) per process."""
+    limit_worker_threads()
+    global _TASK_MAKER
+    _TASK_MAKER = maker_class(params)
+
+
+def _task_worker_run(task: tuple) -> int:
+    return _TASK_MAKER.make_frames(task)
+
+
+def run_frame_tasks(maker_class: type, params: dict, tasks: list, workers: int, bar) -> int:
+    """Render and write frame tasks of the sequence generators, in this process or in a pool of processes.
+
+    Args:
+        maker_class: a frame maker class (``SequenceFrameMaker``, ``InterCapFrameMaker``): built from ``params``,
+            ``make_frames(task)`` writes a task's frames and returns their number, ``close()`` frees its renderer.
+        params: the generator's parameters plus ``out_dir``.
+        tasks: tasks whose item 3 is the list of frames (the progress unit).
+        workers: processes; with <= 1 (or one task) the frames are made here, torch on one thread (float results
+            must not depend on the thread count), else a 'spawn' pool of ``min(workers, len(tasks))`` processes.
+        bar: tqdm progress bar advanced by frames.
+
+    Returns:
+        The number of frames written.
+    """
+    import torch
+    generated = 0
+    if workers <= 1 or len(tasks) <= 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        maker = maker_class(params)
+        try:
+            for task in tasks:
+                generated += maker.make_frames(task)
+                bar.update(len(task[3]))
+        finally:
+            maker.close()
+            torch.set_num_threads(threads)
+        return generated
+    with mp.get_context('spawn').Pool(min(workers, len(tasks)), initializer=_task_worker_init,
+                                      initargs=(maker_class, params)) as pool:
+        for made in pool.imap_unordered(_task_worker_run, tasks):
+            generated += made
+            bar.update(made)
+    return generated
+
+
 def _worker_init(params: dict):
     """Pool initializer: one thread per process (torch and Mesa's llvmpipe) and one EGL renderer per process."""
     limit_worker_threads()

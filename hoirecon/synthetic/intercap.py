@@ -27,7 +27,6 @@ There are no per-frame folders in this layout: every file is written to a tempor
 (:func:`~hoirecon.synthetic.writer.atomic_file`), and a frame counts as done when all of its files exist, so an
 interrupted run resumes.
 """
-import multiprocessing as mp
 import os
 import os.path as osp
 import time
@@ -53,7 +52,7 @@ from .appearance import Lighting, clothing_colors, floor_mesh, object_colors, ra
 from .cameras import CameraRig, look_at_rotation
 from .frames import FrameMaker, SequenceContext, joint_labels
 from .generate import (GENERATOR_VERSION, SequenceSpec, _check_manifest, _link_or_copy, _write_manifest,
-                       limit_worker_threads, stream, write_body_models)
+                       run_frame_tasks, stream, write_body_models)
 from .render import ColoredMesh, HOIRenderer, View
 from .scene import ACTIONS, BodyGeometry, ObjectGeometry, allowed_actions, plan_motion
 from .sequences import KEY_SPACING, SequenceMotion, sequence_motion
@@ -440,20 +439,6 @@ class InterCapFrameMaker(FrameMaker):
                 write_image(tmp, render.color)
 
 
-_MAKER = None
-
-
-def _worker_init(params: dict):
-    """Pool initializer: single-threaded, one frame maker (and EGL renderer) per process."""
-    limit_worker_threads()
-    global _MAKER
-    _MAKER = InterCapFrameMaker(params)
-
-
-def _worker_run(task: tuple) -> int:
-    return _MAKER.make_frames(task)
-
-
 def _sequence_folders(out_dir: str, name: str, cameras: tuple) -> list:
     """Folders where a sequence's files (and an interrupted run's temporaries) lie."""
     folders = [osp.join(io.sequence_dir(out_dir, name, fits=True), 'Mesh')]
@@ -566,23 +551,7 @@ def generate_synthetic_intercap(out_dir: str,
         torch.set_num_threads(threads)
 
     bar = tqdm(total=total, initial=done, desc='synthetic InterCap frames', unit='frame', disable=not progress)
-    generated = 0
-    if workers <= 1 or len(tasks) <= 1:
-        torch.set_num_threads(1)
-        maker = InterCapFrameMaker(worker_params)
-        try:
-            for task in tasks:
-                generated += maker.make_frames(task)
-                bar.update(len(task[3]))
-        finally:
-            maker.close()
-            torch.set_num_threads(threads)
-    else:
-        with mp.get_context('spawn').Pool(min(workers, len(tasks)), initializer=_worker_init,
-                                          initargs=(worker_params, )) as pool:
-            for made in pool.imap_unordered(_worker_run, tasks):
-                generated += made
-                bar.update(made)
+    generated = run_frame_tasks(InterCapFrameMaker, worker_params, tasks, workers, bar)
     bar.close()
 
     split = {key: sorted(plan['name'] for plan in plans if plan['split'] == key) for key in ('train', 'test')}
