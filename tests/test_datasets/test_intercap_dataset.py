@@ -168,3 +168,19 @@ def test_the_hand_pca_becomes_axis_angle_with_the_model_files_mean(intercap_root
     np.testing.assert_allclose(with_mean.pose[:, 120:] - seq.pose[:, 120:], np.broadcast_to(-mean, (8, 45)),
                                atol=1e-12)
     np.testing.assert_allclose(flat.pose, seq.pose, atol=1e-12)
+
+
+def test_gendered_fits_get_neutral_betas_with_the_root_joint_kept(intercap_root, tmp_path):
+    # the real release's fits are gendered: forced here on the synthetic tree (fit_gender), the female SMPL-X shape
+    # is refitted to the neutral training model, whose root joint stays at the fit's (hoi_t)
+    source = InterCapFrameSource(intercap_root, fit_gender='female')
+    build_annotations(intercap_root, 'test', kinects=(1, ), annotation_dir=str(tmp_path), progress=False,
+                      source=source, workers=1)
+    arrays, params = load_annotations(str(tmp_path), 'test', 'intercap')
+    assert [shape['gender'] for shape in params['betas_fit']['shapes']] == ['female']
+    assert sorted(params['body_model_files']) == ['female', 'neutral'] and set(arrays['gender']) == {'female'}
+    assert not np.allclose(arrays['betas_male'], arrays['betas'])
+    neutral = SMPLX(model_path='surrogate', gender='neutral', dtype=torch.float64)
+    with torch.no_grad():
+        root = neutral.rest_root_joint(torch.as_tensor(arrays['betas_male']).double()).numpy()
+    np.testing.assert_allclose(arrays['transl_male'] + root, arrays['hoi_t'], atol=1e-5)
