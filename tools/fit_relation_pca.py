@@ -36,9 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--betas', default='refitted_male', choices=['refitted_male', 'raw'],
                         help="betas that pose the human anchors: 'refitted_male' (StackFLOW, as training encodes: a "
                         "female subject's shape refitted to the male body) or 'raw' (the subject's own betas)")
-    parser.add_argument('--layout', default='behave', choices=['behave', 'behave_extended'],
+    parser.add_argument('--layout', default='behave', choices=['behave', 'behave_extended', 'intercap'],
                         help="behave: the 1 fps frames' fits (sequences/); behave_extended: the 30 fps fits "
-                        '(behave-30fps-params-v1/)')
+                        '(behave-30fps-params-v1/); intercap: InterCap (give --body-model-type SMPLX --gender '
+                        'neutral --anchor-radius 0.01 as StackFLOW)')
     args = parser.parse_args(argv)
     if not args.out.endswith('.npz'):
         parser.error(f'--out must end in .npz, got {args.out}')

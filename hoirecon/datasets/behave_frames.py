@@ -46,7 +46,8 @@ def synthetic_state(data_root: str) -> str:
 
 
 #: Generation tool of each layout's synthetic world.
-GENERATION_TOOLS = {'behave': 'tools/make_synthetic_dataset.py', 'behave_extended': 'tools/make_synthetic_sequences.py'}
+GENERATION_TOOLS = {'behave': 'tools/make_synthetic_dataset.py', 'behave_extended': 'tools/make_synthetic_sequences.py',
+                    'intercap': 'tools/make_synthetic_sequences.py --layout intercap'}
 _TOOL_OPTIONS.update(kinects='--kinects', key_spacing='--key-spacing')
 
 

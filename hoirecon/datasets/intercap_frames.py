@@ -43,7 +43,7 @@ from hoirecon.registry import DATASETS
 from . import intercap_io as io
 from .annotations import (BEHAVEFrameSource, KinectCalibration, SequenceFits, _relative, mask_box, union_box,
                           upsample_half_mask)
-from .behave_frames import GENERATION_TOOLS, SYNTHETIC_MANIFEST, BEHAVEFrameDataset
+from .behave_frames import SYNTHETIC_MANIFEST, BEHAVEFrameDataset
 from .behave_io import load_body_keypoints, load_mask
 
 #: StackFLOW's InterCap training body model: the neutral SMPL-X.
@@ -55,8 +55,6 @@ SUBJECT_GENDER = {'01': 'male', '02': 'male', '03': 'female', '04': 'male', '05'
 #: StackFLOW's split file at the data root (it takes precedence over :func:`intercap_io.split_sequences`).
 SPLIT_FILE = 'intercap_split.json'
 CAMERAS = tuple(range(1, io.NUM_CAMERAS + 1))
-# the synthetic InterCap set is written by tools/make_synthetic_sequences.py --layout intercap
-GENERATION_TOOLS.setdefault('intercap', 'tools/make_synthetic_sequences.py --layout intercap')
 
 
 def frame_name(index: int) -> str:

@@ -184,3 +184,20 @@ def test_gendered_fits_get_neutral_betas_with_the_root_joint_kept(intercap_root,
     with torch.no_grad():
         root = neutral.rest_root_joint(torch.as_tensor(arrays['betas_male']).double()).numpy()
     np.testing.assert_allclose(arrays['transl_male'] + root, arrays['hoi_t'], atol=1e-5)
+
+
+def test_the_converter_builds_the_intercap_cache_with_its_cameras_and_body_model(intercap_root, tmp_path):
+    import importlib.util
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location('hoirecon_tool_convert',
+                                                  osp.join(repo, 'tools', 'dataset_converters', 'behave.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    paths = tool.main(['--data-root', intercap_root, '--layout', 'intercap', '--split', 'test', '--out',
+                       str(tmp_path), '--body-model-path', 'surrogate'])
+    assert osp.basename(paths[0]) == 'intercap_test.npz'
+    arrays, params = load_annotations(str(tmp_path), 'test', 'intercap')
+    assert params['body_model']['type'] == 'SMPLX' and params['body_model']['gender'] == 'neutral'
+    assert set(arrays['kinect'].tolist()) == {1, 2}  # the default 1-6, of which the tree has cameras 1 and 2
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--data-root', intercap_root, '--layout', 'intercap', '--kinects', '0'])
