@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command, in an environment with the runtime requirements only (`pip install torch==2.13.0 -e .`,
 # no test extra), on a tiny synthetic world: generation -> annotation cache -> offset PCA -> one training epoch ->
-# the test table, then the demo on a generated test image and --help of every documented tool (their imports).
+# the test table, then the demo on a generated test image, the sequence path (tiny 30 fps set: test --refine with
+# smoothing, the video demo) and --help of every documented tool (their imports).
 # A module that only the tests' requirements bring in (rtree, say) fails here, as it would for a new user.
 # (two objects, so that every test object has training samples for the offset PCA)
 # Usage: bash .ci/runtime_only.sh [VENV_DIR]   (run from anywhere; about 3 min on 2 cores)
@@ -65,10 +66,29 @@ python tools/demo.py "$S/k1.color.jpg" --config configs/stackflow_synthetic.py -
   --cfg-options "${OPTIONS[@]}" refiner.steps_per_stage=5
 test -f "$TMP/demo/summary.png" && test -f "$TMP/demo/scene.glb"
 
+echo "== sequences: tiny synthetic 30 fps set, tools/test.py --refine with smoothing, tools/demo_video.py --smooth"
+SEQ="$TMP/behave_extended_synthetic"
+python tools/make_synthetic_sequences.py --out "$SEQ" --num-sequences 2 --frames-per-sequence 8 --image-size 256 192 \
+  --kinects 0 --objects stool boxmedium --no-split-pair --test-fraction 0.5 --workers 1 > /dev/null
+SEQ_OPTIONS=(model.relation_encoder.pca_file="$WORLD/relation_pca.npz" test_dataloader.dataset.data_root="$SEQ"
+             test_dataloader.batch_size=4 refiner.steps_per_stage=5 sequence_refiner.steps_per_stage=5
+             sequence_refiner.show_progress=False
+             test_evaluator.0.object_library.template_dir="$SEQ/objects" test_evaluator.0.num_samples=2000
+             test_evaluator.1.object_library.template_dir="$SEQ/objects" test_evaluator.1.num_samples=2000)
+python tools/test.py configs/stackflow_synthetic_sequences.py "$WORK/epoch_1.pth" --work-dir "$WORK/seq" --refine \
+  --cfg-options "${SEQ_OPTIONS[@]}" | tee "$TMP/seq.log"
+grep -q 'hoi_seq_w10_frame/object_hoi' "$TMP/seq.log"
+SEQ_NAME=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['test'][0])" "$SEQ/split.json")
+python tools/demo_video.py --sequence-root "$SEQ" --sequence "$SEQ_NAME" --kinect 0 \
+  --config configs/stackflow_synthetic_sequences.py --checkpoint "$WORK/epoch_1.pth" --smooth --out "$TMP/video" \
+  --cfg-options "${SEQ_OPTIONS[@]}"
+test -f "$TMP/video/parameters.json" && { test -f "$TMP/video/video.mp4" || test -f "$TMP/video/video.gif"; }
+
 echo "== --help of the documented tools"
 for tool in train test demo evaluate_meshes make_synthetic_dataset fit_relation_pca make_surrogate_body \
             analysis/benchmark_model analysis/profile_training analysis/compare_results misc/list_components \
-            misc/print_config make_synthetic_sequences; do
+            misc/print_config make_synthetic_sequences demo_video dataset_converters/behave \
+            analysis/benchmark_sequence_refiner analysis/benchmark_refiner; do
   python "tools/$tool.py" --help > /dev/null
 done
 deactivate
