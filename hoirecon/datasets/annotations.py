@@ -28,7 +28,7 @@ from mmengine.logging import print_log
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
-from hoirecon.evaluation.functional.visibility import object_visibility_ratio
+from hoirecon.evaluation.functional.visibility import object_visibility_ratio, object_visibility_ratio_from_person
 from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
@@ -226,6 +226,61 @@ def read_image_record(data_root: str, sequence: str, frame: str, kinect: int, si
         'object_box': object_box,
         'hoi_box': union_box(person_box, object_box),
         'visibility': visibility,
+        'person_kpts': person_kpts,
+    }
+
+
+def video_image_record(root: str, img_path: str, person_path: str, full_mask_path: str, keypoints_path: str,
+                       corr_path: str, size: Tuple[int, int], where: str) -> Optional[dict]:
+    """The record of one video frame of StackFLOW's sequence layouts (BEHAVE-extended, InterCap), as
+    :func:`read_image_record` gives it for BEHAVE frames.
+
+    The full object mask is StackFLOW's half-resolution ``mask_full`` render; visibility is
+    ``1 - |full AND person| / |full|`` with masks binarised ``> 0``
+    (:func:`~hoirecon.evaluation.functional.visibility.object_visibility_ratio_from_person`): an empty full mask gives
+    NaN, a missing one counts as visible (1.0). Without a (non-empty) full mask ``object_box`` is None, for the builder
+    to take the projected fit's box. Keypoints and correspondences are optional.
+
+    Args:
+        root: dataset root (paths in the record are relative to it).
+        img_path, person_path, full_mask_path, keypoints_path, corr_path: the frame's files (absolute).
+        size: (width, height) of the camera's images.
+        where: the dataset and its layout hint, for the error of a missing person mask.
+
+    Returns:
+        The record, or None when the frame's image is missing (a video frame that was not extracted).
+    """
+    if not osp.isfile(img_path):
+        return None
+    if not osp.isfile(person_path):
+        raise FileNotFoundError(f'person mask not found: {person_path} (the frame {img_path} exists; StackFLOW makes '
+                                f'these masks with PointRend). {where}')
+    person = load_mask(person_path, size)
+    if osp.isfile(full_mask_path):
+        half = load_mask(full_mask_path, (size[0] // 2, size[1] // 2))
+        visibility = object_visibility_ratio_from_person(half, person, full_scale=2)
+        object_box = mask_box(upsample_half_mask(half, size))
+        if not object_box.any():
+            object_box = None  # empty render: the box of the projected fit
+    else:
+        full_mask_path, visibility, object_box = '', 1.0, None
+    if osp.isfile(keypoints_path):
+        person_kpts = load_body_keypoints(keypoints_path)
+    else:
+        keypoints_path, person_kpts = '', np.zeros((25, 3), np.float32)
+    person_box = mask_box(person)
+    return {
+        'img_path': _relative(img_path, root),
+        'person_mask_path': _relative(person_path, root),
+        'object_mask_path': '',  # no occlusion-aware object render in these layouts
+        'object_full_mask_path': _relative(full_mask_path, root),
+        'object_full_mask_scale': 2 if full_mask_path else 1,
+        'keypoints_path': _relative(keypoints_path, root),
+        'corr_path': _relative(corr_path if osp.isfile(corr_path) else '', root),
+        'person_box': person_box,
+        'object_box': object_box,
+        'hoi_box': union_box(person_box, object_box) if object_box is not None else person_box,
+        'visibility': np.float32(visibility),
         'person_kpts': person_kpts,
     }
 

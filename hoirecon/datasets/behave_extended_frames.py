@@ -18,13 +18,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from hoirecon.evaluation.functional.visibility import object_visibility_ratio_from_person
 from hoirecon.registry import DATASETS
 from . import behave_extended_io as ext
-from .annotations import (BEHAVEFrameSource, SequenceFits, _relative, mask_box, read_sequence_calibration, union_box,
-                          upsample_half_mask)
+from .annotations import BEHAVEFrameSource, SequenceFits, read_sequence_calibration, video_image_record
 from .behave_frames import BEHAVEFrameDataset
-from .behave_io import BehaveFormatError, load_body_keypoints, load_mask
+from .behave_io import BehaveFormatError
 
 #: Frame rate of the BEHAVE videos that the 30 fps fits register (BEHAVE's video2images: fps 30 from 3.0 s).
 VIDEO_FPS = 30
@@ -85,45 +83,12 @@ class BEHAVEExtendedFrameSource(BEHAVEFrameSource):
     def read_image(self, sequence: str, frame: str, kinect: int, size: Tuple[int, int]) -> Optional[dict]:
         """Paths, boxes, visibility and keypoints of one frame; None when its video frame was not extracted."""
         root = self.data_root
-        img_path = ext.image_path(root, sequence, frame, kinect)
-        if not osp.isfile(img_path):
-            return None
-        person_path = ext.person_mask_path(root, sequence, frame, kinect)
-        if not osp.isfile(person_path):
-            raise FileNotFoundError(f'BEHAVE-extended person mask not found: {person_path} (the frame '
-                                    f'{img_path} exists; StackFLOW makes these masks with PointRend). '
-                                    f'{ext.LAYOUT_HINT}')
-        person = load_mask(person_path, size)
-        full_path = ext.object_mask_path(root, sequence, frame, kinect)
-        if osp.isfile(full_path):
-            half = load_mask(full_path, (size[0] // 2, size[1] // 2))
-            visibility = object_visibility_ratio_from_person(half, person, full_scale=2)
-            object_box = mask_box(upsample_half_mask(half, size))
-            if not object_box.any():
-                object_box = None  # empty render: the box of the projected fit
-        else:
-            full_path, visibility, object_box = '', 1.0, None
-        kpts_path = keypoints_path(root, sequence, frame, kinect)
-        if osp.isfile(kpts_path):
-            person_kpts = load_body_keypoints(kpts_path)
-        else:
-            kpts_path, person_kpts = '', np.zeros((25, 3), np.float32)
-        corr_path = ext.correspondences_path(root, sequence, frame, kinect)
-        person_box = mask_box(person)
-        return {
-            'img_path': _relative(img_path, root),
-            'person_mask_path': _relative(person_path, root),
-            'object_mask_path': '',  # BEHAVE-extended has no occlusion-aware object render
-            'object_full_mask_path': _relative(full_path, root),
-            'object_full_mask_scale': 2 if full_path else 1,
-            'keypoints_path': _relative(kpts_path, root),
-            'corr_path': _relative(corr_path if osp.isfile(corr_path) else '', root),
-            'person_box': person_box,
-            'object_box': object_box,
-            'hoi_box': union_box(person_box, object_box) if object_box is not None else person_box,
-            'visibility': np.float32(visibility),
-            'person_kpts': person_kpts,
-        }
+        return video_image_record(root, ext.image_path(root, sequence, frame, kinect),
+                                  ext.person_mask_path(root, sequence, frame, kinect),
+                                  ext.object_mask_path(root, sequence, frame, kinect),
+                                  keypoints_path(root, sequence, frame, kinect),
+                                  ext.correspondences_path(root, sequence, frame, kinect), size,
+                                  f'BEHAVE-extended. {ext.LAYOUT_HINT}')
 
     def image_id(self, sequence: str, frame: str, kinect: int) -> str:
         return ext.image_id(sequence, frame, kinect)

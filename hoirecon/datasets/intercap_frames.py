@@ -35,16 +35,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from hoirecon.evaluation.functional.visibility import object_visibility_ratio_from_person
 from hoirecon.models.body_models.model_files import load_model_data, resolve_model_file
 from hoirecon.objects import ObjectLibrary
 from hoirecon.objects.catalogue import INTERCAP_OBJECTS
 from hoirecon.registry import DATASETS
 from . import intercap_io as io
-from .annotations import (BEHAVEFrameSource, KinectCalibration, SequenceFits, _relative, mask_box, union_box,
-                          upsample_half_mask)
+from .annotations import BEHAVEFrameSource, KinectCalibration, SequenceFits, video_image_record
 from .behave_frames import SYNTHETIC_MANIFEST, BEHAVEFrameDataset
-from .behave_io import load_body_keypoints, load_mask
 
 #: StackFLOW's InterCap training body model: the neutral SMPL-X.
 INTERCAP_BODY_MODEL = dict(type='SMPLX', model_path='surrogate', gender='neutral')
@@ -184,44 +181,12 @@ class InterCapFrameSource(BEHAVEFrameSource):
     def read_image(self, sequence: str, frame: str, kinect: int, size: Tuple[int, int]) -> Optional[dict]:
         """Paths, boxes, visibility and keypoints of one image; None when the image does not exist."""
         root, index = self.data_root, int(frame)
-        img_path = io.image_path(root, sequence, kinect, index)
-        if not osp.isfile(img_path):
-            return None
-        person_path = io.person_mask_path(root, sequence, kinect, index)
-        if not osp.isfile(person_path):
-            raise FileNotFoundError(f'InterCap person mask not found: {person_path} (the image {img_path} exists; '
-                                    f'StackFLOW makes these masks with PointRend). {io.LAYOUT_HINT}')
-        person = load_mask(person_path, size)
-        full_path = io.object_mask_path(root, sequence, kinect, index)
-        if osp.isfile(full_path):
-            half = load_mask(full_path, (size[0] // 2, size[1] // 2))
-            visibility = object_visibility_ratio_from_person(half, person, full_scale=2)
-            object_box = mask_box(upsample_half_mask(half, size))
-            if not object_box.any():
-                object_box = None  # empty render: the box of the projected fit
-        else:
-            full_path, visibility, object_box = '', 1.0, None
-        kpts_path = io.openpose_path(root, sequence, kinect, index)
-        if osp.isfile(kpts_path):
-            person_kpts = load_body_keypoints(kpts_path)
-        else:
-            kpts_path, person_kpts = '', np.zeros((25, 3), np.float32)
-        corr_path = io.object_coor_path(root, sequence, kinect, index)
-        person_box = mask_box(person)
-        return {
-            'img_path': _relative(img_path, root),
-            'person_mask_path': _relative(person_path, root),
-            'object_mask_path': '',  # InterCap has no occlusion-aware object render
-            'object_full_mask_path': _relative(full_path, root),
-            'object_full_mask_scale': 2 if full_path else 1,
-            'keypoints_path': _relative(kpts_path, root),
-            'corr_path': _relative(corr_path if osp.isfile(corr_path) else '', root),
-            'person_box': person_box,
-            'object_box': object_box,
-            'hoi_box': union_box(person_box, object_box) if object_box is not None else person_box,
-            'visibility': np.float32(visibility),
-            'person_kpts': person_kpts,
-        }
+        return video_image_record(root, io.image_path(root, sequence, kinect, index),
+                                  io.person_mask_path(root, sequence, kinect, index),
+                                  io.object_mask_path(root, sequence, kinect, index),
+                                  io.openpose_path(root, sequence, kinect, index),
+                                  io.object_coor_path(root, sequence, kinect, index), size,
+                                  f'InterCap. {io.LAYOUT_HINT}')
 
     def image_id(self, sequence: str, frame: str, kinect: int) -> str:
         return io.image_id(sequence, kinect, int(frame))
