@@ -24,7 +24,6 @@ OpenPose detections that StackFLOW's post-optimisation reads.
 Each frame's three folders are written into temporary folders renamed into place, and the fits before any frame,
 so an interrupted run resumes (``synthetic_manifest.json`` holds the parameters, as for the 1 fps world).
 """
-import os
 import os.path as osp
 import time
 from dataclasses import asdict, dataclass, replace
@@ -41,9 +40,9 @@ from hoirecon.objects.catalogue import BEHAVE_OBJECTS
 from .annotations import noisy_body25, object_coordinates, sample_correspondences
 from .cameras import NUM_KINECTS
 from .frames import FrameMaker
-from .generate import (GENERATOR_VERSION, STREAM_SEQUENCE, SUBJECT_GENDERS, SequenceSpec, _check_manifest,
-                       _link_or_copy, _write_manifest, load_objects, plan_sequences, run_frame_tasks, stream,
-                       write_body_models, write_calibration, write_objects)
+from .generate import (GENERATOR_VERSION, STREAM_SEQUENCE, SUBJECT_GENDERS, SequenceSpec, _link_or_copy,
+                       _write_manifest, load_objects, plan_sequences, restrict_interactions, run_frame_tasks,
+                       start_generation, stream, write_body_models, write_calibration, write_objects)
 from .render import ColoredMesh, View
 from .scene import ACTIONS, allowed_actions
 from .sequences import KEY_SPACING, MotionMaker, SequenceMotion, posed_body_vertices
@@ -263,22 +262,14 @@ def generate_synthetic_sequences(out_dir: str,
         'key_spacing': int(key_spacing), 'body_model_root': None if body_model_root is None else
         osp.abspath(body_model_root), 'version': GENERATOR_VERSION,
     }
-    out_dir = osp.abspath(out_dir)
-    _check_manifest(out_dir, params)
-    os.makedirs(out_dir, exist_ok=True)
-    _write_manifest(out_dir, params, complete=False)
+    out_dir = start_generation(out_dir, params)
     write_body_models(out_dir, body_model_root)
     write_objects(out_dir)
     write_calibration(out_dir, seed, image_size)
     geometries = load_objects(out_dir, objects)
     pair = load_objects(out_dir, (PAIR_OBJECT, ))[PAIR_OBJECT] if split_pair else None
-    for name, geometry in list(geometries.items()) + ([(PAIR_OBJECT, pair)] if split_pair else []):
-        if actions is not None:
-            afforded = [a for a in allowed_actions(geometry) if a in actions]
-            if not afforded:
-                raise ValueError(f'object {name!r} affords none of the actions {list(actions)} (it affords '
-                                 f'{list(allowed_actions(geometry))}); drop it from objects or allow more actions.')
-            geometry.hints['interactions'] = tuple(afforded)
+    restrict_interactions(geometries, actions)
+    restrict_interactions({PAIR_OBJECT: pair} if split_pair else {}, actions)
     specs = plan_sequence_set(num_sequences, seed, geometries, test_fraction, pair)
     worker_params = dict(params, out_dir=out_dir)
 

@@ -212,6 +212,29 @@ def _check_manifest(out_dir: str, params: dict):
     return None
 
 
+def start_generation(out_dir: str, params: dict) -> str:
+    """The absolute ``out_dir``, made, with an incomplete manifest of ``params``; refuses a folder written with other
+    parameters or a non-empty folder without a manifest (:func:`_check_manifest`)."""
+    out_dir = osp.abspath(out_dir)
+    _check_manifest(out_dir, params)
+    os.makedirs(out_dir, exist_ok=True)
+    _write_manifest(out_dir, params, complete=False)
+    return out_dir
+
+
+def restrict_interactions(geometries: dict, actions) -> None:
+    """With ``actions`` (None: all), keep in each object's ``hints['interactions']`` only the actions it affords among
+    them; a ValueError names an object that affords none."""
+    if actions is None:
+        return
+    for name, geometry in geometries.items():
+        afforded = [a for a in allowed_actions(geometry) if a in actions]
+        if not afforded:
+            raise ValueError(f'object {name!r} affords none of the actions {list(actions)} (it affords '
+                             f'{list(allowed_actions(geometry))}); drop it from objects or allow more actions.')
+        geometry.hints['interactions'] = tuple(afforded)
+
+
 def _write_manifest(out_dir: str, params: dict, complete: bool, summary: dict = None):
     write_json(osp.join(out_dir, SYNTHETIC_MANIFEST), {'generator': 'hoirecon.synthetic', 'version': GENERATOR_VERSION,
                                                        'params': params, 'complete': complete,
@@ -376,22 +399,13 @@ def generate_synthetic_behave(out_dir: str,
         'body_model_root': None if body_model_root is None else osp.abspath(body_model_root),
         'version': GENERATOR_VERSION,
     }
-    out_dir = osp.abspath(out_dir)
-    _check_manifest(out_dir, params)
-    os.makedirs(out_dir, exist_ok=True)
-    _write_manifest(out_dir, params, complete=False)
+    out_dir = start_generation(out_dir, params)
 
     write_body_models(out_dir, body_model_root)
     write_objects(out_dir)
     write_calibration(out_dir, seed, image_size)
     geometries = load_objects(out_dir, objects)
-    if actions is not None:
-        for name, geometry in geometries.items():
-            afforded = [a for a in allowed_actions(geometry) if a in actions]
-            if not afforded:
-                raise ValueError(f'object {name!r} affords none of the actions {list(actions)} (it affords '
-                                 f'{list(allowed_actions(geometry))}); drop it from objects or allow more actions.')
-            geometry.hints['interactions'] = tuple(afforded)
+    restrict_interactions(geometries, actions)
     specs = plan_sequences(num_sequences, seed, geometries, test_fraction)
     for spec in specs:
         write_sequence_info(osp.join(out_dir, 'sequences', spec.name), spec.date, spec.obj_name, spec.gender)

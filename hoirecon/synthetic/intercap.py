@@ -51,8 +51,8 @@ from .annotations import noisy_body25, object_coordinates
 from .appearance import Lighting, clothing_colors, floor_mesh, object_colors, random_background, sample_lighting
 from .cameras import CameraRig, look_at_rotation
 from .frames import FrameMaker, SequenceContext, joint_labels
-from .generate import (GENERATOR_VERSION, SequenceSpec, _check_manifest, _link_or_copy, _write_manifest,
-                       run_frame_tasks, stream, write_body_models)
+from .generate import (GENERATOR_VERSION, SequenceSpec, _link_or_copy, _write_manifest, restrict_interactions,
+                       run_frame_tasks, start_generation, stream, write_body_models)
 from .render import ColoredMesh, HOIRenderer, View
 from .scene import ACTIONS, BodyGeometry, ObjectGeometry, allowed_actions, plan_motion
 from .sequences import KEY_SPACING, SequenceMotion, sequence_motion
@@ -505,10 +505,7 @@ def generate_synthetic_intercap(out_dir: str,
         'body_model_root': None if body_model_root is None else osp.abspath(body_model_root),
         'version': GENERATOR_VERSION,
     }
-    out_dir = osp.abspath(out_dir)
-    _check_manifest(out_dir, params)
-    os.makedirs(out_dir, exist_ok=True)
-    _write_manifest(out_dir, params, complete=False)
+    out_dir = start_generation(out_dir, params)
     write_smplx_models(out_dir, body_model_root)
     write_intercap_objects(out_dir)
     write_intercap_calibration(out_dir, seed, image_size)
@@ -520,13 +517,7 @@ def generate_synthetic_intercap(out_dir: str,
     torch.set_num_threads(1)  # float results must not depend on the thread count
     planner = InterCapFrameMaker(worker_params, render=False)
     geometries = {name: planner._object(name) for name in objects}
-    for name, geometry in geometries.items():
-        if actions is not None:
-            afforded = [a for a in allowed_actions(geometry) if a in actions]
-            if not afforded:
-                raise ValueError(f'object {name!r} affords none of the actions {list(actions)} (it affords '
-                                 f'{list(allowed_actions(geometry))}); drop it from objects or allow more actions.')
-            geometry.hints['interactions'] = tuple(afforded)
+    restrict_interactions(geometries, actions)
     specs = plan_intercap_sequences(num_sequences, seed, geometries, test_fraction)
     tasks, plans, total, done = [], [], 0, 0
     try:
