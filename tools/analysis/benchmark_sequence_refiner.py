@@ -24,7 +24,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 
 import hoirecon  # noqa: F401  # isort: skip
 import torch
@@ -36,7 +35,7 @@ from hoirecon.engine.threads import cpu_description
 from hoirecon.registry import MODELS, REFINERS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_refiner import make_problem  # noqa: E402
+from benchmark_refiner import make_problem, refine_timed  # noqa: E402
 
 #: What the sequence base sets; everything else comes from the config's per-frame refiner. ``object_init`` too: the
 #: sequence refiner starts from the per-frame post-optimised reconstruction (no second PnP start; the base's None).
@@ -61,19 +60,6 @@ def parse_args(argv=None):
     parser.add_argument('--skip-stackflow', action='store_true', help='time the sequence refiner only')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     return parser.parse_args(argv)
-
-
-def timed(refiner, model, problem, device: str) -> tuple:
-    """Wall-clock and process CPU seconds of one refinement of all frames (problem built inside, as ``predict``
-    does). On a shared machine the CPU seconds say what the wall clock would be with the cores to itself."""
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    refiner(model.refinement_problem(problem['feature'], problem['labels']), init=problem['init'],
-            observations=problem['observations'], camera=problem['camera'])
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def main(argv=None):
@@ -103,15 +89,16 @@ def main(argv=None):
     print(f'device {args.device}, torch threads {torch.get_num_threads()}, {args.frames} frames, {steps} steps, '
           f'{args.correspondences} correspondences per frame')
     # warm-up (allocations, lazy init)
-    timed(REFINERS.build(dict(sequence_cfg, num_stages=1, steps_per_stage=2)), model, problem, args.device)
-    seconds, cpu = timed(sequence, model, problem, args.device)
+    warm_up = REFINERS.build(dict(sequence_cfg, num_stages=1, steps_per_stage=2))
+    refine_timed(warm_up, model, problem, device=args.device)
+    seconds, cpu = refine_timed(sequence, model, problem, device=args.device)
     rate = args.frames / seconds
     threads = torch.get_num_threads()
     print(f'SequenceSmoothingRefiner: {seconds:.1f} s for {args.frames} frames = {rate:.2f} frames/s '
           f'({1000 * seconds / steps:.1f} ms per step); {cpu:.1f} CPU s = {args.frames * threads / cpu:.2f} '
           f'frames/s if its {threads} threads had free cores (frames x threads / CPU s, an estimate)')
     if not args.skip_stackflow:
-        reference, reference_cpu = timed(stackflow, model, problem, args.device)
+        reference, reference_cpu = refine_timed(stackflow, model, problem, device=args.device)
         print(f'StackFLOWRefiner (same frames, settings, steps): {reference:.1f} s = '
               f'{args.frames / reference:.2f} frames/s ({1000 * reference / steps:.1f} ms per step); '
               f'{reference_cpu:.1f} CPU s')
