@@ -77,12 +77,29 @@ class FrameMaker:
             self._objects.update(load_objects(self.out_dir, (name, )))
         return self._objects[name]
 
+    # ---- what a layout changes in a sequence's context (the InterCap maker overrides these)
+    def sequence_rng(self, spec: SequenceSpec) -> np.random.Generator:
+        """The random stream of a sequence's plan and appearance."""
+        return stream(self.params['seed'], STREAM_SEQUENCE, spec.index)
+
+    def sequence_body(self, spec: SequenceSpec) -> tuple:
+        """``(body model, betas (1, 10) tensor)`` that the motion is planned with."""
+        return self._model(spec.gender), torch.from_numpy(subject_betas(self.params['seed'], spec.subject))[None]
+
+    def sequence_rig(self, spec: SequenceSpec) -> CameraRig:
+        return camera_rig(self.params['seed'], spec.date)
+
+    def color_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Body-part label per vertex of the rendered body (for the clothing colours)."""
+        return labels
+
+    #: Cameras a sequence is rendered by (one background image each).
+    num_views = NUM_KINECTS
+
     def sequence_context(self, spec: SequenceSpec) -> SequenceContext:
         """Body, object, motion, cameras and appearance of a sequence (deterministic in the seed)."""
-        seed = self.params['seed']
-        rng = stream(seed, STREAM_SEQUENCE, spec.index)
-        model = self._model(spec.gender)
-        betas = torch.from_numpy(subject_betas(seed, spec.subject))[None]
+        rng = self.sequence_rng(spec)
+        model, betas = self.sequence_body(spec)
         with torch.no_grad():
             rest = model.forward_axis_angle(betas=betas)
             rest_root = model.rest_root_joint(betas)[0].double().numpy()
@@ -90,7 +107,7 @@ class FrameMaker:
         body = BodyGeometry.from_rest(rest.joints[0].double().numpy(), rest.vertices[0].double().numpy(), labels)
         obj = self._object(spec.obj_name)
         plan = plan_motion(rng, spec.action, obj)
-        rig = camera_rig(seed, spec.date)
+        rig = self.sequence_rig(spec)
         floor_vertices, floor_faces, floor_colors = floor_mesh(rng)
         scene_lighting = sample_lighting(rng)
         lighting = Lighting(direction=rig.scene_to_world[:3, :3] @ scene_lighting.direction,
@@ -99,9 +116,10 @@ class FrameMaker:
         width, height = self.params['image_size']
         return SequenceContext(
             spec=spec, model=model, labels=labels, betas=betas, rest_root=rest_root, body=body, obj=obj, plan=plan,
-            rig=rig, body_colors=clothing_colors(rng, labels), object_colors=object_colors(rng, len(obj.vertices)),
+            rig=rig, body_colors=clothing_colors(rng, self.color_labels(labels)),
+            object_colors=object_colors(rng, len(obj.vertices)),
             floor=ColoredMesh(_to_world(rig, floor_vertices), floor_faces, floor_colors), lighting=lighting,
-            backgrounds=[random_background(rng, width, height) for _ in range(NUM_KINECTS)])
+            backgrounds=[random_background(rng, width, height) for _ in range(self.num_views)])
 
     def make_sequence(self, spec: SequenceSpec) -> int:
         """Write the missing frames of a sequence; returns how many were written."""

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from hoirecon.datasets import intercap_io as io
 from hoirecon.datasets.behave_io import object_vertices
-from hoirecon.models.body_models import SMPLH, SMPLX
+from hoirecon.models.body_models import SMPLX
 from hoirecon.models.body_models.model_files import load_model_data, resolve_model_file
 from hoirecon.models.utils import axis_angle_to_matrix
 from hoirecon.objects import ObjectLibrary, write_template_folder
@@ -48,13 +48,12 @@ from hoirecon.objects.hints import grasp_points
 from hoirecon.objects.io import find_template_file
 from hoirecon.utils.offscreen import Intrinsics
 from .annotations import noisy_body25, object_coordinates
-from .appearance import Lighting, clothing_colors, floor_mesh, object_colors, random_background, sample_lighting
 from .cameras import CameraRig, look_at_rotation
 from .frames import FrameMaker, SequenceContext, joint_labels
 from .generate import (GENERATOR_VERSION, SequenceSpec, _link_or_copy, _write_manifest, restrict_interactions,
                        run_frame_tasks, start_generation, stream, write_body_models)
 from .render import ColoredMesh, HOIRenderer, View
-from .scene import ACTIONS, BodyGeometry, ObjectGeometry, allowed_actions, plan_motion
+from .scene import ACTIONS, ObjectGeometry, allowed_actions
 from .sequences import KEY_SPACING, SequenceMotion, sequence_motion
 from .writer import (atomic_file, coordinate_map, remove_stale_temporary_files, write_image, write_json, write_mask,
                      write_mesh_ply, write_openpose_keypoints, write_pickle)
@@ -329,33 +328,21 @@ class InterCapFrameMaker(FrameMaker):
         rng = stream(self.params['seed'], STREAM_INTERCAP, STREAM_SUBJECT, subject)
         return np.clip(rng.standard_normal(10), -2.5, 2.5).astype(np.float32)
 
-    def sequence_context(self, spec: SequenceSpec) -> SequenceContext:
-        """Body (neutral SMPL-H for the motion), object, motion plan, the rig and the appearance of a sequence;
-        ``body_colors`` are per SMPL-X vertex and ``backgrounds`` has one image per camera 1..6."""
-        rng = stream(self.params['seed'], STREAM_INTERCAP, STREAM_SEQUENCE, spec.index)
-        model: SMPLH = self._model('neutral')
-        betas = torch.from_numpy(self.subject_betas(spec.subject))[None]
-        with torch.no_grad():
-            rest = model.forward_axis_angle(betas=betas)
-            rest_root = model.rest_root_joint(betas)[0].double().numpy()
-        labels = joint_labels(model)
-        body = BodyGeometry.from_rest(rest.joints[0].double().numpy(), rest.vertices[0].double().numpy(), labels)
-        obj = self._object(spec.obj_name)
-        plan = plan_motion(rng, spec.action, obj)
-        rig = self.rig
-        floor_vertices, floor_faces, floor_colors = floor_mesh(rng)
-        scene_lighting = sample_lighting(rng)
-        rot_ws, trans_ws = rig.scene_to_world[:3, :3], rig.scene_to_world[:3, 3]
-        lighting = Lighting(direction=rot_ws @ scene_lighting.direction, color=scene_lighting.color,
-                            intensity=scene_lighting.intensity, fill_intensity=scene_lighting.fill_intensity,
-                            ambient=scene_lighting.ambient)
-        width, height = self.params['image_size']
-        return SequenceContext(
-            spec=spec, model=model, labels=labels, betas=betas, rest_root=rest_root, body=body, obj=obj, plan=plan,
-            rig=rig, body_colors=clothing_colors(rng, self.smplx_labels),
-            object_colors=object_colors(rng, len(obj.vertices)),
-            floor=ColoredMesh(floor_vertices @ rot_ws.T + trans_ws, floor_faces, floor_colors), lighting=lighting,
-            backgrounds=[random_background(rng, width, height) for _ in CAMERAS])
+    # the context of FrameMaker.sequence_context: the neutral SMPL-H plans the motion, colours per SMPL-X vertex,
+    # one background per camera 1..6
+    num_views = len(CAMERAS)
+
+    def sequence_rng(self, spec: SequenceSpec) -> np.random.Generator:
+        return stream(self.params['seed'], STREAM_INTERCAP, STREAM_SEQUENCE, spec.index)
+
+    def sequence_body(self, spec: SequenceSpec) -> tuple:
+        return self._model('neutral'), torch.from_numpy(self.subject_betas(spec.subject))[None]
+
+    def sequence_rig(self, spec: SequenceSpec) -> CameraRig:
+        return self.rig
+
+    def color_labels(self, labels: np.ndarray) -> np.ndarray:
+        return self.smplx_labels
 
     def context(self, spec: SequenceSpec) -> SequenceContext:
         if spec.name not in self._contexts:
