@@ -11,8 +11,15 @@ from .hoi_meshes import HOIMeshBuilder, sample_to_dict
 from .hoi_report import Record, report
 
 
+def build_hoi_meshes(samples: Sequence[Dict[str, Any]], pred_builder: HOIMeshBuilder,
+                     gt_builder: HOIMeshBuilder) -> tuple:
+    """``(pred humans, pred objects, pred problems, gt humans, gt objects, gt problems)`` of the samples
+    (:meth:`HOIMeshBuilder.build` of both sides)."""
+    return (*pred_builder.build(samples, 'pred_instances'), *gt_builder.build(samples, 'gt_instances'))
+
+
 def score_hoi_samples(samples: Sequence[Dict[str, Any]], pred_builder: HOIMeshBuilder, gt_builder: HOIMeshBuilder,
-                      **evaluate_kwargs) -> List[Record]:
+                      meshes: Optional[tuple] = None, **evaluate_kwargs) -> List[Record]:
     """Build the meshes of data samples and score them with :func:`evaluate_hoi_frames`.
 
     Frames whose prediction or ground truth is missing, non-finite, or whose
@@ -24,14 +31,16 @@ def score_hoi_samples(samples: Sequence[Dict[str, Any]], pred_builder: HOIMeshBu
             order when ``evaluate_kwargs`` has a window.
         pred_builder: builds the predicted meshes.
         gt_builder: builds the ground-truth meshes.
+        meshes: the samples' meshes from :func:`build_hoi_meshes` when the caller built them already (the sequence
+            metric reuses them for the acceleration); None builds them here.
         **evaluate_kwargs: passed to :func:`evaluate_hoi_frames` (``alignments``,
             ``num_samples``, ``seed``, ``window``, ...).
 
     Returns:
         One record per sample (see :mod:`.hoi_report`).
     """
-    pred_human, pred_object, pred_problems = pred_builder.build(samples, 'pred_instances')
-    gt_human, gt_object, gt_problems = gt_builder.build(samples, 'gt_instances')
+    pred_human, pred_object, pred_problems, gt_human, gt_object, gt_problems = (
+        build_hoi_meshes(samples, pred_builder, gt_builder) if meshes is None else meshes)
     alignments = evaluate_kwargs.get('alignments', ALIGNMENTS)
     records, valid = [], []
     for i, sample in enumerate(samples):

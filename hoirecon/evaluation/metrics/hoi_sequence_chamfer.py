@@ -9,7 +9,7 @@ from tqdm import tqdm
 from hoirecon.registry import METRICS
 from ..functional.acceleration import acceleration_error, acceleration_magnitude
 from ..functional.alignment import WINDOW_MODES
-from .hoi_chamfer import HOIChamferMetric, score_hoi_samples
+from .hoi_chamfer import HOIChamferMetric, build_hoi_meshes, score_hoi_samples
 from .hoi_report import Record, report
 
 
@@ -84,8 +84,9 @@ class HOISequenceChamferMetric(HOIChamferMetric):
         kwargs = dict(self.evaluate_kwargs(), window=self.window, window_mode=self.window_mode)
         for name in tqdm(sorted(sequences, key=str), desc='HOI sequence Chamfer', unit='sequence'):
             frames = sorted(sequences[name], key=frame_order)
-            sequence_records = score_hoi_samples(frames, self.pred_builder, self.gt_builder, **kwargs)
-            self._add_acceleration(frames, sequence_records)
+            meshes = build_hoi_meshes(frames, self.pred_builder, self.gt_builder)
+            sequence_records = score_hoi_samples(frames, self.pred_builder, self.gt_builder, meshes=meshes, **kwargs)
+            self._add_acceleration(frames, sequence_records, meshes)
             for record in sequence_records:
                 record['sequence'] = '/'.join(str(part) for part in name if part is not None)
                 records.append(record)
@@ -110,10 +111,11 @@ class HOISequenceChamferMetric(HOIChamferMetric):
         metrics.update(accel)
         return metrics
 
-    def _add_acceleration(self, frames: List[Dict[str, Any]], records: List[Record]) -> None:
-        """Per-frame acceleration (mm/frame^2) of the prediction and its error, into the scored records."""
-        pred_human, pred_object, pred_problems = self.pred_builder.build(frames, 'pred_instances')
-        gt_human, gt_object, gt_problems = self.gt_builder.build(frames, 'gt_instances')
+    @staticmethod
+    def _add_acceleration(frames: List[Dict[str, Any]], records: List[Record], meshes: tuple) -> None:
+        """Per-frame acceleration (mm/frame^2) of the prediction and its error (from the frames' meshes,
+        :func:`build_hoi_meshes`), into the scored records."""
+        pred_human, pred_object, pred_problems, gt_human, gt_object, gt_problems = meshes
         valid = np.array([p is None and g is None and 'skipped' not in r and len(ph[0]) == len(gh[0]) and
                           len(po[0]) == len(go[0])
                           for p, g, r, ph, gh, po, go in zip(pred_problems, gt_problems, records, pred_human, gt_human,
