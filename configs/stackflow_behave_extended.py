@@ -28,7 +28,8 @@ windows = (1, 10)  # frames per alignment window of the sequence metric (StackFL
 # ---- Built from the choices. --------------------------------------------------------------------------------------
 # fitted on the 30 fps training fits (tools/train.py does it when missing; tools/fit_relation_pca.py --layout
 # behave_extended); in a folder of its own, apart from the 1 fps PCA of configs/stackflow_behave.py
-pca_file = f'{data_root}/behave_extended/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
+pca_dir = f'{data_root}/behave_extended'
+pca_file = f'{pca_dir}/relation_pca_n{smpl_anchor_num}_{object_anchor_num}_d{pca_dim}.npz'
 object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
 train_pipeline = [
     dict(type='LoadHOIImage', with_masks=background_dir is not None),

@@ -7,7 +7,8 @@
 #   python tools/train.py configs/stackflow_synthetic_paper.py
 _base_ = ['./stackflow_synthetic.py']
 
-pca_file = f'{_base_.data_root}/refitted_male/relation_pca_n{_base_.smpl_anchor_num}_{_base_.object_anchor_num}' \
+pca_dir = f'{_base_.data_root}/refitted_male'
+pca_file = f'{pca_dir}/relation_pca_n{_base_.smpl_anchor_num}_{_base_.object_anchor_num}' \
            f'_d{_base_.pca_dim}.npz'
 relation_pca_fit = dict(_delete_=True, betas='refitted_male')
 model = dict(
