@@ -4,6 +4,7 @@ from .annotations import build_annotations, load_annotations
 from .behave_extended_frames import BEHAVEExtendedDataset
 from .intercap_frames import InterCapDataset
 from .behave_frames import BEHAVEFrameDataset
+from .behave_augmentation import BEHAVEAugmentationDataset, BEHAVEFrameAugDataset, RandomMixDataset
 from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_frame_file, find_object_fit,
                         frame_folder_name, intrinsic_matrix, invert_rigid, list_frame_folders,
                         load_body_keypoints, load_correspondences, load_extrinsics, load_image, load_intrinsics,
@@ -13,8 +14,8 @@ from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_f
 from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHOIInputs
 
 __all__ = [
-    'BEHAVEExtendedDataset', 'BEHAVEFrameDataset', 'BackgroundSwap', 'ColorGain', 'HOICrop', 'InterCapDataset',
-    'LoadHOIImage', 'PackHOIInputs',
+    'BEHAVEAugmentationDataset', 'BEHAVEExtendedDataset', 'BEHAVEFrameAugDataset', 'BEHAVEFrameDataset',
+    'BackgroundSwap', 'ColorGain', 'HOICrop', 'InterCapDataset', 'LoadHOIImage', 'PackHOIInputs', 'RandomMixDataset',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
     'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',
