@@ -2,5 +2,9 @@
 from .hoi_chamfer import HOIChamferMetric, score_hoi_samples
 from .hoi_meshes import HOIMeshBuilder, sample_to_dict
 from .hoi_sequence_chamfer import HOISequenceChamferMetric
+from .object_pose_metric import ObjectPoseMetric
 
-__all__ = ['HOIChamferMetric', 'HOIMeshBuilder', 'HOISequenceChamferMetric', 'sample_to_dict', 'score_hoi_samples']
+__all__ = [
+    'HOIChamferMetric', 'HOIMeshBuilder', 'HOISequenceChamferMetric', 'ObjectPoseMetric', 'sample_to_dict',
+    'score_hoi_samples'
+]
