@@ -4,6 +4,8 @@ from typing import Dict, Optional
 import torch
 
 from hoirecon.models.flows import ConditionalGlow
+from hoirecon.models.utils.rotation import (matrix_to_pytorch3d_rot6d, matrix_to_rot6d, pytorch3d_rot6d_to_matrix,
+                                            rot6d_to_matrix)
 from hoirecon.registry import HEADS
 from .base_head import BaseHOIHead, LogProbFn
 from .head_inputs import check_head_inputs, repeat_per_sample
@@ -11,6 +13,8 @@ from .relation_context import RelationContext
 
 #: ConditionalGlow settings of StackFLOW (method.md §3); ``flow_cfg`` entries override them.
 DEFAULT_FLOW_CFG = dict(num_layers=4, hidden_features=1024, num_blocks_per_layer=2, dropout=0.5, batch_norm=True)
+#: The 6D layouts the pose flow can model (``rot6d_convention``).
+ROT6D_CONVENTIONS = ('hoirecon', 'pytorch3d')
 
 
 class TwoFlowHead(BaseHOIHead):
@@ -28,6 +32,12 @@ class TwoFlowHead(BaseHOIHead):
     ``num_pose_joints * 6`` numbers; gamma is the relation latent of the relation
     encoder (e.g. the 32-d offset-PCA code).
 
+    The pose flow's own numbers may follow another 6D layout (``rot6d_convention='pytorch3d'``: the first two ROWS
+    of each matrix, as StackFLOW's official flows, so that converted checkpoints run unchanged,
+    ``tools/model_converters/stackflow_to_hoirecon.py``). The head then converts at its boundary: ``pose_6d`` in
+    and out is always hoirecon's layout (the same rotations), while the flow and the relation context's pose
+    embedding see the flow's numbers. Log densities are those of the flow's numbers.
+
     Training-mode notes (from :class:`ConditionalGlow`): the flows' ActNorm layers
     initialise on the first training-mode :meth:`log_prob` call, so call it on the
     first batch before relying on samples; batch norm needs more than one row
@@ -39,6 +49,8 @@ class TwoFlowHead(BaseHOIHead):
         relation_dim: D, width of the relation latent.
         num_pose_joints: J, rotations in the pose (22 = global orient + 21 body joints).
         flow_cfg: overrides of :data:`DEFAULT_FLOW_CFG` for both flows.
+        rot6d_convention: the 6D layout of the pose flow's numbers, ``'hoirecon'`` (first two columns; the
+            default) or ``'pytorch3d'`` (first two rows: StackFLOW's official checkpoints).
         init_cfg: mmengine initialisation config.
     """
     #: True stacks the flows (the relation context embeds the pose); set by the registered names.
@@ -50,8 +62,13 @@ class TwoFlowHead(BaseHOIHead):
                  relation_dim: int = 32,
                  num_pose_joints: int = 22,
                  flow_cfg: Optional[dict] = None,
+                 rot6d_convention: str = 'hoirecon',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
+        if rot6d_convention not in ROT6D_CONVENTIONS:
+            raise ValueError(f'{type(self).__name__}: rot6d_convention must be one of {ROT6D_CONVENTIONS}, got '
+                             f'{rot6d_convention!r}.')
+        self.rot6d_convention = rot6d_convention
         self.feature_dim = feature_dim
         self.num_objects = num_objects
         self.relation_dim = relation_dim
@@ -62,6 +79,25 @@ class TwoFlowHead(BaseHOIHead):
         self.relation_context = RelationContext(feature_dim, num_objects,
                                                 self.pose_dim if self.condition_relation_on_pose else None)
         self.relation_flow = ConditionalGlow(relation_dim, feature_dim, **flow_cfg)
+
+    def flow_to_pose(self, flow_pose: torch.Tensor) -> torch.Tensor:
+        """The pose flow's numbers as hoirecon 6D. Args: flow_pose (..., J * 6). Returns: (..., J, 6).
+
+        With ``rot6d_convention='pytorch3d'`` each rotation is decoded as pytorch3d does (Gram-Schmidt on the rows)
+        and re-encoded in hoirecon's layout (orthonormal columns); otherwise the numbers are only reshaped."""
+        pose = flow_pose.reshape(*flow_pose.shape[:-1], self.num_pose_joints, 6)
+        if self.rot6d_convention == 'pytorch3d':
+            pose = matrix_to_rot6d(pytorch3d_rot6d_to_matrix(pose))
+        return pose
+
+    def pose_to_flow(self, pose_6d: torch.Tensor) -> torch.Tensor:
+        """hoirecon 6D poses as the pose flow's numbers. Args: pose_6d (..., J, 6). Returns: (..., J * 6).
+
+        With ``rot6d_convention='pytorch3d'``: the first two rows of each decoded matrix (an orthonormal vector of
+        the flow's layout); otherwise the numbers are only flattened."""
+        if self.rot6d_convention == 'pytorch3d':
+            pose_6d = matrix_to_pytorch3d_rot6d(rot6d_to_matrix(pose_6d))
+        return pose_6d.reshape(*pose_6d.shape[:-2], self.pose_dim)
 
     def forward(self,
                 feature: torch.Tensor,
@@ -94,7 +130,7 @@ class TwoFlowHead(BaseHOIHead):
         relation_z = self._mode_and_random_latents(batch, num_samples, self.relation_dim, feature)
         relation_z = relation_z.reshape(batch * hypotheses, 1, self.relation_dim)  # one draw per pose hypothesis
         relation, relation_log_prob = self.relation_flow.sample(context, z=relation_z)
-        pose = pose.view(batch, hypotheses, self.num_pose_joints, 6)
+        pose = self.flow_to_pose(pose)  # (B, 1 + k, J, 6)
         relation = relation.view(batch, hypotheses, self.relation_dim)
         output = dict(pose_6d=pose[:, 0], relation=relation[:, 0])
         if num_samples > 0:
@@ -136,7 +172,7 @@ class TwoFlowHead(BaseHOIHead):
         if relation.shape != (batch, self.relation_dim):
             raise ValueError(f'{name}.log_prob: relation must have shape (B, relation_dim) = '
                              f'({batch}, {self.relation_dim}), got {tuple(relation.shape)}.')
-        flat_pose = pose_6d.reshape(batch, self.pose_dim)
+        flat_pose = self.pose_to_flow(pose_6d)
         pose_log_prob, pose_z = self.pose_flow.log_prob(flat_pose, feature)
         context = self.relation_context(feature, object_labels, flat_pose)
         relation_log_prob, relation_z = self.relation_flow.log_prob(relation, context)
@@ -169,7 +205,7 @@ class TwoFlowHead(BaseHOIHead):
                 self.relation_flow.project_context_direction(embedding.weight)
 
         def log_prob(pose_6d: torch.Tensor, relation: torch.Tensor) -> Dict[str, torch.Tensor]:
-            flat_pose = pose_6d.reshape(batch, self.pose_dim)
+            flat_pose = self.pose_to_flow(pose_6d).reshape(batch, self.pose_dim)
             pose_log_prob, pose_z = self.pose_flow.log_prob(flat_pose, None, projected=pose_projected)
             projected = relation_base
             if relation_direction is not None:

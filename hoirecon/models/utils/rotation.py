@@ -60,6 +60,43 @@ def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:
     return matrix[..., :, :2].reshape(*matrix.shape[:-2], 6)
 
 
+#: ``pytorch3d_6d[i] = hoirecon_6d(R^T)[PYTORCH3D_FROM_TRANSPOSED[i]]``: pytorch3d's 6D (the first two ROWS of R,
+#: stacked) read from hoirecon's 6D of the transposed matrix.
+PYTORCH3D_FROM_TRANSPOSED = (0, 2, 4, 1, 3, 5)
+#: ``hoirecon_6d(R^T) = pytorch3d_6d(R)[TRANSPOSED_FROM_PYTORCH3D]`` (the inverse permutation).
+TRANSPOSED_FROM_PYTORCH3D = (0, 3, 1, 4, 2, 5)
+
+
+def pytorch3d_rot6d_to_matrix(x: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices from pytorch3d's 6D convention (StackFLOW's flows): Gram-Schmidt on the two ROWS.
+
+    pytorch3d's ``rotation_6d_to_matrix`` orthonormalises ``a1 = x[:3]``, ``a2 = x[3:]`` into ``b1, b2`` and stacks
+    ``b1, b2, b1 x b2`` as the rows of R. Read as columns, that is hoirecon's decoding of the permuted vector,
+    transposed: ``rot6d_to_matrix(x[..., (0, 3, 1, 4, 2, 5)])^T``.
+
+    Args:
+        x: (..., 6) pytorch3d 6D vectors.
+
+    Returns:
+        (..., 3, 3) rotation matrices.
+    """
+    _check_last_dims('pytorch3d_rot6d_to_matrix: x', x, (6, ))
+    return rot6d_to_matrix(x[..., list(TRANSPOSED_FROM_PYTORCH3D)]).transpose(-1, -2)
+
+
+def matrix_to_pytorch3d_rot6d(matrix: torch.Tensor) -> torch.Tensor:
+    """pytorch3d's 6D of rotation matrices: the first two ROWS, ``R[..., :2, :].reshape(..., 6)``.
+
+    Args:
+        matrix: (..., 3, 3) rotation matrices.
+
+    Returns:
+        (..., 6) tensor.
+    """
+    _check_last_dims('matrix_to_pytorch3d_rot6d: matrix', matrix, (3, 3))
+    return matrix[..., :2, :].reshape(*matrix.shape[:-2], 6)
+
+
 def rot6d_orthogonality_loss(x: torch.Tensor) -> torch.Tensor:
     """Mean of ``(A^T A - I)^2`` over all elements, ``A = x.view(..., 3, 2)`` (raw, before Gram-Schmidt).
 
