@@ -18,6 +18,9 @@ data_root = 'data/behave'
 #   dict(type='SMPLX', model_path='data/body_models', gender='neutral')  SMPL-X, as StackFLOW on InterCap
 body_model = dict(type='SMPLH', model_path='data/body_models', gender='male')
 img_size = 256  # side of the square crop around the person and the object, in pixels
+# StackFLOW's init_cam_translation, added to the camera head's (s, tx, ty): s starts near 0 (a far camera) until the
+# translation loss is switched on after its warm-up (docs/fidelity.md, row 11)
+init_cam = (0., 0.75, 2.)
 # Offset-PCA relation encoder: human anchors per body part, object anchors, latent dimensions.
 smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
 batch_size = 32
@@ -49,6 +52,7 @@ test_pipeline = [
 
 model = dict(
     body_model=body_model,
+    shape_head=dict(init_cam_translation=init_cam),
     head=dict(num_objects=_base_.num_objects),
     relation_encoder=dict(pca_file=pca_file, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num,
                           pca_dim=pca_dim))

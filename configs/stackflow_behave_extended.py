@@ -18,6 +18,7 @@ _base_ = [
 data_root = 'data/behave'  # the BEHAVE root that also holds behave-30fps-params-v1/, raw_images/, person_mask/, ...
 body_model = dict(type='SMPLH', model_path='data/body_models', gender='male')
 img_size = 256
+init_cam = (0., 0.75, 2.)  # StackFLOW's init_cam_translation for BEHAVE-extended (docs/fidelity.md, row 11)
 smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
 batch_size = 32
 num_workers = 4
@@ -48,6 +49,7 @@ test_pipeline = [
 
 model = dict(
     body_model=body_model,
+    shape_head=dict(init_cam_translation=init_cam),
     head=dict(num_objects=_base_.num_objects),
     relation_encoder=dict(pca_file=pca_file, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num,
                           pca_dim=pca_dim))

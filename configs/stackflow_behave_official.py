@@ -1,8 +1,8 @@
 # The StackFLOW of configs/stackflow_behave.py set up to run an OFFICIAL StackFLOW checkpoint converted by
 # tools/model_converters/stackflow_to_hoirecon.py (docs/fidelity.md, "Official checkpoints"): the official input
 # normalisation (no division by 255: (pixel - 0.485..) / 0.229..), the pose flow in pytorch3d's 6D layout (first two
-# rows of each rotation; the head converts at its boundary), the official init_cam (overwritten by the checkpoint
-# anyway), and the PCA from the converted file (or, without it, from the checkpoint's buffers).
+# rows of each rotation; the head converts at its boundary), and the PCA from the converted file (or, without it,
+# from the checkpoint's buffers). The initial camera is stackflow_behave.py's, the official (0, 0.75, 2).
 #   python tools/model_converters/stackflow_to_hoirecon.py CHECKPOINT.pth \
 #       work_dirs/stackflow_behave_official/converted.pth --pca data/datasets/behave_pca_models_n32_64_d32.pkl \
 #       --dataset behave --template-dir data/behave/objects --pca-out data/behave/official/relation_pca_n32_64_d32.npz
@@ -19,7 +19,6 @@ model = dict(
     # StackFLOW feeds (pixel_0_255 - ImageNet mean in [0, 1]) / std in [0, 1] (data_formats: "does not divide by 255")
     data_preprocessor=dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
     backbone=dict(init_cfg=None),  # every weight comes from the converted checkpoint
-    shape_head=dict(init_cam_translation=(0., 0.75, 2.)),
     head=dict(rot6d_convention='pytorch3d'),
     # a missing PCA file is taken from the checkpoint's buffers (the converter writes them)
     relation_encoder=dict(pca_file=pca_file, missing_file='checkpoint'))

@@ -20,6 +20,7 @@ _base_ = [
 data_root = 'data/intercap'  # RGBD_Images/, Res/, Data/calibration_third/, objs/, mask/, object_coor_maps/, ...
 body_model = dict(type='SMPLX', model_path='data/body_models', gender='neutral')
 img_size = 256
+init_cam = (0.1037, 0.5681, 2.6866)  # StackFLOW's init_cam_translation for InterCap (docs/fidelity.md, row 11)
 smpl_anchor_num, object_anchor_num, pca_dim = 32, 64, 32
 object_anchor_radius = 0.01  # metres between the object anchors (StackFLOW: 0.02 BEHAVE, 0.01 InterCap)
 batch_size = 32
@@ -52,6 +53,7 @@ test_pipeline = [
 
 model = dict(
     body_model=body_model,
+    shape_head=dict(init_cam_translation=init_cam),
     head=dict(num_objects=_base_.num_objects),
     relation_encoder=dict(pca_file=pca_file, smpl_anchor_num=smpl_anchor_num, object_anchor_num=object_anchor_num,
                           pca_dim=pca_dim))

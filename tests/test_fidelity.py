@@ -220,3 +220,19 @@ def test_intercap_config_has_the_paper_schedule_refiners_and_protocol():
     assert (sequence.type, sequence.steps_per_stage, sequence.lr, sequence.smooth_weight) == \
         ('SequenceSmoothingRefiner', 200, 5e-3, 100.0)
     assert sequence.reference_width == frame.reference_width == 1920 and cfg.test_cfg.type == 'SequenceTestLoop'
+
+
+@pytest.mark.parametrize('name, init_cam', [('stackflow_behave', (0., 0.75, 2.)),
+                                            ('stackflow_behave_extended', (0., 0.75, 2.)),
+                                            ('stackflow_intercap', (0.1037, 0.5681, 2.6866))])
+def test_initial_camera_is_the_official_init_cam_translation(name, init_cam):
+    """Row 11: StackFLOW adds cfg.dataset.init_cam_translation to the head's (s, tx, ty) outputs."""
+    from hoirecon.models.heads import CameraShapeHead
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'{name}.py'))
+    head = CameraShapeHead(**{k: v for k, v in cfg.model.shape_head.items() if k != 'type'})
+    torch.testing.assert_close(head.init_cam, torch.tensor([init_cam]))
+    with torch.no_grad():
+        head.layers[2].weight.zero_()
+        head.layers[2].bias.zero_()
+        out = head(torch.randn(2, head.layers[0].in_features))
+    torch.testing.assert_close(out['crop_cam'], torch.tensor([init_cam] * 2))
