@@ -1,7 +1,8 @@
 """Model building blocks; importing this package registers them (registry ``locations``)."""
-from . import backbones, body_models, correspondence, flows, heads, losses, reconstructors, refiners, relation_encoders
+from . import (backbones, baselines, body_models, correspondence, flows, heads, losses, reconstructors, refiners,
+               relation_encoders)
 
 __all__ = [
-    'backbones', 'body_models', 'correspondence', 'flows', 'heads', 'losses', 'reconstructors', 'refiners',
-    'relation_encoders'
+    'backbones', 'baselines', 'body_models', 'correspondence', 'flows', 'heads', 'losses', 'reconstructors',
+    'refiners', 'relation_encoders'
 ]

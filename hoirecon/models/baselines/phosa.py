@@ -1,0 +1,611 @@
+"""PHOSA-style human-object arrangement by optimisation (Zhang et al., ECCV 2020), written from the paper.
+
+PHOSA places a known object template next to a person estimated by a body regressor, from instance masks only:
+
+1. **object alone**: per image, the template's differentiable silhouette is fitted to the object's instance mask from
+   many random rotations (the person's mask is ignored where it covers the object: occlusion-aware), the best starts
+   by IoU are kept (``num_candidates``);
+2. **jointly with the person**: the candidates' rotation, translation and intrinsic scale are refined under
+
+   ================  =====================================================================================
+   term              definition (per image; all in :class:`PHOSAObjectFitter`)
+   ================  =====================================================================================
+   ``silhouette``    occlusion-aware mean squared difference between the object's soft silhouette and its
+                     mask, over the joint region of interest, pixels claimed by the person mask alone ignored
+   ``interaction``   when the person's and the object's mask boxes overlap: mean over the active contact
+                     parts (default the hands) of the distance from the part to the nearest object surface
+                     point (a part is active when its projected centre falls in the object's mask box)
+   ``depth``         ordinal depth: where both rendered surfaces cover a pixel that one mask owns, the owner
+                     must be nearer: ``tau softplus((D_owner - D_other) / tau)``, mean over the region's pixels
+   ``collision``     body vertices inside the object: ``sum relu(-(x - o) . n)^2`` with ``o``, ``n`` the nearest
+                     object surface sample and its outward normal (metres)
+   ``scale``         ``((s - mean_c) / std_c)^2``, a Gaussian prior on the object's scale per category
+   ================  =====================================================================================
+
+   and the candidate with the lowest total wins.
+
+Everything is batched: stage 1 over images x starts, stage 2 over images x candidates, per object category (the soft
+silhouette shares one face list); the device follows the inputs. What differs from PHOSA: the person is the network's
+(fixed: PHOSA also rescales and moves it), masks are the dataset's (PHOSA: PointRend), the scale prior is centred on
+the template's own size (PHOSA: sizes from the web), the renderer is :mod:`~hoirecon.models.utils.soft_silhouette`
+(PHOSA: Neural Mesh Renderer) and ordinal depth reads a hard z-buffer (:func:`render_depth`). docs/refiners.md,
+"PHOSA-style baseline".
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hoirecon.models.refiners.silhouette_fit import _random_rotations
+from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
+from hoirecon.models.utils.soft_silhouette import project_vertices, soft_silhouette
+from hoirecon.registry import REFINERS
+
+#: Loss weights of the joint stage (chosen on the synthetic world, docs/refiners.md; PHOSA tunes its own per category).
+DEFAULT_LOSS_WEIGHTS = dict(silhouette=1.0, interaction=0.5, depth=0.2, collision=50.0, scale=0.01)
+#: SMPL-family body parts (22-part labels of the body model, hands folded into the wrists) used as contact parts.
+HAND_PARTS = (20, 21)
+_INF = float('inf')
+
+
+# ---------------------------------------------------------------------------------------------- regions of interest
+def square_roi(box: np.ndarray, padding: float = 0.1, min_side: float = 8.0) -> np.ndarray:
+    """(3,) float64 ``x0, y0, side``: the square (pixel edges) around an xyxy box, grown by ``padding`` x its side."""
+    box = np.asarray(box, np.float64)
+    centre = (box[:2] + box[2:]) / 2
+    side = max(float((box[2:] - box[:2]).max()) * (1 + 2 * padding), min_side)
+    return np.array([centre[0] - side / 2, centre[1] - side / 2, side])
+
+
+def roi_intrinsics(K: torch.Tensor, roi: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 3, 3) intrinsics of the ``size`` x ``size`` image of ``roi`` (B, 3) ``x0, y0, side`` (pixel edges).
+
+    Pixel centres at integer coordinates: full-image ``u`` maps to ``(u + 0.5 - x0) size / side - 0.5``.
+    """
+    scale = size / roi[:, 2]
+    out = K.clone()
+    out[:, 0, 0] = K[:, 0, 0] * scale
+    out[:, 1, 1] = K[:, 1, 1] * scale
+    out[:, 0, 1] = K[:, 0, 1] * scale
+    out[:, 0, 2] = (K[:, 0, 2] + 0.5 - roi[:, 0]) * scale - 0.5
+    out[:, 1, 2] = (K[:, 1, 2] + 0.5 - roi[:, 1]) * scale - 0.5
+    return out
+
+
+def crop_mask(mask: np.ndarray, roi: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32: the share of each cell of ``roi`` covered by the (H, W) bool mask (zero outside it)."""
+    import cv2
+    mask = np.asarray(mask) > 0
+    x0, y0, side = (float(v) for v in roi)
+    # an integer-aligned window holding the roi, padded with zeros where it leaves the image
+    ix0, iy0 = int(np.floor(x0)), int(np.floor(y0))
+    ix1, iy1 = int(np.ceil(x0 + side)), int(np.ceil(y0 + side))
+    window = np.zeros((iy1 - iy0, ix1 - ix0), np.float32)
+    sx0, sy0, sx1, sy1 = max(ix0, 0), max(iy0, 0), min(ix1, mask.shape[1]), min(iy1, mask.shape[0])
+    if sx1 > sx0 and sy1 > sy0:
+        window[sy0 - iy0:sy1 - iy0, sx0 - ix0:sx1 - ix0] = mask[sy0:sy1, sx0:sx1]
+    scale = size / side
+    # cell (u', v') centre -> window coordinates (pixel centres at integers)
+    affine = np.array([[1 / scale, 0, (0.5 / scale) + x0 - 0.5 - ix0], [0, 1 / scale, (0.5 / scale) + y0 - 0.5 - iy0]])
+    if scale < 1:  # shrinking: average the window first so that each cell gets its covered share
+        factor = max(1, int(round(1 / scale)))
+        blurred = cv2.blur(window, (factor, factor)) if factor > 1 else window
+    else:
+        blurred = window
+    return cv2.warpAffine(blurred, affine, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
+
+
+def mask_box(mask: np.ndarray) -> Optional[np.ndarray]:
+    """(4,) float64 xyxy pixel edges of a bool mask, None when it is empty."""
+    rows, cols = np.nonzero(np.asarray(mask) > 0)
+    if len(rows) == 0:
+        return None
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float64)
+
+
+@dataclass
+class PHOSAMasks:
+    """The masks of one image as the fitter reads them (:func:`prepare_masks`).
+
+    Attributes:
+        object_roi, joint_roi: (3,) ``x0, y0, side`` pixel edges of the object's and the person + object's squares.
+        object_mask, object_person: (S_o, S_o) object / person mask in the object's square.
+        joint_object, joint_person: (S_j, S_j) object / person mask in the joint square.
+        object_box, person_box: (4,) xyxy mask boxes in the image (person: None without a person mask).
+    """
+    object_roi: np.ndarray
+    joint_roi: np.ndarray
+    object_mask: np.ndarray
+    object_person: np.ndarray
+    joint_object: np.ndarray
+    joint_person: np.ndarray
+    object_box: np.ndarray
+    person_box: Optional[np.ndarray]
+
+
+def prepare_masks(person_mask: Optional[np.ndarray], object_mask: np.ndarray, object_size: int = 64,
+                  joint_size: int = 64, padding: float = 0.15) -> Optional[PHOSAMasks]:
+    """Crop an image's person and (visible) object masks to the two squares the fit renders; None for an empty
+    object mask (nothing to fit)."""
+    object_box = mask_box(object_mask)
+    if object_box is None:
+        return None
+    person = np.zeros_like(np.asarray(object_mask) > 0) if person_mask is None else np.asarray(person_mask) > 0
+    person_box = mask_box(person)
+    union = object_box if person_box is None else np.concatenate([np.minimum(object_box[:2], person_box[:2]),
+                                                                  np.maximum(object_box[2:], person_box[2:])])
+    object_roi, joint_roi = square_roi(object_box, padding), square_roi(union, padding)
+    return PHOSAMasks(object_roi=object_roi, joint_roi=joint_roi,
+                      object_mask=crop_mask(object_mask, object_roi, object_size),
+                      object_person=crop_mask(person, object_roi, object_size),
+                      joint_object=crop_mask(object_mask, joint_roi, joint_size),
+                      joint_person=crop_mask(person, joint_roi, joint_size), object_box=object_box,
+                      person_box=person_box)
+
+
+# ---------------------------------------------------------------------------------------------- hard depth
+def _edge(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(b - a) x (p - a), broadcast over leading dims."""
+    return (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (p[..., 0] - a[..., 0])
+
+
+def _face_depth(grid: torch.Tensor, tri: torch.Tensor, tz: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Perspective-correct depth of faces ``tri`` (..., 3, 2) with vertex depths ``tz`` (..., 3) at pixels ``grid``
+    (..., 2) and whether the pixel centre is inside the face (degenerate faces never are)."""
+    a, b, c = tri[..., 0, :], tri[..., 1, :], tri[..., 2, :]
+    area = _edge(c, a, b)
+    safe = torch.where(area.abs() > 1e-12, area, torch.ones_like(area))
+    l0, l1, l2 = _edge(grid, b, c) / safe, _edge(grid, c, a) / safe, _edge(grid, a, b) / safe
+    inside = (area.abs() > 1e-12) & (l0 >= 0) & (l1 >= 0) & (l2 >= 0)
+    inv = l0 / tz[..., 0] + l1 / tz[..., 1] + l2 / tz[..., 2]
+    depth = 1.0 / torch.where(inside & (inv > 0), inv, torch.ones_like(inv))
+    return depth, inside & (inv > 0)
+
+
+def render_depth(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size: Tuple[int, int],
+                 near: float = 1e-3, max_chunk_elements: int = 2 ** 23) -> torch.Tensor:
+    """Hard z-buffer of B meshes sharing ``faces``: (B, H, W) depth of the nearest face at each pixel centre (+inf
+    where none), differentiable in the vertices through the winning face (its perspective-correct interpolation).
+
+    Args:
+        vertices: (B, V, 3) camera frame, metres. faces: (F, 3). K: (B, 3, 3) or (3, 3). image_size: (W, H).
+    """
+    width, height = int(image_size[0]), int(image_size[1])
+    batch = vertices.shape[0]
+    pixels, depth = project_vertices(vertices, K.to(vertices))
+    faces = faces.to(device=vertices.device, dtype=torch.long)
+    tri, tz = pixels[:, faces], depth[:, faces]              # (B, F, 3, 2), (B, F, 3)
+    valid = (tz > near).all(-1)
+    ys, xs = torch.meshgrid(torch.arange(height, device=vertices.device, dtype=vertices.dtype),
+                            torch.arange(width, device=vertices.device, dtype=vertices.dtype), indexing='ij')
+    grid = torch.stack([xs, ys], dim=-1).reshape(1, -1, 1, 2)  # (1, P, 1, 2)
+    num_pixels = grid.shape[1]
+    best = torch.full((batch, num_pixels), _INF, device=vertices.device, dtype=vertices.dtype)
+    winner = torch.full((batch, num_pixels), -1, device=vertices.device, dtype=torch.long)
+    chunk = max(1, int(max_chunk_elements // max(1, batch * num_pixels)))
+    with torch.no_grad():
+        for start in range(0, faces.shape[0], chunk):
+            d, hit = _face_depth(grid, tri[:, None, start:start + chunk].detach(),
+                                 tz[:, None, start:start + chunk].detach())
+            d = torch.where(hit & valid[:, None, start:start + chunk], d, torch.full_like(d, _INF))
+            value, index = d.min(dim=2)
+            better = value < best
+            best = torch.where(better, value, best)
+            winner = torch.where(better, index + start, winner)
+    found = winner >= 0
+    index = winner.clamp_min(0)
+    tri_w = torch.gather(tri, 1, index[..., None, None].expand(-1, -1, 3, 2))
+    tz_w = torch.gather(tz, 1, index[..., None].expand(-1, -1, 3))
+    d, _ = _face_depth(grid.reshape(1, -1, 2), tri_w, tz_w)
+    return torch.where(found, d, torch.full_like(d, _INF)).reshape(batch, height, width)
+
+
+# ---------------------------------------------------------------------------------------------- the loss terms
+def silhouette_loss(silhouette: torch.Tensor, mask: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """(B,) occlusion-aware silhouette term: mean of ``(silhouette - mask)^2`` over the pixels the other instance's
+    mask does not claim alone (weight ``1 - other (1 - mask)``), all (B, H, W)."""
+    weight = 1.0 - other * (1.0 - mask)
+    return (weight * (silhouette - mask) ** 2).sum(dim=(1, 2)) / weight.sum(dim=(1, 2)).clamp_min(1.0)
+
+
+def ordinal_depth_loss(depth_a: torch.Tensor, depth_b: torch.Tensor, mask_a: torch.Tensor, mask_b: torch.Tensor,
+                       temperature: float = 1.0) -> torch.Tensor:
+    """(B,) ordinal depth term of two instances a and b: mean over the image's pixels of
+    ``tau softplus((D_owner - D_other) / tau)`` at pixels that both rendered depths (B, H, W; +inf = not covered)
+    cover and exactly one mask (B, H, W, > 0.5) owns; zero elsewhere."""
+    both = torch.isfinite(depth_a) & torch.isfinite(depth_b)
+    owner_a = both & (mask_a > 0.5) & (mask_b <= 0.5)
+    owner_b = both & (mask_b > 0.5) & (mask_a <= 0.5)
+    diff = torch.where(both, depth_a - depth_b, torch.zeros_like(depth_a))
+    term = owner_a * F.softplus(diff / temperature) + owner_b * F.softplus(-diff / temperature)
+    return temperature * term.flatten(1).mean(1)
+
+
+def collision_loss(points: torch.Tensor, surface: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """(B,) ``sum_i relu(-(x_i - o_i) . n_i)^2``: points (B, N, 3) inside a closed surface sampled by ``surface``
+    (B, P, 3) with outward ``normals`` (B, P, 3), ``o_i`` the nearest sample (all in one frame, metres)."""
+    nearest = torch.cdist(points, surface).argmin(dim=2)     # (B, N)
+    o = torch.gather(surface, 1, nearest[..., None].expand(-1, -1, 3))
+    n = torch.gather(normals, 1, nearest[..., None].expand(-1, -1, 3))
+    depth = F.relu(-((points - o) * n).sum(-1))
+    return (depth ** 2).sum(1)
+
+
+def interaction_loss(parts: Sequence[torch.Tensor], surface: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """(B,) mean over the active contact parts of the smallest distance between a part's points (B, n_p, 3) and the
+    object surface points (B, P, 3); ``active`` (B, num_parts) bool; zero for an image without an active part."""
+    gaps = torch.stack([torch.cdist(part, surface).flatten(1).min(1).values for part in parts], dim=1)
+    weight = active.to(gaps)
+    return (gaps * weight).sum(1) / weight.sum(1).clamp_min(1.0)
+
+
+def scale_prior_loss(scale: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(B,) ``((s - mean) / std)^2``."""
+    return ((scale - mean) / std) ** 2
+
+
+def surface_samples(vertices: np.ndarray, faces: np.ndarray, count: int,
+                    seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """``count`` points on a mesh's surface (area-weighted, seeded) with their faces' outward unit normals, plus the
+    vertices themselves (so that corners count): (count + V, 3) each."""
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area = np.linalg.norm(cross, axis=1)
+    normals = cross / np.maximum(area, 1e-12)[:, None]
+    # a mesh wound inwards (negative volume) has its normals flipped
+    if np.einsum('ij,ij->', corners[:, 0], cross) < 0:
+        normals = -normals
+    rng = np.random.default_rng(seed)
+    face = rng.choice(len(faces), size=count, p=area / area.sum())
+    r1, r2 = rng.random(count), rng.random(count)
+    s = np.sqrt(r1)
+    w = np.stack([1 - s, s * (1 - r2), s * r2], axis=1)
+    points = (corners[face] * w[..., None]).sum(1)
+    vertex_normals = np.zeros_like(vertices)
+    np.add.at(vertex_normals, faces.reshape(-1), np.repeat(normals * area[:, None], 3, axis=0))
+    vertex_normals /= np.maximum(np.linalg.norm(vertex_normals, axis=1), 1e-12)[:, None]
+    return np.concatenate([points, vertices]), np.concatenate([normals[face], vertex_normals])
+
+
+def cluster_decimate(vertices: np.ndarray, faces: np.ndarray, max_faces: int) -> Tuple[np.ndarray, np.ndarray]:
+    """A coarser mesh for rendering: the vertices of each cell of a cubic grid merged into the one farthest from the
+    centre, collapsed and repeated faces dropped; the finest grid (of 64 tried) with at most ``max_faces`` faces. Meshes already small enough are
+    returned as they are. The outline at the fit's resolution barely changes; the cost of the soft silhouette is
+    proportional to the faces."""
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    if len(faces) <= max_faces:
+        return vertices, faces
+    low, extent = vertices.min(0), float(np.ptp(vertices, axis=0).max())
+    best = None
+    for cells in range(64, 1, -1):
+        size = extent / cells * (1 + 1e-9)
+        keys = np.floor((vertices - low) / size).astype(np.int64)
+        _, cluster = np.unique(keys, axis=0, return_inverse=True)
+        cluster = cluster.reshape(-1)
+        f = cluster[faces]
+        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+        f = f[np.unique(np.sort(f, axis=1), axis=0, return_index=True)[1]]
+        if len(f) <= max_faces:
+            # each cell keeps its vertex farthest from the centre: the outline does not shrink
+            radius = np.linalg.norm(vertices - vertices.mean(0), axis=1)
+            order = np.lexsort((-radius, cluster))
+            first = order[np.r_[True, cluster[order][1:] != cluster[order][:-1]]]
+            best = (vertices[first], f)
+            break
+    if best is None:
+        raise ValueError(f'cluster_decimate: cannot bring {len(faces)} faces under {max_faces}.')
+    return best
+
+
+# ---------------------------------------------------------------------------------------------- the fitter
+@dataclass
+class PHOSAResult:
+    """Per image: ``object_R`` (B, 3, 3), ``object_t`` (B, 3), ``object_scale`` (B,), ``fitted`` (B,) bool (False:
+    no object mask, the start pose is kept), ``iou`` (B,) stage-1 IoU of the kept candidate, ``losses`` {term: (B,)}
+    of the joint stage, ``status`` one line per image."""
+    object_R: torch.Tensor
+    object_t: torch.Tensor
+    object_scale: torch.Tensor
+    fitted: torch.Tensor
+    iou: torch.Tensor
+    losses: Dict[str, torch.Tensor] = field(default_factory=dict)
+    status: List[str] = field(default_factory=list)
+
+
+@REFINERS.register_module()
+class PHOSAObjectFitter:
+    """PHOSA-style object placement from masks next to a fixed person (module docstring).
+
+    Args:
+        object_library: :class:`~hoirecon.objects.library.ObjectLibrary` arguments (the templates, by label).
+        num_starts: random rotations per image in stage 1 (PHOSA: many; the first is the identity).
+        object_steps, object_lr: Adam steps / rate of stage 1.
+        num_candidates: best stage-1 starts (by IoU) refined jointly; the lowest joint loss wins.
+        joint_steps, joint_lr: Adam steps / rate of stage 2.
+        sigma: (start, end) soft-silhouette blur, pixels^2 of the square crops, shrinking geometrically in each stage.
+        object_size, joint_size: pixels a side of the object's and of the person + object's square crops.
+        padding: of the squares around the mask boxes, times their side.
+        loss_weights: of the joint stage's terms (:data:`DEFAULT_LOSS_WEIGHTS`).
+        contact_parts: 22-part body labels (``body_model.part_labels``) of the interaction term's parts.
+        scale_prior: ``dict(mean=1.0, std=0.1)`` and optional ``per_category={name: (mean, std)}``.
+        depth_temperature: tau of the ordinal depth term, metres (PHOSA's form: 1).
+        surface_points: object surface samples for the interaction and collision terms.
+        render_faces: the silhouettes and depth maps render the template decimated to at most this many faces
+            (:func:`cluster_decimate`; the cost is proportional to them); None renders the full template.
+        max_rows: starts rendered in one forward/backward pass of stage 1 (memory); the gradients are the same.
+        collision_candidates: body vertices per image tested against the object (those nearest its box).
+        seed: of the starts.
+        show_progress: a progress bar over images.
+    """
+
+    def __init__(self, object_library: Optional[dict] = None, num_starts: int = 24, object_steps: int = 60,
+                 object_lr: float = 0.03, num_candidates: int = 2, joint_steps: int = 40, joint_lr: float = 0.01,
+                 sigma: Tuple[float, float] = (4.0, 0.3), object_size: int = 48, joint_size: int = 48,
+                 padding: float = 0.15, loss_weights: Optional[Dict[str, float]] = None,
+                 contact_parts: Sequence[int] = HAND_PARTS, scale_prior: Optional[dict] = None,
+                 depth_temperature: float = 1.0, surface_points: int = 384, collision_candidates: int = 256,
+                 render_faces: Optional[int] = 300, max_rows: int = 64, seed: int = 0, show_progress: bool = False):
+        self.object_library = dict(object_library or dict(dataset='behave'))
+        self.num_starts, self.object_steps, self.object_lr = int(num_starts), int(object_steps), float(object_lr)
+        self.num_candidates = max(1, min(int(num_candidates), self.num_starts))
+        self.joint_steps, self.joint_lr = int(joint_steps), float(joint_lr)
+        self.sigma = tuple(float(s) for s in sigma)
+        self.object_size, self.joint_size, self.padding = int(object_size), int(joint_size), float(padding)
+        unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
+        if unknown:
+            raise ValueError(f'PHOSAObjectFitter: unknown loss terms {sorted(unknown)}; the terms are '
+                             f'{sorted(DEFAULT_LOSS_WEIGHTS)}.')
+        self.loss_weights = dict(DEFAULT_LOSS_WEIGHTS, **(loss_weights or {}))
+        self.contact_parts = tuple(int(p) for p in contact_parts)
+        self.scale_prior = dict(dict(mean=1.0, std=0.1, per_category={}), **(scale_prior or {}))
+        self.depth_temperature = float(depth_temperature)
+        self.surface_points, self.collision_candidates = int(surface_points), int(collision_candidates)
+        self.render_faces = None if render_faces is None else int(render_faces)
+        self.max_rows = max(1, int(max_rows))
+        self.seed, self.show_progress = int(seed), bool(show_progress)
+        self._library = None
+        self._templates: Dict[int, dict] = {}
+
+    # -------------------------------------------------------------------------------------------- templates
+    def template(self, label: int) -> dict:
+        """``vertices`` (V, 3), ``faces`` (F, 3), the rendered ``render_vertices`` / ``render_faces``, ``surface`` /
+        ``normals`` (P, 3) float64 numpy, ``name``, ``extent``."""
+        if label not in self._templates:
+            if self._library is None:
+                from hoirecon.objects.library import ObjectLibrary
+                self._library = ObjectLibrary(**self.object_library)
+            t = self._library.by_index(int(label))
+            surface, normals = surface_samples(t.vertices, t.faces, self.surface_points, seed=self.seed)
+            render = (t.vertices, t.faces) if self.render_faces is None else \
+                cluster_decimate(t.vertices, t.faces, self.render_faces)
+            self._templates[label] = dict(name=t.name, vertices=t.vertices, faces=t.faces, render_vertices=render[0],
+                                          render_faces=render[1], surface=surface, normals=normals,
+                                          extent=float(np.linalg.norm(np.ptp(t.vertices, axis=0))))
+        return self._templates[label]
+
+    def _prior(self, name: str) -> Tuple[float, float]:
+        mean, std = self.scale_prior['per_category'].get(name, (self.scale_prior['mean'], self.scale_prior['std']))
+        return float(mean), float(std)
+
+    # -------------------------------------------------------------------------------------------- stage 1
+    def _sigma(self, step: int, steps: int) -> float:
+        start, end = self.sigma
+        return start * (end / start) ** (step / max(steps - 1, 1))
+
+    def fit_object(self, vertices: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor,
+                   mask: torch.Tensor, other: torch.Tensor, init_R: Optional[torch.Tensor] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 1 for N images of one template: ``num_starts`` rotations each, fitted to the masks together.
+
+        Args:
+            vertices: (V, 3) template; faces: (F, 3); extent: its diagonal, metres.
+            K: (N, 3, 3) intrinsics of the square crops; mask, other: (N, S, S) object / person masks in them.
+            init_R: (num_starts, 3, 3) starting rotations (default: the identity and seeded uniform ones).
+
+        Returns:
+            R (N, M, 3, 3), t (N, M, 3) and the hard IoU (N, M) of every start after fitting, M = num_starts.
+        """
+        n, size = mask.shape[0], mask.shape[-1]
+        R0 = (init_R if init_R is not None else _random_rotations(self.num_starts, self.seed, torch.float64)).to(K)
+        m = R0.shape[0]
+        # translation: on the ray through the mask box's centre, at the depth where the template fills the box
+        t0 = []
+        for i in range(n):
+            rows, cols = torch.nonzero(mask[i] > 0.5, as_tuple=True)
+            if rows.numel() == 0:
+                rows, cols = torch.nonzero(mask[i] > 0, as_tuple=True)
+            box = torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K)
+            depth = K[i, 0, 0] * extent / torch.maximum(box[2] - box[0], box[3] - box[1]).clamp_min(1.0)
+            centre = (box[:2] + box[2:]) / 2 - 0.5
+            t0.append(torch.stack([(centre[0] - K[i, 0, 2]) / K[i, 0, 0] * depth,
+                                   (centre[1] - K[i, 1, 2]) / K[i, 1, 1] * depth, depth]))
+        t0 = torch.stack(t0)
+        rot6d = matrix_to_rot6d(R0).repeat(n, 1).clone().requires_grad_(True)          # (N M, 6)
+        trans = t0.repeat_interleave(m, 0).clone().requires_grad_(True)                 # (N M, 3)
+        K_rows, mask_rows, other_rows = (x.repeat_interleave(m, 0) for x in (K, mask, other))
+        verts, faces = vertices.to(K), faces.to(K.device)
+        optimizer = torch.optim.Adam([rot6d, trans], lr=self.object_lr)
+        with torch.enable_grad():
+            for step in range(self.object_steps):
+                optimizer.zero_grad()
+                sigma = self._sigma(step, self.object_steps)
+                for r in range(0, n * m, self.max_rows):  # each row's loss is its own: chunks sum to the same grads
+                    rows = slice(r, r + self.max_rows)
+                    posed = verts @ rot6d_to_matrix(rot6d[rows]).transpose(1, 2) + trans[rows, None]
+                    sil = soft_silhouette(posed, faces, K_rows[rows], (size, size), sigma=sigma)
+                    silhouette_loss(sil, mask_rows[rows], other_rows[rows]).sum().backward()
+                optimizer.step()
+        with torch.no_grad():
+            R = rot6d_to_matrix(rot6d)
+            posed = verts @ R.transpose(1, 2) + trans[:, None]
+            hard = soft_silhouette(posed, faces, K_rows, (size, size), sigma=0.05) > 0.5
+            target = mask_rows > 0.5
+            counted = ~((other_rows > 0.5) & ~target)        # the person's pixels may hide the object
+            inter = (hard & target & counted).sum(dim=(1, 2)).to(K)
+            union = ((hard | target) & counted).sum(dim=(1, 2)).to(K).clamp_min(1)
+        return R.reshape(n, m, 3, 3), trans.detach().reshape(n, m, 3), (inter / union).reshape(n, m)
+
+    # -------------------------------------------------------------------------------------------- stage 2
+    def joint_losses(self, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, template: dict,
+                     data: Dict[str, torch.Tensor], sigma: float) -> Dict[str, torch.Tensor]:
+        """The joint stage's unweighted terms (each (B,)) for B rows (image x candidate), ``data`` from
+        :meth:`_joint_data` repeated per row."""
+        size = data['joint_object'].shape[-1]
+        verts = template['vertices_t']
+        posed = scale[:, None, None] * (verts @ R.transpose(1, 2)) + t[:, None]
+        sil = soft_silhouette(posed, template['faces_t'], data['K_joint'], (size, size), sigma=sigma)
+        losses = dict(silhouette=silhouette_loss(sil, data['joint_object'], data['joint_person']))
+        depth = render_depth(posed, template['faces_t'], data['K_joint'], (size, size))
+        losses['depth'] = ordinal_depth_loss(depth, data['human_depth'], data['joint_object'], data['joint_person'],
+                                             self.depth_temperature)
+        surface = scale[:, None, None] * (template['surface_t'] @ R.transpose(1, 2)) + t[:, None]
+        parts = [data[f'part_{p}'] for p in range(len(self.contact_parts))]
+        losses['interaction'] = interaction_loss(parts, surface, data['active']) * data['interacting']
+        # collision in the object's frame, for the body vertices nearest its box
+        local = ((data['human_vertices'] - t[:, None]) @ R) / scale[:, None, None]
+        with torch.no_grad():
+            half = template['half_extent_t']
+            outside = (local.abs() - half).clamp_min(0).norm(dim=-1)
+            pick = outside.topk(min(self.collision_candidates, local.shape[1]), dim=1, largest=False).indices
+        candidates = torch.gather(local, 1, pick[..., None].expand(-1, -1, 3))
+        rows = R.shape[0]
+        losses['collision'] = collision_loss(candidates, template['surface_t'].expand(rows, -1, -1),
+                                             template['normals_t'].expand(rows, -1, -1)) * scale ** 2
+        losses['scale'] = scale_prior_loss(scale, data['scale_mean'], data['scale_std'])
+        return losses
+
+    def _total(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.loss_weights[key] * value for key, value in losses.items())
+
+    # -------------------------------------------------------------------------------------------- entry point
+    def __call__(self, human_vertices: torch.Tensor, human_faces: torch.Tensor, part_labels: torch.Tensor,
+                 labels: torch.Tensor, K: torch.Tensor, masks: Sequence[Optional[PHOSAMasks]],
+                 init_R: torch.Tensor, init_t: torch.Tensor) -> PHOSAResult:
+        """Place each image's object next to its (fixed) person.
+
+        Args:
+            human_vertices: (B, V, 3) camera-frame body vertices, metres (their device and dtype are the fit's).
+            human_faces: (F, 3) body faces. part_labels: (V,) 22-part labels of the body's vertices.
+            labels: (B,) object categories. K: (B, 3, 3) full-image intrinsics.
+            masks: per image :func:`prepare_masks` output, None where there is no object mask.
+            init_R, init_t: (B, 3, 3), (B, 3) the pose kept where there is no mask (e.g. the network's).
+        """
+        like = human_vertices
+        batch = like.shape[0]
+        K = K.to(like)
+        out_R, out_t = init_R.to(like).clone(), init_t.to(like).clone()
+        out_s, iou = like.new_ones(batch), like.new_zeros(batch)
+        fitted = torch.zeros(batch, dtype=torch.bool, device=like.device)
+        losses = {key: like.new_zeros(batch) for key in DEFAULT_LOSS_WEIGHTS}
+        status = ['phosa: no object mask, start pose kept'] * batch
+        groups: Dict[int, List[int]] = {}
+        for i in range(batch):
+            if masks[i] is not None:
+                groups.setdefault(int(labels[i]), []).append(i)
+        progress = None
+        if self.show_progress:
+            from tqdm import tqdm
+            progress = tqdm(total=batch, desc='PHOSA fit', unit='image', leave=False)
+            progress.update(batch - sum(len(v) for v in groups.values()))
+        for label, index in groups.items():
+            tmpl = self.template(label)
+            result = self._fit_group(tmpl, index, human_vertices, human_faces, part_labels, K, masks)
+            idx = torch.as_tensor(index, device=like.device)
+            out_R[idx], out_t[idx], out_s[idx], iou[idx] = result['R'], result['t'], result['scale'], result['iou']
+            fitted[idx] = True
+            for key, value in result['losses'].items():
+                losses[key][idx] = value
+            for j, i in enumerate(index):
+                status[i] = (f"phosa: {tmpl['name']} IoU {float(result['iou'][j]):.2f}, scale "
+                             f"{float(result['scale'][j]):.2f}, " +
+                             ', '.join(f'{k} {float(v[j]):.3g}' for k, v in result['losses'].items()))
+            if progress is not None:
+                progress.update(len(index))
+        if progress is not None:
+            progress.close()
+        return PHOSAResult(object_R=out_R, object_t=out_t, object_scale=out_s, fitted=fitted, iou=iou,
+                           losses=losses, status=status)
+
+    def _fit_group(self, tmpl: dict, index: List[int], human_vertices: torch.Tensor, human_faces: torch.Tensor,
+                   part_labels: torch.Tensor, K: torch.Tensor, masks: Sequence[PHOSAMasks]) -> dict:
+        like = human_vertices
+        as_t = dict(dtype=like.dtype, device=like.device)
+        n = len(index)
+        idx = torch.as_tensor(index, device=like.device)
+        verts = torch.as_tensor(tmpl['render_vertices'], **as_t)
+        faces = torch.as_tensor(tmpl['render_faces'], dtype=torch.long, device=like.device)
+        stack = lambda key: torch.as_tensor(np.stack([getattr(masks[i], key) for i in index]), **as_t)  # noqa: E731
+        K_obj = roi_intrinsics(K[idx], stack('object_roi'), self.object_size)
+        R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, stack('object_mask'),
+                                       stack('object_person'))
+        k = self.num_candidates
+        top = iou1.topk(k, dim=1).indices                                                # (n, k)
+        R = torch.gather(R1, 1, top[..., None, None].expand(-1, -1, 3, 3)).reshape(n * k, 3, 3)
+        t = torch.gather(t1, 1, top[..., None].expand(-1, -1, 3)).reshape(n * k, 3)
+        cand_iou = torch.gather(iou1, 1, top).reshape(n * k)
+        data = self._joint_data(tmpl, index, human_vertices, human_faces, part_labels, K, masks)
+        data = {key: value.repeat_interleave(k, 0) for key, value in data.items()}
+        template = dict(vertices_t=verts, faces_t=faces, surface_t=torch.as_tensor(tmpl['surface'], **as_t),
+                        normals_t=torch.as_tensor(tmpl['normals'], **as_t),
+                        half_extent_t=torch.as_tensor(np.abs(tmpl['vertices']).max(0), **as_t))
+        rot6d = matrix_to_rot6d(R).clone().requires_grad_(True)
+        trans = t.clone().requires_grad_(True)
+        log_scale = torch.log(data['scale_mean']).clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([rot6d, trans, log_scale], lr=self.joint_lr)
+        start_sigma = self.sigma[1] * 4
+        with torch.enable_grad():
+            for step in range(self.joint_steps):
+                optimizer.zero_grad()
+                sigma = start_sigma * (self.sigma[1] / start_sigma) ** (step / max(self.joint_steps - 1, 1))
+                terms = self.joint_losses(rot6d_to_matrix(rot6d), trans, log_scale.exp(), template, data, sigma)
+                self._total(terms).sum().backward()
+                optimizer.step()
+        with torch.no_grad():
+            R, scale = rot6d_to_matrix(rot6d), log_scale.exp()
+            terms = self.joint_losses(R, trans, scale, template, data, self.sigma[1])
+            best = self._total(terms).reshape(n, k).argmin(dim=1)
+            pick = torch.arange(n, device=like.device) * k + best
+        return dict(R=R[pick], t=trans.detach()[pick], scale=scale[pick], iou=cand_iou[pick],
+                    losses={key: value[pick] for key, value in terms.items()})
+
+    def _joint_data(self, tmpl: dict, index: List[int], human_vertices: torch.Tensor, human_faces: torch.Tensor,
+                    part_labels: torch.Tensor, K: torch.Tensor, masks: Sequence[PHOSAMasks]) -> Dict[str, torch.Tensor]:
+        """Per image of the group: joint-square masks and intrinsics, the person's depth there, contact parts and
+        whether they are active, the scale prior."""
+        like = human_vertices
+        as_t = dict(dtype=like.dtype, device=like.device)
+        idx = torch.as_tensor(index, device=like.device)
+        roi = torch.as_tensor(np.stack([masks[i].joint_roi for i in index]), **as_t)
+        K_joint = roi_intrinsics(K[idx], roi, self.joint_size)
+        body = human_vertices[idx].detach()
+        with torch.no_grad():
+            human_depth = render_depth(body, human_faces, K_joint, (self.joint_size, self.joint_size))
+        data = dict(K_joint=K_joint, human_vertices=body, human_depth=human_depth,
+                    joint_object=torch.as_tensor(np.stack([masks[i].joint_object for i in index]), **as_t),
+                    joint_person=torch.as_tensor(np.stack([masks[i].joint_person for i in index]), **as_t))
+        part_labels = torch.as_tensor(part_labels, device=like.device)
+        boxes = torch.as_tensor(np.stack([masks[i].object_box for i in index]), **as_t)
+        active = []
+        for p, part in enumerate(self.contact_parts):
+            points = body[:, part_labels == part]
+            data[f'part_{p}'] = points
+            pixels, _ = project_vertices(points.mean(1, keepdim=True), K[idx])
+            centre = pixels[:, 0] + 0.5                       # pixel centre -> edge coordinates
+            grow = 0.1 * (boxes[:, 2:] - boxes[:, :2])
+            active.append(((centre >= boxes[:, :2] - grow) & (centre <= boxes[:, 2:] + grow)).all(-1))
+        data['active'] = torch.stack(active, dim=1)
+        interacting = []
+        for i in index:
+            person, obj = masks[i].person_box, masks[i].object_box
+            overlap = person is not None and bool((np.minimum(person[2:], obj[2:]) > np.maximum(person[:2], obj[:2]))
+                                                  .all())
+            interacting.append(float(overlap))
+        data['interacting'] = torch.as_tensor(interacting, **as_t)
+        mean, std = self._prior(tmpl['name'])
+        data['scale_mean'] = torch.full((len(index), ), mean, **as_t)
+        data['scale_std'] = torch.full((len(index), ), std, **as_t)
+        return data
