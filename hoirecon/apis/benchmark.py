@@ -1,0 +1,684 @@
+"""Several methods on one split, one table (``tools/benchmark.py``; docs/evaluation.md, "One table for several
+methods").
+
+The pieces are plain functions on plain records, so that a test can build a table from hand-made records:
+
+- :func:`run_method` tests one config (as ``tools/test.py CONFIG CKPT [--refine]`` does, through the same shared
+  functions: :func:`~hoirecon.apis.cli.merge_common_args`, :func:`~hoirecon.apis.configure_refinement`,
+  :func:`~hoirecon.apis.prepare_experiment`, mmengine's ``Runner``) and returns a **record**;
+  :func:`train_method` trains one config as ``tools/train.py CONFIG`` does;
+  :func:`score_meshes` scores another method's exported meshes with ``tools/evaluate_meshes.py``;
+- :func:`run_isolated` runs one of them in a fresh process (peak memory of that method alone; an exception, a crash
+  or a kill gives a record with the reason);
+- :func:`benchmark_table` / :func:`write_csv` / :func:`write_chart` turn records into Markdown, CSV and a bar chart.
+
+A record is a dict::
+
+    dict(method='stackflow_synthetic', config='configs/...py', checkpoint='...pth' or None,
+         refine=False,                  # the post-optimised (✓) row of the method, or None: unknown (meshes)
+         status='ok' | 'not run' | 'failed', reason=None or 'not run: no checkpoint (...)',
+         chamfer={'all': {'human_hoi': [mean, std], 'object_hoi': [...], 'human_none': [...],
+                          'object_none': [...], 'frames': n},
+                  'vis': {... the frames with visibility >= threshold ...} or None},
+         visibility_threshold=0.3, images=416, seconds_per_image=0.21, wall_s=120.3,
+         peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (process peak)', device='cpu')
+"""
+import csv
+import glob
+import io
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import time
+import traceback
+from argparse import Namespace
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+#: Result columns: (record key in ``chamfer[subset]``, column title). Human / object under HOI alignment, then
+#: without alignment (camera space), as in StackFLOW's README table.
+CHAMFER_COLUMNS = (('human_hoi', 'HOI aligned human'), ('object_hoi', 'HOI aligned object'),
+                   ('human_none', 'w/o alignment human'), ('object_none', 'w/o alignment object'))
+#: Metrics whose logged scalars hold the Chamfer summaries (the metric scoring the final prediction).
+CHAMFER_METRICS = ('HOIChamferMetric', 'HOISequenceChamferMetric')
+#: Where the per-method logs, work dirs and metric files of a benchmark go, under its output folder.
+LOGS, RUNS = 'logs', 'runs'
+NOT_RUN, FAILED, OK = 'not run', 'failed', 'ok'
+
+Record = Dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------------------------------
+def method_name(config: str) -> str:
+    """The row name of a config: its file name without ``.py`` (``configs/baselines/phosa_synthetic.py`` ->
+    ``phosa_synthetic``)."""
+    return osp.splitext(osp.basename(config))[0]
+
+
+def new_record(method: str, config: Optional[str] = None, checkpoint: Optional[str] = None,
+               refine: Optional[bool] = False, status: str = OK, reason: Optional[str] = None) -> Record:
+    """A record with no numbers yet (a reason row when ``status`` is not ``'ok'``)."""
+    return dict(method=method, config=config, checkpoint=checkpoint, refine=refine, status=status, reason=reason,
+                chamfer=None, visibility_threshold=None, images=None, seconds_per_image=None, wall_s=None,
+                peak_memory_mib=None, memory_kind=None, device=None)
+
+
+def chamfer_summary(metrics: Dict[str, float], prefix: str = 'hoi_chamfer') -> Dict[str, Any]:
+    """The table's numbers from the scalars a Chamfer metric logs (:func:`hoirecon.evaluation.metrics.hoi_report.
+    flat_metrics`): ``<prefix>/{human,object}_{hoi,none}`` (mean, cm) with ``..._std``, the same with ``_vis<t>`` for
+    the frames with visibility ratio >= t, and ``<prefix>/num_frames``. ``prefix=''`` reads un-prefixed keys.
+
+    Returns:
+        ``dict(all={key: [mean, std], 'frames': n}, vis=... or None, threshold=t or None)``; a key the metric did not
+        report (e.g. ``alignments=('hoi',)``) is left out.
+    """
+    head = f'{prefix}/' if prefix else ''
+    vis_keys = [key for key in metrics if re.fullmatch(re.escape(head) + r'(human|object)_hoi_vis([0-9.eE+-]+)', key)]
+    threshold = float(vis_keys[0].rsplit('_vis', 1)[1]) if vis_keys else None
+
+    def subset(suffix: str) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for key, _ in CHAMFER_COLUMNS:
+            mean = metrics.get(f'{head}{key}{suffix}')
+            if mean is not None:
+                out[key] = [float(mean), float(metrics.get(f'{head}{key}{suffix}_std', float('nan')))]
+        return out
+
+    result = dict(all=subset(''), vis=None, threshold=threshold)
+    result['all']['frames'] = int(metrics.get(f'{head}num_frames', 0))
+    if threshold is not None:
+        result['vis'] = subset(f'_vis{threshold:g}')
+    return result
+
+
+def chamfer_evaluator(cfg) -> dict:
+    """The config's first Chamfer metric scoring the final prediction (``pred_instances``): the one whose numbers go in
+    the table (with sequence metrics per window, the first window's)."""
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    for evaluator in evaluators:
+        if evaluator.get('type') in CHAMFER_METRICS and evaluator.get('pred_field', 'pred_instances') == \
+                'pred_instances':
+            return evaluator
+    raise KeyError(f'{cfg.filename}: test_evaluator has no {" / ".join(CHAMFER_METRICS)} scoring pred_instances, '
+                   'so there is no Chamfer distance to put in the table.')
+
+
+def chamfer_prefix(evaluator: dict) -> str:
+    """Prefix of the scalars a Chamfer metric config logs: its ``prefix``, else the metric's ``default_prefix``."""
+    from hoirecon.registry import METRICS
+    return evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
+
+
+def add_visible_frames(table: Dict[str, Any], result_file: Optional[str]) -> Dict[str, Any]:
+    """Put the frame count of the ``vis`` rows (not among the logged scalars) into ``table``
+    (:func:`chamfer_summary`) from the metric's JSON file (``summary.visible.num_frames``), when there is one."""
+    import json
+    if table.get('vis') is not None and result_file and osp.isfile(result_file):
+        visible = json.load(open(result_file))['summary'].get('visible')
+        if visible is not None:
+            table['vis']['frames'] = int(visible['num_frames'])
+    return table
+
+
+def config_has_refiner(config: str) -> bool:
+    """Whether ``tools/test.py CONFIG CKPT --refine`` would post-optimise (a top-level ``refiner`` or
+    ``model.refiner``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    return cfg.get('refiner') is not None or cfg.get('model', {}).get('refiner') is not None
+
+
+def own_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest checkpoint that ``tools/train.py`` left in ``work_dir``: the file named by mmengine's
+    ``last_checkpoint``, else the highest ``epoch_N.pth`` / ``iter_N.pth``; None when there is none."""
+    last = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(last):
+        path = open(last).read().strip()
+        for candidate in (path, osp.join(work_dir, osp.basename(path))):
+            if candidate and osp.isfile(candidate):
+                return candidate
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if match:
+            found.append((int(match.group(2)), path))
+    return max(found)[1] if found else None
+
+
+def checkpoint_fit(model, checkpoint: str) -> Optional[str]:
+    """Why ``checkpoint`` cannot be the weights of ``model``, or None when it can: every parameter of the model
+    is in its state dict with the same shape (buffers and extra entries are not checked; mmengine loads
+    non-strictly, so a mismatch would silently leave random weights)."""
+    from hoirecon.engine.checkpoint_compat import load_checkpoint_file
+    state = load_checkpoint_file(checkpoint)
+    state = state.get('state_dict', state) if isinstance(state, dict) else {}
+    model = getattr(model, 'module', model)
+    missing, shape = [], []
+    for name, param in model.named_parameters():
+        if name not in state:
+            missing.append(name)
+        elif tuple(state[name].shape) != tuple(param.shape):
+            shape.append(name)
+    if not missing and not shape:
+        return None
+    parts = ([f'{len(missing)} weights missing (e.g. {missing[0]})'] if missing else []) + \
+        ([f'{len(shape)} of another shape (e.g. {shape[0]})'] if shape else [])
+    return f'{checkpoint} does not fit this model: ' + ', '.join(parts)
+
+
+def train_hint(config: str) -> str:
+    return f'not run: no checkpoint (train with python tools/train.py {config})'
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Peak memory
+# ---------------------------------------------------------------------------------------------------------------------
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process (``VmHWM`` of /proc/self/status; ``ru_maxrss`` elsewhere), MiB."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == 'darwin' else peak / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak-RSS count of this process (Linux ``clear_refs``); False where it cannot be reset."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Running one method
+# ---------------------------------------------------------------------------------------------------------------------
+def _merged_config(config: str, work_dir: str, cfg_options: Optional[dict], data_root: Optional[str]):
+    from mmengine.config import Config
+
+    from .cli import merge_common_args
+    cfg = Config.fromfile(config)
+    merge_common_args(cfg, Namespace(config=config, cfg_options=cfg_options, data_root=data_root, launcher='none',
+                                     work_dir=work_dir))
+    return cfg
+
+
+def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = False, work_dir: str = 'work_dirs/bench',
+               cfg_options: Optional[dict] = None, data_root: Optional[str] = None, threads: Optional[int] = None,
+               shared_checkpoint: bool = False, fresh_process: bool = False) -> Record:
+    """Test one config on its test split, as ``tools/test.py config checkpoint [--refine]``, and return its record.
+
+    Args:
+        config: config file.
+        checkpoint: its weights; None: a model without parameters runs as it is, one with parameters gives a
+            ``'not run'`` record (:func:`train_hint`).
+        refine: switch the config's refiners on (:func:`~hoirecon.apis.configure_refinement`); the record holds the
+            refined (final) prediction's numbers.
+        work_dir: the run's logs and metric files.
+        cfg_options, data_root, threads: as ``--cfg-options``, ``--data-root``, ``--threads`` of the tools.
+        shared_checkpoint: ``checkpoint`` is the benchmark's shared ``--checkpoint``, not this config's own: a
+            checkpoint that does not fit the model (:func:`checkpoint_fit`) gives a ``'not run'`` record instead of
+            a failure.
+        fresh_process: this process runs nothing else (:func:`run_isolated`): its peak RSS is the method's.
+
+    Returns:
+        The record (module docstring). Exceptions propagate (:func:`run_isolated` turns them into records).
+    """
+    import torch
+    from mmengine.runner import Runner
+
+    from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading
+    from .cli import register_adaptive_threads
+    from .prepare import prepare_experiment
+    from .refinement import configure_refinement
+
+    record = new_record(method_name(config), config, checkpoint, refine)
+    reset = fresh_process or reset_peak_rss()
+    configure_threads(threads)
+    cfg = _merged_config(config, work_dir, cfg_options, data_root)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    scored = chamfer_evaluator(cfg)
+    if not scored.get('out_file'):
+        scored['out_file'] = 'hoi_chamfer.json'  # the vis rows' frame count is only in the file
+    prefix = chamfer_prefix(scored)
+    configure_refinement(cfg, refine)
+    # metric files next to the logs (tools/test.py does the same inline)
+    for evaluator in cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]:
+        if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
+            evaluator['out_file'] = osp.join(cfg.work_dir, evaluator['out_file'])
+    prepare_experiment(cfg, checkpoint)
+    runner = Runner.from_cfg(cfg)
+    register_adaptive_threads(runner, threads)
+    has_parameters = any(True for _ in runner.model.parameters())
+    if checkpoint is None and has_parameters:
+        return dict(record, status=NOT_RUN, reason=train_hint(config))
+    if checkpoint is not None:
+        misfit = checkpoint_fit(runner.model, checkpoint)
+        if misfit is not None:
+            if shared_checkpoint:
+                return dict(record, status=NOT_RUN, checkpoint=None, reason=f'{train_hint(config)}; --checkpoint '
+                            f'{misfit}')
+            return dict(record, status=FAILED, reason=f'failed: {misfit}')
+
+    # time the test loop, less the scoring: data, network, refiners (and sequence smoothing) per image
+    loop = runner.test_loop
+    scoring = [0.0]
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                scoring[0] += time.perf_counter() - start
+        return wrapper
+
+    loop.evaluator.process = timed(loop.evaluator.process)
+    loop.evaluator.evaluate = timed(loop.evaluator.evaluate)
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    run = loop.run
+    wall = [0.0]
+
+    def timed_run():
+        start = time.perf_counter()
+        try:
+            return run()
+        finally:
+            if cuda:
+                torch.cuda.synchronize()
+            wall[0] = time.perf_counter() - start
+
+    loop.run = timed_run
+    with hoirecon_checkpoint_loading():
+        metrics = runner.test() or {}
+    images = len(loop.dataloader.dataset)
+    summary = add_visible_frames(chamfer_summary(metrics, prefix), scored['out_file'])
+    record.update(chamfer=dict(all=summary['all'], vis=summary['vis']), visibility_threshold=summary['threshold'],
+                  images=images, wall_s=wall[0],
+                  seconds_per_image=(wall[0] - scoring[0]) / images if images else None,
+                  device='cuda' if cuda else 'cpu')
+    if cuda:
+        record.update(peak_memory_mib=torch.cuda.max_memory_allocated() / 2**20, memory_kind='CUDA')
+    else:
+        record.update(peak_memory_mib=peak_rss_mib(), memory_kind='RSS' if reset else 'RSS (process peak)')
+    return record
+
+
+def train_method(config: str, work_dir: str, cfg_options: Optional[dict] = None, data_root: Optional[str] = None,
+                 threads: Optional[int] = None) -> str:
+    """Train ``config`` into ``work_dir`` as ``tools/train.py config --work-dir work_dir`` does (resuming the run
+    left there) and return the checkpoint it ends with (:func:`own_checkpoint`)."""
+    from mmengine.runner import Runner
+
+    from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading
+    from hoirecon.engine.graceful_stop import make_checkpoints_uninterruptible
+    from .cli import register_adaptive_threads
+    from .prepare import prepare_experiment
+    configure_threads(threads)
+    cfg = _merged_config(config, work_dir, cfg_options, data_root)
+    if own_checkpoint(work_dir) is not None:
+        cfg.resume, cfg.load_from = True, None
+    prepare_experiment(cfg)
+    runner = Runner.from_cfg(cfg)
+    register_adaptive_threads(runner, threads)
+    make_checkpoints_uninterruptible(runner)
+    with hoirecon_checkpoint_loading():
+        runner.train()
+    checkpoint = own_checkpoint(work_dir)
+    if checkpoint is None:
+        raise RuntimeError(f'training {config} left no checkpoint in {work_dir}')
+    return checkpoint
+
+
+def _child(function: Callable, kwargs: dict, log_file: str, connection) -> None:
+    """Body of the process of :func:`run_isolated`: the output to ``log_file``, the result (or the error) back."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(log_file, 'a') as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            connection.send(('ok', function(**kwargs)))
+        except BaseException as error:  # noqa: B902  (a method's failure is a row of the table)
+            traceback.print_exc()
+            connection.send(('error', f'{type(error).__name__}: {error}'))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            connection.close()
+
+
+def run_isolated(function: Callable, log_file: str, **kwargs) -> Any:
+    """Call ``function(**kwargs)`` (:func:`run_method` or :func:`train_method`) in a fresh process whose output goes to
+    ``log_file``.
+
+    Returns:
+        What it returned.
+
+    Raises:
+        RuntimeError: it raised (the message names the exception; the traceback is in ``log_file``) or the process
+            died (e.g. killed for memory).
+    """
+    import multiprocessing
+    os.makedirs(osp.dirname(osp.abspath(log_file)), exist_ok=True)
+    context = multiprocessing.get_context('spawn')
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(function, kwargs, log_file, send))
+    process.start()
+    send.close()
+    try:
+        kind, value = receive.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f'the process died (exit code {process.exitcode}'
+                           f'{", killed: out of memory?" if process.exitcode == -9 else ""}); see {log_file}')
+    finally:
+        process.join()
+    if kind == 'error':
+        raise RuntimeError(f'{value} (traceback in {log_file})')
+    return value
+
+
+def score_meshes(name: str, pred_dir: str, gt_dir: str, out_dir: str, tool: str, extra_args: Sequence[str] = (),
+                 refine: Optional[bool] = None) -> Record:
+    """Score another method's exported meshes with ``tool`` (``tools/evaluate_meshes.py``, in a child process) and
+    return its record (no time or memory: the meshes were made elsewhere).
+
+    Args:
+        name: the row name.
+        pred_dir, gt_dir: ``--pred`` and ``--gt`` of the tool (its layout: ``<frame key><suffix>``).
+        out_dir: the benchmark's output folder (the tool's JSON file and log go to its ``runs/`` and ``logs/``).
+        tool: path of ``tools/evaluate_meshes.py``.
+        extra_args: more arguments of the tool (``--visibility``, suffixes, ``--num-samples``).
+        refine: post-optimisation of those meshes, when known (``✓`` / ``×``), else None (``-``).
+    """
+    from hoirecon.evaluation.metrics.hoi_report import flat_metrics
+    record = new_record(name, checkpoint=None, refine=refine)
+    record['config'] = pred_dir
+    for folder in (pred_dir, gt_dir):
+        if not osp.isdir(folder):
+            return dict(record, status=NOT_RUN, reason=f'not run: mesh folder {folder} not found')
+    out_file = osp.join(out_dir, RUNS, f'meshes_{name}.json')
+    log_file = osp.join(out_dir, LOGS, f'meshes_{name}.log')
+    os.makedirs(osp.dirname(out_file), exist_ok=True)
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    command = [sys.executable, tool, '--pred', pred_dir, '--gt', gt_dir, '--out', out_file, *extra_args]
+    with open(log_file, 'w') as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0 or not osp.isfile(out_file):
+        tail = open(log_file).read().strip().splitlines()[-1:] or ['']
+        return dict(record, status=FAILED, reason=f'failed: evaluate_meshes exited with {done.returncode}: '
+                    f'{tail[0][:200]} (log: {log_file})')
+    import json
+    result = json.load(open(out_file))
+    protocol, summary = result['protocol'], result['summary']
+    metrics = flat_metrics(summary, protocol['alignments'], protocol['visibility_threshold'])
+    table = add_visible_frames(chamfer_summary(metrics, prefix=''), out_file)
+    return dict(record, chamfer=dict(all=table['all'], vis=table['vis']), visibility_threshold=table['threshold'],
+                images=summary['all']['num_frames'] + summary['num_skipped'])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Tables and chart
+# ---------------------------------------------------------------------------------------------------------------------
+def _mean_std(cell: Optional[Sequence[float]]) -> str:
+    return '-' if not cell else f'{cell[0]:.2f}±{cell[1]:.2f}'
+
+
+def _post(refine: Optional[bool]) -> str:
+    return '-' if refine is None else ('✓' if refine else '×')
+
+
+def table_rows(records: Sequence[Record]) -> List[Dict[str, Any]]:
+    """One row per record and visibility subset, in StackFLOW's README order: per method (in the order of first
+    appearance), the ``all`` rows (× then ✓), then the ``> t`` rows; a record without numbers gives one reason
+    row."""
+    methods: Dict[str, List[Record]] = {}
+    for record in records:
+        methods.setdefault(record['method'], []).append(record)
+    rows = []
+    for method, group in methods.items():
+        group = sorted(group, key=lambda r: (r['refine'] is None, bool(r['refine'])))
+        for subset in ('all', 'vis'):
+            for record in group:
+                chamfer = record.get('chamfer')
+                if chamfer is None:
+                    if subset == 'all':
+                        rows.append(dict(record=record, subset=None, visible='-', cells=None))
+                    continue
+                if chamfer.get(subset) is None:
+                    continue
+                threshold = record.get('visibility_threshold')
+                visible = 'all' if subset == 'all' else f'>{threshold:g}'
+                rows.append(dict(record=record, subset=subset, visible=visible, cells=chamfer[subset]))
+    return rows
+
+
+def _memory(record: Record) -> str:
+    if record.get('peak_memory_mib') is None:
+        return '-'
+    return f"{record['peak_memory_mib']:.0f} ({record['memory_kind']})"
+
+
+def benchmark_table(records: Sequence[Record], title: Optional[str] = None) -> str:
+    """The Markdown table of the records (columns of StackFLOW's README table, plus frames, seconds per image and
+    peak memory); reason rows carry the reason in the first result column."""
+    header = ['Method', 'Visible ratio', 'Post-optimisation', *(title for _, title in CHAMFER_COLUMNS), 'frames',
+              's / image', 'peak memory (MiB)']
+    lines = ([f'**{title}**', ''] if title else []) + ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for row in table_rows(records):
+        record, cells = row['record'], row['cells']
+        if cells is None:
+            values = [record['method'], '-', _post(record['refine']), record['reason'] or record['status'],
+                      *['-'] * (len(header) - 4)]
+        else:
+            seconds = record.get('seconds_per_image')
+            values = [record['method'], row['visible'], _post(record['refine']),
+                      *(_mean_std(cells.get(key)) for key, _ in CHAMFER_COLUMNS), str(cells.get('frames', '-')),
+                      '-' if seconds is None else f'{seconds:.3f}', _memory(record)]
+        lines.append('| ' + ' | '.join(v.replace('|', '/') for v in values) + ' |')
+    return '\n'.join(lines)
+
+
+#: CSV columns, in order.
+CSV_FIELDS = ('method', 'visible_ratio', 'post_optimisation',
+              *(f'{key}_{stat}' for key, _ in CHAMFER_COLUMNS for stat in ('mean', 'std')),
+              'frames', 'seconds_per_image', 'peak_memory_mib', 'memory_kind', 'device', 'status', 'reason', 'config',
+              'checkpoint')
+
+
+def csv_text(records: Sequence[Record]) -> str:
+    """The table's rows as CSV (:data:`CSV_FIELDS`; numbers unrounded, empty where there is none)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator='\n')
+    writer.writeheader()
+    for row in table_rows(records):
+        record, cells = row['record'], row['cells'] or {}
+        values = dict(method=record['method'], visible_ratio=row['visible'] if row['cells'] else '',
+                      post_optimisation='' if record['refine'] is None else int(bool(record['refine'])),
+                      frames=cells.get('frames', ''), status=record['status'], reason=record['reason'] or '',
+                      config=record.get('config') or '', checkpoint=record.get('checkpoint') or '',
+                      device=record.get('device') or '', memory_kind=record.get('memory_kind') or '')
+        for key, _ in CHAMFER_COLUMNS:
+            mean, std = cells.get(key, ('', ''))
+            values[f'{key}_mean'], values[f'{key}_std'] = mean, std
+        for key in ('seconds_per_image', 'peak_memory_mib'):
+            values[key] = '' if record.get(key) is None or not row['cells'] else record[key]
+        writer.writerow(values)
+    return out.getvalue()
+
+
+def write_csv(records: Sequence[Record], path: str) -> str:
+    """Write :func:`csv_text` to ``path``; return ``path``."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        f.write(csv_text(records))
+    return path
+
+
+def write_chart(records: Sequence[Record], path: str, subset: str = 'all') -> str:
+    """Bar chart (PNG) of the records' Chamfer distances on ``subset`` ('all' frames or 'vis'): one group of bars per
+    method row (name, ``+post-opt`` for ✓), human and object, HOI-aligned (left panel) and without alignment (right),
+    the standard deviation as error bars; reason rows are listed under the chart. Returns ``path``."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = [r for r in table_rows(records) if r['cells'] is not None and r['subset'] == subset]
+    skipped = [r['record'] for r in table_rows(records) if r['cells'] is None]
+    labels = [r['record']['method'] + (' +post-opt' if r['record']['refine'] else '') for r in rows]
+    width = max(6.0, 1.1 * len(rows) + 2.0)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * width, 4.8), squeeze=False)
+    x = np.arange(len(rows))
+    for ax, alignment, title in zip(axes[0], ('hoi', 'none'), ('HOI aligned', 'w/o alignment')):
+        for offset, (part, colour) in zip((-0.2, 0.2), (('human', 'tab:blue'), ('object', 'tab:orange'))):
+            cells = [r['cells'].get(f'{part}_{alignment}') for r in rows]
+            means = [c[0] if c else np.nan for c in cells]
+            stds = [c[1] if c else 0.0 for c in cells]
+            ax.bar(x + offset, means, 0.4, yerr=stds, capsize=3, color=colour, label=part)
+        ax.set_title(f'{title} Chamfer (cm), {"all frames" if subset == "all" else "visible frames"}')
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha='right', fontsize=8)
+        ax.set_ylabel('cm')
+        ax.legend()
+        ax.grid(axis='y', alpha=0.3)
+    if skipped:
+        fig.text(0.01, 0.01, 'not in the chart: ' + '; '.join(f"{r['method']} ({r['reason']})" for r in skipped),
+                 fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if skipped else 0, 1, 1))
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The whole benchmark
+# ---------------------------------------------------------------------------------------------------------------------
+def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool = False, train: bool = False,
+                  shared_checkpoint: Optional[str] = None, train_root: str = 'work_dirs',
+                  cfg_options: Optional[dict] = None, data_root: Optional[str] = None, threads: Optional[int] = None,
+                  meshes: Sequence[Dict[str, Any]] = (), evaluate_meshes_tool: Optional[str] = None,
+                  isolate: bool = True, log: Callable[[str], None] = print) -> List[Record]:
+    """Run every method and mesh folder; never stop on one that fails.
+
+    Args:
+        methods: ``dict(config=..., checkpoint=... or None)`` each; a None checkpoint is looked for in
+            ``<train_root>/<config name>`` (:func:`own_checkpoint`: what ``tools/train.py CONFIG`` leaves), else
+            ``shared_checkpoint`` is tried (used only when it fits the model).
+        out_dir: the benchmark's folder (per-run logs in ``logs/``, work dirs and metric files in ``runs/``).
+        refine: also the post-optimised (✓) row of each config with a refiner.
+        train: train a config that has no checkpoint (:func:`train_method` into ``<train_root>/<config name>``).
+        meshes: ``dict(name=..., pred=..., gt=..., args=[...])`` each (:func:`score_meshes`).
+        evaluate_meshes_tool: path of ``tools/evaluate_meshes.py`` (needed with ``meshes``).
+        isolate: each run in a fresh process (:func:`run_isolated`); False runs them here (peak RSS then the
+            process's since :func:`reset_peak_rss`).
+        log: progress lines.
+
+    Returns:
+        The records, in the order run.
+    """
+    records: List[Record] = []
+    common = dict(cfg_options=cfg_options, data_root=data_root, threads=threads)
+    total = len(methods) + len(meshes)
+
+    def call(function, log_file, **kwargs):
+        if isolate:
+            return run_isolated(function, log_file, **kwargs)
+        return function(**kwargs)
+
+    def finish(record: Record) -> Record:
+        records.append(record)
+        if record['chamfer'] is None:
+            log(f'    {record["reason"]}')
+        else:
+            cells = record['chamfer']['all']
+            numbers = ' / '.join(_mean_std(cells.get(key)) for key in ('human_hoi', 'object_hoi'))
+            extra = '' if record.get('seconds_per_image') is None else \
+                f', {record["seconds_per_image"]:.3f} s/image, peak memory {record["peak_memory_mib"]:.0f} MiB ' \
+                f'({record["memory_kind"]})'
+            log(f'    HOI-aligned human / object {numbers} cm on {cells.get("frames")} frames{extra}')
+        return record
+
+    for index, method in enumerate(methods, 1):
+        config, checkpoint = method['config'], method.get('checkpoint')
+        name = method_name(config)
+        log(f'[{index}/{total}] {name} ({config})')
+        if not osp.isfile(config):
+            finish(new_record(name, config, checkpoint, False, NOT_RUN, f'not run: config {config} not found'))
+            continue
+        if checkpoint is not None and not osp.isfile(checkpoint):
+            finish(new_record(name, config, checkpoint, False, NOT_RUN, f'not run: checkpoint {checkpoint} not found'))
+            continue
+        shared = False
+        if checkpoint is None:
+            checkpoint = own_checkpoint(osp.join(train_root, name))
+        if checkpoint is None and shared_checkpoint is not None:
+            checkpoint, shared = shared_checkpoint, True
+        try:
+            stages = [False] + ([True] if refine and config_has_refiner(config) else [])
+        except Exception as error:  # noqa: B902  (a config that does not even load is a row)
+            finish(new_record(name, config, checkpoint, False, FAILED, f'failed: {type(error).__name__}: {error}'))
+            continue
+        if refine and len(stages) == 1:
+            log('    (no refiner in this config: no post-optimised row)')
+        for stage in stages:
+            label = 'post-optimised' if stage else 'network'
+            run_name = name + ('_refine' if stage else '')
+            log(f'    {label}: checkpoint {checkpoint or "none"}; log {osp.join(out_dir, LOGS, run_name + ".log")}')
+            kwargs = dict(config=config, checkpoint=checkpoint, refine=stage, shared_checkpoint=shared,
+                          fresh_process=isolate, work_dir=osp.join(out_dir, RUNS, run_name), **common)
+            log_file = osp.join(out_dir, LOGS, run_name + '.log')
+            try:
+                record = call(run_method, log_file, **kwargs)
+                if record['status'] == NOT_RUN and record['checkpoint'] is None and train:
+                    work_dir = osp.join(train_root, name)
+                    log(f'    training into {work_dir} (log {osp.join(out_dir, LOGS, name + "_train.log")})')
+                    checkpoint = call(train_method, osp.join(out_dir, LOGS, name + '_train.log'), config=config,
+                                      work_dir=work_dir, **common)
+                    shared = False
+                    record = call(run_method, log_file, **dict(kwargs, checkpoint=checkpoint, shared_checkpoint=False))
+            except Exception as error:  # noqa: B902  (one method's failure is a row, never the end of the run)
+                record = new_record(name, config, checkpoint, stage, FAILED, f'failed: {error}')
+            finish(record)
+            if record['chamfer'] is None:
+                break  # the post-optimised run would stop for the same reason
+    for index, entry in enumerate(meshes, len(methods) + 1):
+        log(f'[{index}/{total}] {entry["name"]} (meshes in {entry["pred"]})')
+        try:
+            record = score_meshes(entry['name'], entry['pred'], entry['gt'], out_dir, evaluate_meshes_tool,
+                                  entry.get('args', ()))
+        except Exception as error:  # noqa: B902
+            record = new_record(entry['name'], entry['pred'], None, None, FAILED,
+                                f'failed: {type(error).__name__}: {error}')
+        finish(record)
+    return records
+
+
+def write_benchmark(records: Sequence[Record], out_dir: str, title: Optional[str] = None) -> Dict[str, str]:
+    """Write ``benchmark.md``, ``benchmark.csv``, ``benchmark.png`` (all frames) and ``records.json`` to
+    ``out_dir``; return their paths by kind."""
+    import json
+    os.makedirs(out_dir, exist_ok=True)
+    paths = dict(markdown=osp.join(out_dir, 'benchmark.md'), csv=osp.join(out_dir, 'benchmark.csv'),
+                 chart=osp.join(out_dir, 'benchmark.png'), records=osp.join(out_dir, 'records.json'))
+    with open(paths['markdown'], 'w') as f:
+        f.write(benchmark_table(records, title) + '\n')
+    write_csv(records, paths['csv'])
+    write_chart(records, paths['chart'])
+    with open(paths['records'], 'w') as f:
+        json.dump(list(records), f, indent=1)
+    return paths

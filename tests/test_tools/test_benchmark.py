@@ -1,0 +1,175 @@
+"""tools/benchmark.py and hoirecon.apis.benchmark: the table, CSV and chart from records; one run end to end."""
+import csv
+import io
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, csv_text, new_record, own_checkpoint,
+                                     write_chart)
+from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
+
+
+def _load_tool():
+    import importlib.util
+    path = osp.join(REPO_ROOT, 'tools', 'benchmark.py')
+    spec = importlib.util.spec_from_file_location('hoirecon_tool_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _record(method, refine, all_rows, vis_rows=None, **extra):
+    record = new_record(method, f'configs/{method}.py', 'ckpt.pth', refine)
+    record.update(chamfer=dict(all=all_rows, vis=vis_rows), visibility_threshold=0.3, images=10, device='cpu',
+                  seconds_per_image=0.25, peak_memory_mib=812.4, memory_kind='RSS', **extra)
+    return record
+
+
+def _cells(h, o, hn, on, frames):
+    return dict(human_hoi=[h, 1.0], object_hoi=[o, 2.5], human_none=[hn, 0.125], object_none=[on, 3.0], frames=frames)
+
+
+@pytest.fixture
+def records():
+    return [
+        _record('stackflow', True, _cells(4.5, 9.12, 9.41, 11.15, 10), _cells(4.51, 8.77, 9.26, 10.51, 8)),
+        _record('stackflow', False, _cells(4.72, 11.85, 7.63, 15.71, 10), _cells(4.71, 11.45, 7.66, 15.19, 8)),
+        new_record('regression_head', 'configs/rh.py', None, False, 'not run',
+                   'not run: no checkpoint (train with python tools/train.py configs/rh.py)'),
+        dict(_record('chore', None, dict(human_hoi=[5.58, 2.11], object_hoi=[10.66, 7.71], frames=4)),
+             seconds_per_image=None, peak_memory_mib=None, memory_kind=None),
+    ]
+
+
+def test_table_rows_follow_stackflow_readme_order(records):
+    lines = benchmark_table(records, title='Synthetic test split').splitlines()
+    assert lines[:4] == [
+        '**Synthetic test split**', '',
+        '| Method | Visible ratio | Post-optimisation | HOI aligned human | HOI aligned object | w/o alignment human | '
+        'w/o alignment object | frames | s / image | peak memory (MiB) |',
+        '|---|---|---|---|---|---|---|---|---|---|']
+    assert lines[4:] == [
+        '| stackflow | all | × | 4.72±1.00 | 11.85±2.50 | 7.63±0.12 | 15.71±3.00 | 10 | 0.250 | 812 (RSS) |',
+        '| stackflow | all | ✓ | 4.50±1.00 | 9.12±2.50 | 9.41±0.12 | 11.15±3.00 | 10 | 0.250 | 812 (RSS) |',
+        '| stackflow | >0.3 | × | 4.71±1.00 | 11.45±2.50 | 7.66±0.12 | 15.19±3.00 | 8 | 0.250 | 812 (RSS) |',
+        '| stackflow | >0.3 | ✓ | 4.51±1.00 | 8.77±2.50 | 9.26±0.12 | 10.51±3.00 | 8 | 0.250 | 812 (RSS) |',
+        '| regression_head | - | × | not run: no checkpoint (train with python tools/train.py configs/rh.py) | - | - '
+        '| - | - | - | - |',
+        '| chore | all | - | 5.58±2.11 | 10.66±7.71 | - | - | 4 | - | - |',
+    ]
+
+
+def test_csv_has_the_numbers_unrounded_and_the_reasons(records):
+    rows = list(csv.DictReader(io.StringIO(csv_text(records))))
+    assert [(r['method'], r['visible_ratio'], r['post_optimisation']) for r in rows] == [
+        ('stackflow', 'all', '0'), ('stackflow', 'all', '1'), ('stackflow', '>0.3', '0'), ('stackflow', '>0.3', '1'),
+        ('regression_head', '', '0'), ('chore', 'all', '')]
+    assert rows[0]['human_none_std'] == '0.125' and rows[0]['object_hoi_mean'] == '11.85'
+    assert rows[0]['peak_memory_mib'] == '812.4' and rows[0]['memory_kind'] == 'RSS' and rows[0]['status'] == 'ok'
+    assert rows[4]['status'] == 'not run' and rows[4]['reason'].startswith('not run: no checkpoint')
+    assert rows[4]['human_hoi_mean'] == '' and rows[4]['seconds_per_image'] == ''
+    assert rows[5]['human_none_mean'] == '' and rows[5]['seconds_per_image'] == ''
+
+
+def test_chart_is_a_readable_png(records, tmp_path):
+    import matplotlib.image
+    path = write_chart(records, str(tmp_path / 'chart.png'))
+    assert open(path, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    assert np.ptp(image[..., :3]) > 0.5  # bars drawn, not a blank page
+
+
+def test_chamfer_summary_reads_the_metric_scalars():
+    metrics = {'hoi_chamfer/human_hoi': 4.0, 'hoi_chamfer/human_hoi_std': 1.0, 'hoi_chamfer/object_hoi': 9.0,
+               'hoi_chamfer/object_hoi_std': 2.0, 'hoi_chamfer/human_hoi_vis0.3': 3.0,
+               'hoi_chamfer/human_hoi_vis0.3_std': 0.5, 'hoi_chamfer/num_frames': 7,
+               'hoi_chamfer_initial/human_hoi': 99.0}
+    summary = chamfer_summary(metrics)
+    assert summary == dict(all=dict(human_hoi=[4.0, 1.0], object_hoi=[9.0, 2.0], frames=7),
+                           vis=dict(human_hoi=[3.0, 0.5]), threshold=0.3)
+    initial = chamfer_summary(metrics, 'hoi_chamfer_initial')
+    assert initial['all']['human_hoi'][0] == 99.0 and np.isnan(initial['all']['human_hoi'][1])
+    assert initial['vis'] is None and initial['threshold'] is None
+
+
+def test_own_checkpoint_is_the_last_one_training_left(tmp_path):
+    assert own_checkpoint(str(tmp_path)) is None
+    for name in ('epoch_2.pth', 'epoch_10.pth', 'best.pth'):
+        (tmp_path / name).write_bytes(b'')
+    assert own_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert own_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
+
+
+def _write_meshes(folder, key, shift):
+    import trimesh
+    human = trimesh.creation.box(extents=(0.4, 1.7, 0.3))
+    obj = trimesh.creation.box(extents=(0.3, 0.3, 0.3))
+    obj.apply_translation((0.5, 0.0, 0.0))
+    for mesh, suffix in ((human, '.human.ply'), (obj, '.object.ply')):
+        mesh = mesh.copy()
+        mesh.apply_translation((shift, 0.0, 2.0))
+        path = osp.join(folder, key + suffix)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        mesh.export(path)
+
+
+@pytest.mark.slow
+def test_benchmark_end_to_end(behave_synthetic_root, surrogate_body_root, tmp_path, capsys):
+    """StackFLOW (tiny, random plausible weights) with and without post-optimisation, a config with no checkpoint,
+    exported meshes and a missing mesh folder: one table, CSV and chart."""
+    checkpoint = save_plausible_tiny_checkpoint(CONFIG, str(tmp_path / 'tiny.pth'))
+    untrained = tmp_path / 'tiny_untrained.py'
+    untrained.write_text(f'_base_ = [{CONFIG!r}]\n')
+    for key in ('seq/t0001/k1', 'seq/t0002/k1'):
+        _write_meshes(str(tmp_path / 'gt'), key, 0.0)
+        _write_meshes(str(tmp_path / 'pred'), key, 0.05)
+    out = tmp_path / 'bench'
+    tool = _load_tool()
+    records = tool.main([f'{CONFIG}={checkpoint}', str(untrained), '--refine', '--out', str(out),
+                         '--train-root', str(tmp_path / 'work_dirs'), '--threads', '1',
+                         '--meshes', f'boxes={tmp_path / "pred"}', f'gone={tmp_path / "nowhere"}',
+                         '--gt-meshes', str(tmp_path / 'gt'),
+                         '--cfg-options', f'test_dataloader.dataset.data_root={behave_synthetic_root}',
+                         f'train_dataloader.dataset.data_root={behave_synthetic_root}',
+                         'test_evaluator.out_file=chamfer.json'])
+    printed = capsys.readouterr().out
+    by_name = {(r['method'], r['refine']): r for r in records}
+    network, refined = by_name[('tiny_stackflow', False)], by_name[('tiny_stackflow', True)]
+    for record in (network, refined):
+        assert record['status'] == 'ok', record['reason']
+        assert record['images'] == record['chamfer']['all']['frames'] > 0
+        assert record['seconds_per_image'] > 0 and record['peak_memory_mib'] > 100 and record['memory_kind'] == 'RSS'
+        for key in ('human_hoi', 'object_hoi', 'human_none', 'object_none'):
+            assert np.isfinite(record['chamfer']['all'][key]).all()
+        assert 0 < record['chamfer']['vis']['frames'] <= record['images']
+    assert network['chamfer']['all']['human_hoi'] != refined['chamfer']['all']['human_hoi']
+    # the numbers are the test run's own metric file
+    scored = json.load(open(out / 'runs' / 'tiny_stackflow' / 'chamfer.json'))['summary']['all']
+    assert network['chamfer']['all']['object_hoi'] == [scored['hoi']['object']['mean'], scored['hoi']['object']['std']]
+    untrained_record = by_name[('tiny_untrained', False)]
+    assert untrained_record['status'] == 'not run'
+    assert untrained_record['reason'] == f'not run: no checkpoint (train with python tools/train.py {untrained})'
+    boxes = by_name[('boxes', None)]
+    assert boxes['status'] == 'ok' and boxes['chamfer']['all']['frames'] == 2
+    assert 0 < boxes['chamfer']['all']['human_none'][0] < 20
+    assert by_name[('gone', None)]['reason'] == f'not run: mesh folder {tmp_path / "nowhere"} not found'
+
+    table = (out / 'benchmark.md').read_text()
+    assert table.strip() in printed
+    assert '| tiny_stackflow | all | × |' in table and '| tiny_stackflow | >0.3 | ✓ |' in table
+    assert f'| tiny_untrained | - | × | not run: no checkpoint (train with python tools/train.py {untrained}) |' \
+        in table
+    rows = list(csv.DictReader(open(out / 'benchmark.csv')))
+    assert len(rows) == len(table.strip().splitlines()) - 2
+    assert open(out / 'benchmark.png', 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+    assert (out / 'logs' / 'tiny_stackflow_refine.log').is_file()
+    assert '[1/4] tiny_stackflow' in printed and 'HOI-aligned human / object' in printed
