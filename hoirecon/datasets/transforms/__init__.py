@@ -1,5 +1,6 @@
 """Registered data transforms of the HOI pipeline (StackFLOW's crop, augmentation and packing)."""
 from .background import BackgroundSwap
+from .chore_targets import CHOREQueryTargets, PackCHOREInputs
 from .color import ColorGain
 from .formatting import PackHOIInputs
 from .hoi_crop import HOICrop
@@ -7,6 +8,6 @@ from .loading import LoadCorrespondences, LoadHOIImage, fixed_size_correspondenc
 from .object_crop import ObjectCrop, PackObjectCorrespondenceInputs
 
 __all__ = [
-    'BackgroundSwap', 'ColorGain', 'HOICrop', 'LoadCorrespondences', 'LoadHOIImage', 'ObjectCrop', 'PackHOIInputs',
-    'PackObjectCorrespondenceInputs', 'fixed_size_correspondences'
+    'BackgroundSwap', 'CHOREQueryTargets', 'ColorGain', 'HOICrop', 'LoadCorrespondences', 'LoadHOIImage', 'ObjectCrop',
+    'PackCHOREInputs', 'PackHOIInputs', 'PackObjectCorrespondenceInputs', 'fixed_size_correspondences'
 ]

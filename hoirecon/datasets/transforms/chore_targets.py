@@ -1,0 +1,168 @@
+"""CHORE-style query points and their field targets, computed on the fly from the posed body and object meshes, and
+the packing of the 5-channel crop (docs/chore.md)."""
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import InstanceData
+
+from hoirecon.models.chore.geometry import MeshDistance, group_parts, sample_frustum, sample_surface
+from hoirecon.objects import ObjectLibrary
+from hoirecon.registry import BODY_MODELS, TRANSFORMS
+from hoirecon.structures import HOIDataSample
+
+#: Targets written by :class:`CHOREQueryTargets` and packed into ``gt_instances`` by :class:`PackCHOREInputs`.
+CHORE_GT_FIELDS = ('query_points', 'udf_human', 'udf_object', 'part_labels', 'centre_offset', 'object_rot6d')
+CHORE_META_KEYS = ('img_id', 'img_path', 'cam_K', 'ori_shape', 'img_shape', 'focal', 'principal', 'box_center',
+                   'box_size', 'crop_affine', 'object_name', 'object_label')
+
+
+def posed_body(body_model, results: dict) -> Tuple[np.ndarray, np.ndarray]:
+    """(V, 3) camera-frame vertices and (F, 3) faces of the training body model posed by an annotation-cache
+    record (``betas_male`` / ``transl_male``, the fit's ``global_orient``, ``body_pose`` and finger ``hand_pose``)."""
+    def t(key):
+        return torch.as_tensor(np.asarray(results[key], np.float32))[None]
+
+    kwargs = dict(betas=t('betas_male'), global_orient=t('global_orient'), body_pose=t('body_pose'),
+                  transl=t('transl_male'))
+    if 'hand_pose' in results and body_model.model_type in ('smplh', 'smplx'):
+        hands = t('hand_pose')
+        kwargs.update(left_hand_pose=hands[:, :15], right_hand_pose=hands[:, 15:])
+    with torch.no_grad():
+        out = body_model(**kwargs)
+    return out.vertices[0].double().numpy(), body_model.faces
+
+
+def field_targets(points: np.ndarray, body: MeshDistance, body_parts: np.ndarray, obj: MeshDistance,
+                  object_t: np.ndarray) -> dict:
+    """The targets at (N, 3) camera-frame points: ``udf_human`` / ``udf_object`` (N,) exact unsigned distances to the
+    meshes (not clamped), ``part_labels`` (N,) the part of the body vertex nearest to the closest surface point
+    (of the closest triangle's three vertices), ``centre_offset`` (N, 3) = ``object_t - point``."""
+    d_h, closest, tri = body.query(points)
+    corners = body.faces[tri]  # (N, 3) vertex ids
+    nearest = np.linalg.norm(body.vertices[corners] - closest[:, None], axis=-1).argmin(1)
+    d_o, _, _ = obj.query(points)
+    return dict(udf_human=d_h, udf_object=d_o, part_labels=body_parts[corners[np.arange(len(points)), nearest]],
+                centre_offset=np.asarray(object_t, np.float64)[None] - points)
+
+
+@TRANSFORMS.register_module()
+class CHOREQueryTargets(BaseTransform):
+    """Sample query points around the posed meshes and in the crop's frustum, with their exact field targets.
+
+    The points (CHORE / IF-Net / PIFu): ``num_points * (1 - uniform_ratio)`` surface samples, half on the body and
+    half on the object, displaced by isotropic Gaussian noise, split evenly over ``sigmas``; the rest uniform in the
+    crop square's frustum over depths ``hoi_t.z + depth_margin``. Surfaces are sampled area-uniformly from the
+    training body model posed by the record and the object template posed by ``object_R`` / ``object_t``.
+
+    Must follow :class:`HOICrop` **without rotation** (``rot_prob=0``: the crop's ``focal`` / ``principal`` must be
+    the image's). Required keys: HOICrop's ``box_center``, ``box_size``, ``focal``, ``principal``; the cache's
+    ``betas_male``, ``transl_male``, ``global_orient``, ``body_pose``, ``hand_pose``, ``object_name``,
+    ``object_R``, ``object_t``, ``hoi_t``.
+
+    Added keys (float32 / int64): ``query_points`` (N, 3) camera frame, ``udf_human``, ``udf_object`` (N,) metres,
+    ``part_labels`` (N,), ``centre_offset`` (N, 3) metres, ``object_rot6d`` (6,) the first two columns of
+    ``object_R``.
+
+    Args:
+        body_model: BODY_MODELS config (the annotation cache's training model: ``betas_male`` are its betas).
+        object_library: :class:`~hoirecon.objects.ObjectLibrary` keyword arguments.
+        num_points: query points per image.
+        sigmas: standard deviations of the surface noise, metres (CHORE / IF-Net: a small and a large one).
+        uniform_ratio: share of points uniform in the frustum.
+        depth_margin: (near, far) offsets of the frustum's depth range from the root joint's depth, metres.
+        num_parts: 14 (CHORE) or 22.
+        candidates: nearest triangles (by centroid) whose exact distance is taken (:class:`MeshDistance`).
+        seed: a fixed seed gives the same points every call (tests, test split); None draws from ``np.random``.
+    """
+
+    def __init__(self, body_model: dict, object_library: dict, num_points: int = 1024,
+                 sigmas: Sequence[float] = (0.015, 0.1), uniform_ratio: float = 0.1,
+                 depth_margin: Sequence[float] = (-1.0, 1.0), num_parts: int = 14, candidates: int = 16,
+                 seed: Optional[int] = None):
+        self.body_model_cfg = dict(body_model)
+        self.body_model = BODY_MODELS.build(dict(body_model))
+        self.body_parts = group_parts(self.body_model.part_labels, num_parts)
+        self.library = ObjectLibrary(**object_library)
+        self.num_points = int(num_points)
+        self.sigmas = tuple(float(s) for s in sigmas)
+        self.uniform_ratio = float(uniform_ratio)
+        self.depth_margin = tuple(float(d) for d in depth_margin)
+        self.num_parts = int(num_parts)
+        self.candidates = int(candidates)
+        self.seed = seed
+        self._object_cache = {}
+
+    def _object_mesh(self, name: str):
+        if name not in self._object_cache:
+            template = self.library[name]
+            self._object_cache[name] = (np.asarray(template.vertices, np.float64), np.asarray(template.faces))
+        return self._object_cache[name]
+
+    def sample_points(self, body_v, body_f, obj_v, obj_f, results, rng) -> np.ndarray:
+        n_uniform = int(round(self.num_points * self.uniform_ratio))
+        n_surface = self.num_points - n_uniform
+        n_body = n_surface // 2
+        chunks = []
+        for (v, f), n in (((body_v, body_f), n_body), ((obj_v, obj_f), n_surface - n_body)):
+            surface, _ = sample_surface(v, f, n, rng)
+            sigma = np.repeat(self.sigmas, -(-n // len(self.sigmas)))[:n]
+            chunks.append(surface + rng.standard_normal((n, 3)) * sigma[:, None])
+        z = float(np.asarray(results['hoi_t'])[2])
+        chunks.append(sample_frustum(n_uniform, results['box_center'], results['box_size'], results['focal'],
+                                     results['principal'], (max(z + self.depth_margin[0], 0.1),
+                                                            z + self.depth_margin[1]), rng))
+        return np.concatenate(chunks)
+
+    def transform(self, results: dict) -> dict:
+        if float(results.get('crop_rotation', 0.0)) != 0.0:
+            raise ValueError('CHOREQueryTargets: the crop is rotated; use HOICrop(rot_prob=0) before it (the targets '
+                             'are computed in the unrotated camera).')
+        rng = np.random.default_rng(self.seed) if self.seed is not None else np.random.default_rng(
+            np.random.randint(0, 2**31 - 1))
+        body_v, body_f = posed_body(self.body_model, results)
+        R, t = np.asarray(results['object_R'], np.float64), np.asarray(results['object_t'], np.float64)
+        template_v, obj_f = self._object_mesh(str(results['object_name']))
+        obj_v = template_v @ R.T + t
+        points = self.sample_points(body_v, body_f, obj_v, obj_f, results, rng)
+        targets = field_targets(points, MeshDistance(body_v, body_f, self.candidates), self.body_parts,
+                                MeshDistance(obj_v, obj_f, self.candidates), t)
+        results['query_points'] = points.astype(np.float32)
+        for key in ('udf_human', 'udf_object', 'centre_offset'):
+            results[key] = targets[key].astype(np.float32)
+        results['part_labels'] = targets['part_labels'].astype(np.int64)
+        results['object_rot6d'] = np.concatenate([R[:, 0], R[:, 1]]).astype(np.float32)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(body_model={self.body_model_cfg}, num_points={self.num_points}, '
+                f'sigmas={self.sigmas}, uniform_ratio={self.uniform_ratio}, depth_margin={self.depth_margin}, '
+                f'num_parts={self.num_parts})')
+
+
+@TRANSFORMS.register_module()
+class PackCHOREInputs(BaseTransform):
+    """Pack the crop and its masks as a (5, H, W) uint8 tensor (RGB, person mask, object mask as 0 / 255) and the
+    targets of :class:`CHOREQueryTargets` as ``gt_instances`` (each with a leading 1) of an :class:`HOIDataSample`;
+    metainfo: the ``meta_keys`` present (``focal``, ``principal``, ``box_center``, ``box_size`` are what the model
+    needs). Masks: ``person_mask`` and ``object_full_mask`` (HOICrop warps them; LoadHOIImage(with_masks=True))."""
+
+    def __init__(self, meta_keys: Sequence[str] = CHORE_META_KEYS):
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        masks = [np.asarray(results[k], bool).astype(np.uint8) * 255 for k in ('person_mask', 'object_full_mask')]
+        stacked = np.concatenate([results['img'], np.stack(masks, -1)], axis=-1)
+        inputs = torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
+        gt = InstanceData()
+        for key in CHORE_GT_FIELDS:
+            if key in results:
+                gt[key] = torch.as_tensor(np.asarray(results[key]))[None]
+        sample = HOIDataSample()
+        sample.gt_instances = gt
+        sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
