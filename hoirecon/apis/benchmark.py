@@ -21,7 +21,7 @@ A record is a dict::
                           'object_none': [...], 'frames': n},
                   'vis': {... the frames with visibility >= threshold ...} or None},
          visibility_threshold=0.3, images=416, seconds_per_image=0.21, wall_s=120.3,
-         peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (process peak)', device='cpu')
+         peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu')
 """
 import csv
 import glob
@@ -102,8 +102,8 @@ def chamfer_evaluator(cfg) -> dict:
         if evaluator.get('type') in CHAMFER_METRICS and evaluator.get('pred_field', 'pred_instances') == \
                 'pred_instances':
             return evaluator
-    raise KeyError(f'{cfg.filename}: test_evaluator has no {" / ".join(CHAMFER_METRICS)} scoring pred_instances, '
-                   'so there is no Chamfer distance to put in the table.')
+    raise ValueError(f'{cfg.filename}: test_evaluator has no {" / ".join(CHAMFER_METRICS)} scoring pred_instances, '
+                     'so there is no Chamfer distance to put in the table.')
 
 
 def chamfer_prefix(evaluator: dict) -> str:
@@ -313,7 +313,8 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     if cuda:
         record.update(peak_memory_mib=torch.cuda.max_memory_allocated() / 2**20, memory_kind='CUDA')
     else:
-        record.update(peak_memory_mib=peak_rss_mib(), memory_kind='RSS' if reset else 'RSS (process peak)')
+        record.update(peak_memory_mib=peak_rss_mib(),
+                      memory_kind='RSS' if fresh_process else 'RSS (in process)' if reset else 'RSS (process peak)')
     return record
 
 
@@ -598,7 +599,11 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
     def call(function, log_file, **kwargs):
         if isolate:
             return run_isolated(function, log_file, **kwargs)
-        return function(**kwargs)
+        try:
+            return function(**kwargs)
+        except Exception as error:  # noqa: B902  (worded as run_isolated words it)
+            traceback.print_exc()
+            raise RuntimeError(f'{type(error).__name__}: {error}') from error
 
     def finish(record: Record) -> Record:
         records.append(record)

@@ -8,8 +8,8 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, csv_text, new_record, own_checkpoint,
-                                     write_chart)
+from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, checkpoint_fit, csv_text, new_record,
+                                     own_checkpoint, write_chart)
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -107,6 +107,18 @@ def test_own_checkpoint_is_the_last_one_training_left(tmp_path):
     assert own_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     assert own_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
+
+
+def test_checkpoint_fit_names_missing_and_reshaped_weights(tmp_path):
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    path = str(tmp_path / 'ckpt.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    assert checkpoint_fit(model, path) is None
+    other = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1), torch.nn.Linear(1, 1))
+    reason = checkpoint_fit(other, path)
+    assert reason == f'{path} does not fit this model: 2 weights missing (e.g. 2.weight), 3 of another shape ' \
+        '(e.g. 0.weight)'
 
 
 def _write_meshes(folder, key, shift):
