@@ -123,11 +123,13 @@ def add_visible_frames(table: Dict[str, Any], result_file: Optional[str]) -> Dic
     return table
 
 
-def config_has_refiner(config: str) -> bool:
-    """Whether ``tools/test.py CONFIG CKPT --refine`` would post-optimise (a top-level ``refiner`` or
-    ``model.refiner``)."""
+def config_has_refiner(config: str, cfg_options: Optional[dict] = None) -> bool:
+    """Whether ``tools/test.py CONFIG CKPT --refine [--cfg-options ...]`` would post-optimise (a top-level ``refiner``
+    or ``model.refiner``)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     return cfg.get('refiner') is not None or cfg.get('model', {}).get('refiner') is not None
 
 
@@ -634,7 +636,7 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
         if checkpoint is None and shared_checkpoint is not None:
             checkpoint, shared = shared_checkpoint, True
         try:
-            stages = [False] + ([True] if refine and config_has_refiner(config) else [])
+            stages = [False] + ([True] if refine and config_has_refiner(config, cfg_options) else [])
         except Exception as error:  # noqa: B902  (a config that does not even load is a row)
             finish(new_record(name, config, checkpoint, False, FAILED, f'failed: {type(error).__name__}: {error}'))
             continue
