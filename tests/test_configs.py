@@ -15,7 +15,7 @@ CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True))
 #: the configs a user runs (configs/ without _base_/), and the HOI configs of the tests
 # (configs/correspondence/ holds the object correspondence network's configs, no HOI reconstructor: tested in
 # tests/test_correspondence)
-TOP_LEVEL = [c for c in CONFIGS if '_base_' not in c.split(osp.sep) and 'correspondence' not in c.split(osp.sep)]
+TOP_LEVEL = [c for c in CONFIGS if not {'_base_', 'correspondence'} & set(c.split(osp.sep)) and 'chore_' not in c]
 TEST_CONFIGS = sorted(glob.glob(osp.join(REPO_ROOT, 'tests', 'data', 'configs', '*.py')))
 HOI_CONFIGS = TOP_LEVEL + [c for c in TEST_CONFIGS if 'toy_' not in osp.basename(c)]
 BODY_MODEL_CONFIGS = [c for c in HOI_CONFIGS if 'body_model' in Config.fromfile(c)]

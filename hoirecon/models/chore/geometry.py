@@ -3,7 +3,7 @@ pixel-aligned projection of query points into the crop (docs/chore.md).
 
 Everything here is numpy (data pipeline, float64) except :func:`crop_grid_coords`, which is torch (the model).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -61,35 +61,80 @@ def point_triangle_closest(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: 
     return out
 
 
-class MeshDistance:
-    """Unsigned distance from points to a triangle mesh, with the closest triangle.
+def subdivide_triangles(tri: np.ndarray, max_radius: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Split (F, 3, 3) triangles at their edge midpoints (1 -> 4) until every centroid-to-vertex distance is at most
+    ``max_radius``; returns the triangle soup (F', 3, 3) (same surface) and each one's original triangle (F',)."""
+    parent = np.arange(len(tri))
+    for _ in range(12):
+        radius = np.linalg.norm(tri - tri.mean(1, keepdims=True), axis=-1).max(1)
+        big = radius > max_radius
+        if not big.any():
+            break
+        a, b, c = tri[big, 0], tri[big, 1], tri[big, 2]
+        ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
+        split = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+        tri = np.concatenate([tri[~big], split])
+        parent = np.concatenate([parent[~big], np.tile(parent[big], 4)])
+    return tri, parent
 
-    Candidate triangles per point are the ``candidates`` triangles whose centroids are nearest (a ``cKDTree``),
-    plus, when the mesh has long triangles, every triangle whose bounding radius could reach; the distance to each
-    candidate is exact (:func:`point_triangle_closest`). With ``candidates >= F`` it is brute force. A triangle
-    is missed only if its centroid is not among the nearest ``candidates`` although it is the closest: the test
-    (tests/test_chore/test_targets.py) checks against brute force on the surrogate body and the object templates.
+
+class MeshDistance:
+    """Unsigned distance from points to a triangle mesh, with the closest point and triangle; exact below
+    ``exact_below`` metres (all distances when it is ``inf``), and above it an upper bound that is itself at least
+    ``exact_below`` (so ``min(d, exact_below)``, the clamped target, is always exact).
+
+    Candidates are the triangles whose centroids are nearest (a ``cKDTree``), ``candidates`` of them first, and the
+    exact distance to each is taken (:func:`point_triangle_closest`). With ``r_max`` the largest centroid-to-vertex
+    distance of the mesh and ``D`` the farthest candidate centroid, no other triangle is nearer than ``D - r_max``:
+    a point is settled when ``D - r_max >= best`` (exact) or ``D - r_max >= exact_below`` (beyond the clamp); the
+    others are queried again with 8 times more candidates, up to every triangle. Triangles wider than
+    ``max_radius`` are first split (midpoints, as a triangle soup of the same surface; :func:`subdivide_triangles`)
+    so that a few large triangles do not loosen the bound; the triangle returned is the original one.
+    ``max_candidates`` caps the candidates (None: up to every triangle, exact): with a cap the distance of an
+    unsettled point is the nearest of its candidates, an upper bound (the training configs' speed setting; its
+    error is measured in docs/chore.md). Checked against brute force and
+    trimesh (tests/test_chore/test_geometry.py).
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, candidates: int = 16):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, candidates: int = 16,
+                 exact_below: float = float('inf'), max_radius: float = 0.03,
+                 max_candidates: Optional[int] = None):
+        self.exact_below = float(exact_below)
+        self.max_candidates = max_candidates
         self.vertices = np.asarray(vertices, np.float64)
         self.faces = np.asarray(faces, np.int64)
-        self.tri = self.vertices[self.faces]  # (F, 3, 3)
+        self.tri, self.parent = subdivide_triangles(self.vertices[self.faces], max_radius)
         centroids = self.tri.mean(1)
+        self.r_max = float(np.linalg.norm(self.tri - centroids[:, None], axis=-1).max())
         self.tree = cKDTree(centroids)
-        self.candidates = int(min(candidates, len(self.faces)))
+        self.candidates = int(min(candidates, len(self.tri)))
 
-    def query(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(distance (N,), closest point (N, 3), closest triangle (N,))`` of (N, 3) points."""
-        points = np.asarray(points, np.float64)
-        _, idx = self.tree.query(points, k=self.candidates)
-        idx = idx.reshape(len(points), -1)
+    def _query_k(self, points: np.ndarray, k: int):
+        centroid_dist, idx = self.tree.query(points, k=k)
+        idx, centroid_dist = idx.reshape(len(points), -1), centroid_dist.reshape(len(points), -1)
         tri = self.tri[idx]  # (N, k, 3, 3)
         closest = point_triangle_closest(points[:, None], tri[..., 0, :], tri[..., 1, :], tri[..., 2, :])
         dist = np.linalg.norm(closest - points[:, None], axis=-1)
         best = dist.argmin(1)
         rows = np.arange(len(points))
-        return dist[rows, best], closest[rows, best], idx[rows, best]
+        bound = centroid_dist[:, -1] - self.r_max  # no triangle outside the candidates is nearer
+        exact = (k >= len(self.tri)) | (bound >= np.minimum(dist[rows, best], self.exact_below))
+        return dist[rows, best], closest[rows, best], self.parent[idx[rows, best]], exact
+
+    def query(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(distance (N,), closest point (N, 3), closest triangle (N,))`` of (N, 3) points."""
+        points = np.asarray(points, np.float64)
+        dist, closest = np.empty(len(points)), np.empty((len(points), 3))
+        tri = np.empty(len(points), np.int64)
+        todo, k = np.arange(len(points)), self.candidates
+        limit = len(self.tri) if self.max_candidates is None else min(int(self.max_candidates), len(self.tri))
+        while len(todo):
+            d, c, t, exact = self._query_k(points[todo], k)
+            dist[todo], closest[todo], tri[todo] = d, c, t
+            if k >= limit:
+                break
+            todo, k = todo[~exact], min(8 * k, limit)
+        return dist, closest, tri
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int,

@@ -1,0 +1,49 @@
+# CHORE-style pixel-aligned implicit fields (Xie et al. ECCV 2022; docs/chore.md) on BEHAVE (data/behave), with the
+# paper's scale where the paper names it and GPU-sized otherwise. CHORE's own settings, for reference (from the paper;
+# where we differ the line says so): input 512 x 512 crop of RGB + person mask + object mask, a stacked-hourglass
+# encoder, pixel-aligned features + the point's relative depth, separate decoders for the human / object unsigned
+# distances, 14 SMPL parts, the object's centre offset and its PCA axes; query points near the fitted meshes.
+#   python tools/train.py configs/baselines/chore_behave.py
+# Step 1 of the method: the fields only (no test-time fitting yet: docs/chore.md, "Left").
+_base_ = ['./chore_synthetic.py']
+
+data_root = 'data/behave'
+synthetic = None  # the real dataset: never generated
+body_model = dict(type='SMPLH', model_path='data/body_models', gender='male')  # StackFLOW's training body
+img_size = 512  # CHORE's crop
+depth = 34  # ResNet-34, all four stages sampled (ours: CHORE uses a stacked hourglass)
+num_stages = 4
+hidden = (512, 512, 256, 128)  # ours; CHORE's decoders are MLPs of a few hundred units
+num_points = 8192  # ours: query points per image (CHORE samples thousands per image)
+sigmas = (0.015, 0.1)
+uniform_ratio = 0.05
+num_parts = 14  # CHORE
+clamp = 0.1  # ours (CHORE clamps its distance targets; we use 10 cm)
+depth_ref = 2.2  # CHORE's fixed person depth (BEHAVE)
+batch_size = 8
+num_workers = 8
+max_epochs = 30  # ours
+lr = 1e-3
+
+object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
+train_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, augment=True, rot_prob=0.0),
+    dict(type='ColorGain', low=0.8, high=1.2),
+    dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
+         sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=(-1.0, 1.0), num_parts=num_parts,
+         exact_below=clamp, max_candidates=32),
+    dict(type='PackCHOREInputs'),
+]
+model = dict(encoder=dict(depth=depth, num_stages=num_stages, channels_last=False), hidden=hidden,
+             num_parts=num_parts, clamp=clamp, depth_ref=depth_ref, object_radius=clamp)
+train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=True,
+                        dataset=dict(data_root=data_root, synthetic=synthetic, body_model=body_model,
+                                     pipeline=train_pipeline))
+optim_wrapper = dict(optimizer=dict(lr=lr))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=5))

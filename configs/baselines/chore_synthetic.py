@@ -1,0 +1,80 @@
+# CHORE-style pixel-aligned implicit fields (Xie et al. ECCV 2022; docs/chore.md) on the synthetic BEHAVE-layout world,
+# sized for 2 CPU cores (<= 30 min): a 5-channel ResNet-18 (stem + 2 stages) on a 128 px HOI crop of RGB + person
+# mask + object mask; for 1024 query points per image the features at the point's projection, with its depth, go
+# through three MLPs: unsigned distances to the human and the object (clamped at 10 cm), the body part (14) and the
+# object's centre offset and 6D rotation. Targets are computed on the fly from the posed meshes.
+#   python tools/train.py configs/baselines/chore_synthetic.py
+# Step 1 of the method: the fields. The test-time fit of the body and the object to them (step 2) is not written
+# yet, so this config has no val / test loop (docs/chore.md, "Left").
+_base_ = ['../_base_/default_runtime.py']
+custom_imports = dict(imports=['hoirecon.models.chore', 'hoirecon.datasets'], allow_failed_imports=False)
+
+# ---- The choices: change one line here and everything built below follows. -----------------------------------------
+# The synthetic HOI world of configs/stackflow_synthetic.py (same folder, recipe and annotation cache),
+# 2080 train / 416 test images at 512 x 384.
+data_root = 'data/behave_synthetic'
+synthetic = dict(num_sequences=156, frames_per_sequence=4, seed=0, image_size=(512, 384))
+# The annotation cache's training body (its betas_male / transl_male); the targets pose this body model.
+body_model = dict(type='SMPLH', model_path='surrogate', gender='male')
+img_size = 128  # crop side, pixels (CHORE: 512)
+depth = 18  # ResNet depth, random init (CHORE: a stacked hourglass)
+num_stages = 2  # ResNet stages after the stem whose maps are sampled (1/2, 1/4, 1/8 of the crop)
+hidden = (128, 128)  # decoder MLP widths (CHORE: wider and deeper)
+num_points = 1024  # query points per image (CHORE: thousands)
+sigmas = (0.015, 0.1)  # surface-noise standard deviations, metres (IF-Net / CHORE style, small and large)
+uniform_ratio = 0.1  # share of query points uniform in the crop's frustum
+depth_margin = (-1.0, 1.0)  # the frustum's depths around the root joint's depth, metres
+num_parts = 14  # CHORE's 14 body parts (22: the skeleton's body joints)
+clamp = 0.1  # distances clamped at 10 cm (picked; IF-Net-style clamping, docs/chore.md)
+depth_ref = 2.6  # depth feature (z - depth_ref) / depth_scale: the synthetic world's mean root depth (CHORE: 2.2 m)
+depth_scale = 1.0
+batch_size = 16
+num_workers = 1  # the targets (68 ms / image) are computed in a worker beside the training process
+# Measured on the shared 2-core VM (1 torch thread): 1.0-1.2 s per step of 16 images (model) and 1.1 s of targets
+# in the worker, so ~1.2 s per step: 130 steps per epoch, 8 epochs = 1040 steps ~ 21-25 min.
+max_epochs = 8
+lr = 1e-3
+
+# ---- Built from the choices. --------------------------------------------------------------------------------------
+object_library = dict(dataset='behave', template_dir=f'{data_root}/objects')
+train_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, augment=True, rot_prob=0.0),  # no rotation: targets in the camera frame
+    dict(type='ColorGain', low=0.8, high=1.2),
+    # distances exact below the clamp (>= clamp beyond it); 32 candidate triangles per point (docs/chore.md)
+    dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
+         sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=depth_margin, num_parts=num_parts,
+         exact_below=clamp, max_candidates=32),
+    dict(type='PackCHOREInputs'),
+]
+model = dict(
+    type='CHOREFieldNet',
+    data_preprocessor=dict(type='BaseDataPreprocessor'),  # the model normalises its 5-channel uint8 inputs
+    encoder=dict(depth=depth, num_stages=num_stages, in_channels=5, channels_last=True),
+    hidden=hidden,
+    num_parts=num_parts,
+    clamp=clamp,
+    depth_ref=depth_ref,
+    depth_scale=depth_scale,
+    object_radius=clamp,
+    loss_weights=dict(udf_human=1.0, udf_object=1.0, parts=0.1, offset=1.0, rotation=0.1),
+)
+train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
+                        sampler=dict(type='DefaultSampler', shuffle=True),
+                        dataset=dict(type='CHOREFrameDataset', data_root=data_root, synthetic=synthetic,
+                                     body_model=body_model, split='train', pipeline=train_pipeline))
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+optim_wrapper = dict(type='NonFiniteSkipOptimWrapper', optimizer=dict(type='AdamW', lr=lr, weight_decay=1e-4),
+                     clip_grad=dict(max_norm=10.0, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=2))
