@@ -86,16 +86,14 @@ def crop_mask(mask: np.ndarray, roi: np.ndarray, size: int) -> np.ndarray:
     sx0, sy0, sx1, sy1 = max(ix0, 0), max(iy0, 0), min(ix1, mask.shape[1]), min(iy1, mask.shape[0])
     if sx1 > sx0 and sy1 > sy0:
         window[sy0 - iy0:sy1 - iy0, sx0 - ix0:sx1 - ix0] = mask[sy0:sy1, sx0:sx1]
-    scale = size / side
-    # cell (u', v') centre -> window coordinates (pixel centres at integers)
+    # sample k x k points per cell (bilinear) and average them: each cell gets the share of it that the mask covers
+    k = int(min(8, max(1, np.ceil(side / size))))
+    scale = size * k / side
+    # fine cell (u', v') centre -> window coordinates (pixel centres at integers)
     affine = np.array([[1 / scale, 0, (0.5 / scale) + x0 - 0.5 - ix0], [0, 1 / scale, (0.5 / scale) + y0 - 0.5 - iy0]])
-    if scale < 1:  # shrinking: average the window first so that each cell gets its covered share
-        factor = max(1, int(round(1 / scale)))
-        blurred = cv2.blur(window, (factor, factor)) if factor > 1 else window
-    else:
-        blurred = window
-    return cv2.warpAffine(blurred, affine, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
+    fine = cv2.warpAffine(window, affine, (size * k, size * k), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return fine.reshape(size, k, size, k).mean(axis=(1, 3)).astype(np.float32)
 
 
 def mask_box(mask: np.ndarray) -> Optional[np.ndarray]:
@@ -273,9 +271,9 @@ def surface_samples(vertices: np.ndarray, faces: np.ndarray, count: int,
 
 def cluster_decimate(vertices: np.ndarray, faces: np.ndarray, max_faces: int) -> Tuple[np.ndarray, np.ndarray]:
     """A coarser mesh for rendering: the vertices of each cell of a cubic grid merged into the one farthest from the
-    centre, collapsed and repeated faces dropped; the finest grid (of 64 tried) with at most ``max_faces`` faces. Meshes already small enough are
-    returned as they are. The outline at the fit's resolution barely changes; the cost of the soft silhouette is
-    proportional to the faces."""
+    centre, collapsed and repeated faces dropped; the finest grid (of 64 tried) with at most ``max_faces`` faces.
+    Meshes already small enough are returned as they are. The outline at the fit's resolution barely changes (blobby
+    shapes; thin legs of chairs and tables suffer); the cost of the soft silhouette is proportional to the faces."""
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     if len(faces) <= max_faces:
         return vertices, faces
@@ -323,9 +321,9 @@ class PHOSAObjectFitter:
     Args:
         object_library: :class:`~hoirecon.objects.library.ObjectLibrary` arguments (the templates, by label).
         num_starts: random rotations per image in stage 1 (PHOSA: many; the first is the identity).
-        object_steps, object_lr: Adam steps / rate of stage 1.
+        object_steps, object_lr: Adam steps / initial rate of stage 1 (cosine decay to 0).
         num_candidates: best stage-1 starts (by IoU) refined jointly; the lowest joint loss wins.
-        joint_steps, joint_lr: Adam steps / rate of stage 2.
+        joint_steps, joint_lr: Adam steps / initial rate of stage 2 (cosine decay to 0).
         sigma: (start, end) soft-silhouette blur, pixels^2 of the square crops, shrinking geometrically in each stage.
         object_size, joint_size: pixels a side of the object's and of the person + object's square crops.
         padding: of the squares around the mask boxes, times their side.
@@ -343,8 +341,8 @@ class PHOSAObjectFitter:
     """
 
     def __init__(self, object_library: Optional[dict] = None, num_starts: int = 24, object_steps: int = 60,
-                 object_lr: float = 0.03, num_candidates: int = 2, joint_steps: int = 40, joint_lr: float = 0.01,
-                 sigma: Tuple[float, float] = (4.0, 0.3), object_size: int = 48, joint_size: int = 48,
+                 object_lr: float = 0.01, num_candidates: int = 2, joint_steps: int = 40, joint_lr: float = 0.01,
+                 sigma: Tuple[float, float] = (2.0, 0.3), object_size: int = 48, joint_size: int = 48,
                  padding: float = 0.15, loss_weights: Optional[Dict[str, float]] = None,
                  contact_parts: Sequence[int] = HAND_PARTS, scale_prior: Optional[dict] = None,
                  depth_temperature: float = 1.0, surface_points: int = 384, collision_candidates: int = 256,
@@ -424,11 +422,20 @@ class PHOSAObjectFitter:
             t0.append(torch.stack([(centre[0] - K[i, 0, 2]) / K[i, 0, 0] * depth,
                                    (centre[1] - K[i, 1, 2]) / K[i, 1, 1] * depth, depth]))
         t0 = torch.stack(t0)
-        rot6d = matrix_to_rot6d(R0).repeat(n, 1).clone().requires_grad_(True)          # (N M, 6)
-        trans = t0.repeat_interleave(m, 0).clone().requires_grad_(True)                 # (N M, 3)
         K_rows, mask_rows, other_rows = (x.repeat_interleave(m, 0) for x in (K, mask, other))
         verts, faces = vertices.to(K), faces.to(K.device)
+        # each start's depth: where its own projected box is as large as the mask's (the extent is only a guess)
+        t0 = t0.repeat_interleave(m, 0)
+        R_rows = R0.repeat(n, 1, 1)
+        with torch.no_grad():
+            pixels, _ = project_vertices(verts @ R_rows.transpose(1, 2) + t0[:, None], K_rows)
+            side = (pixels.amax(1) - pixels.amin(1)).amax(-1)
+            box_side = K_rows[:, 0, 0] * extent / t0[:, 2]  # the box side the extent-based depth was made from
+            t0 = t0 * (side / box_side.clamp_min(1e-6)).clamp(0.2, 5.0)[:, None]
+        rot6d = matrix_to_rot6d(R_rows).clone().requires_grad_(True)                 # (N M, 6)
+        trans = t0.clone().requires_grad_(True)                                      # (N M, 3)
         optimizer = torch.optim.Adam([rot6d, trans], lr=self.object_lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(self.object_steps, 1))
         with torch.enable_grad():
             for step in range(self.object_steps):
                 optimizer.zero_grad()
@@ -439,6 +446,7 @@ class PHOSAObjectFitter:
                     sil = soft_silhouette(posed, faces, K_rows[rows], (size, size), sigma=sigma)
                     silhouette_loss(sil, mask_rows[rows], other_rows[rows]).sum().backward()
                 optimizer.step()
+                schedule.step()
         with torch.no_grad():
             R = rot6d_to_matrix(rot6d)
             posed = verts @ R.transpose(1, 2) + trans[:, None]
@@ -556,6 +564,7 @@ class PHOSAObjectFitter:
         trans = t.clone().requires_grad_(True)
         log_scale = torch.log(data['scale_mean']).clone().requires_grad_(True)
         optimizer = torch.optim.Adam([rot6d, trans, log_scale], lr=self.joint_lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(self.joint_steps, 1))
         start_sigma = self.sigma[1] * 4
         with torch.enable_grad():
             for step in range(self.joint_steps):
@@ -564,6 +573,7 @@ class PHOSAObjectFitter:
                 terms = self.joint_losses(rot6d_to_matrix(rot6d), trans, log_scale.exp(), template, data, sigma)
                 self._total(terms).sum().backward()
                 optimizer.step()
+                schedule.step()
         with torch.no_grad():
             R, scale = rot6d_to_matrix(rot6d), log_scale.exp()
             terms = self.joint_losses(R, trans, scale, template, data, self.sigma[1])
@@ -591,7 +601,12 @@ class PHOSAObjectFitter:
         boxes = torch.as_tensor(np.stack([masks[i].object_box for i in index]), **as_t)
         active = []
         for p, part in enumerate(self.contact_parts):
-            points = body[:, part_labels == part]
+            members = part_labels == part
+            if not bool(members.any()):  # a body without this part: a placeholder point, never active
+                data[f'part_{p}'] = body[:, :1]
+                active.append(torch.zeros(len(index), dtype=torch.bool, device=like.device))
+                continue
+            points = body[:, members]
             data[f'part_{p}'] = points
             pixels, _ = project_vertices(points.mean(1, keepdim=True), K[idx])
             centre = pixels[:, 0] + 0.5                       # pixel centre -> edge coordinates
