@@ -30,9 +30,10 @@ depth_ref = 2.6  # depth feature (z - depth_ref) / depth_scale: the synthetic wo
 depth_scale = 1.0
 batch_size = 16
 num_workers = 1  # the targets (68 ms / image) are computed in a worker beside the training process
-# Measured on the shared 2-core VM (1 torch thread): 1.0-1.2 s per step of 16 images (model) and 1.1 s of targets
-# in the worker, so ~1.2 s per step: 130 steps per epoch, 8 epochs = 1040 steps ~ 21-25 min.
-max_epochs = 8
+# Measured with tools/train.py on the 2-core VM while another training job ran (load average 3.7; 1 torch thread +
+# 1 worker): 1.87-2.09 s per step of 16 images (data_time 0.41-0.55 s), 130 steps per epoch, so 6 epochs = 780 steps
+# ~ 25-27 min (mmengine's eta for 8 epochs was 32 min). Alone on the machine the model step took 0.8-1.0 s.
+max_epochs = 6
 lr = 1e-3
 
 # ---- Built from the choices. --------------------------------------------------------------------------------------
