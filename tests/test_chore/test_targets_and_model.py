@@ -91,3 +91,15 @@ def test_predict_and_grid_query(tiny_batch, tiny_chore_model_cfg):
     grid = model.grid_query(data['inputs'][0], samples[0], resolution=6, depth_range=(2.0, 3.0), chunk=100)
     assert grid['points'].shape == (216, 3) and grid['udf_human'].shape == (216, )
     assert torch.allclose(grid['points'][:36, 2], torch.full((36, ), 2.0))
+
+
+def test_network_fields_drive_the_object_fit(tiny_batch, tiny_chore_model_cfg):
+    from hoirecon.models.chore.fitting import fit_object, network_field_fn
+    model = MODELS.build(tiny_chore_model_cfg).eval()
+    data = model.data_preprocessor(tiny_batch, False)
+    field_fn = network_field_fn(model, data['inputs'], data['data_samples'])
+    R0 = torch.eye(3).expand(2, 3, 3).contiguous()
+    t0 = torch.tensor([[0.0, 0.0, 2.5], [0.1, 0.0, 2.6]])
+    out = fit_object(field_fn, torch.randn(2, 20, 3) * 0.1, R0, t0, steps=3, lr=0.01)
+    assert out['R'].shape == (2, 3, 3) and out['t'].shape == (2, 3) and len(out['loss']) == 3
+    assert all(p.grad is None for p in model.parameters())  # the network is not trained by the fit

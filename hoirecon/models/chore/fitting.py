@@ -1,0 +1,138 @@
+"""Test-time fitting to CHORE-style fields (the start of step 2, docs/chore.md "Left"): the object pose and the body
+are optimised so that the predicted fields agree with them.
+
+A *field function* maps (B, N, 3) camera-frame points to the raw fields of :meth:`CHOREFieldNet.query`: ``udf``
+(B, N, 2) metres (human, object), ``parts`` (B, N, P) logits, ``centre_offset`` (B, N, 3), ``object_rot6d``
+(B, N, 6). :func:`network_field_fn` makes one from a trained network and a batch; the tests use exact fields of known
+meshes. Everything is batched over images and differentiable in the points, so the losses reach the pose parameters.
+"""
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from hoirecon.models.utils import axis_angle_to_matrix
+from .field_net import rot6d_to_matrix
+
+FieldFn = Callable[[torch.Tensor], Dict[str, torch.Tensor]]
+
+
+def network_field_fn(model, inputs, samples: List) -> FieldFn:
+    """The fields of a :class:`~hoirecon.models.chore.CHOREFieldNet` for one batch (encoded once), as a function of
+    the query points (gradients flow to the points; the network's parameters are not trained)."""
+    maps = [m.detach() for m in model.encode(inputs)]
+    device = maps[0].device
+    meta = model.crop_meta(samples, device)
+    img_size = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs).shape[-1]
+
+    def fields(points: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return model.query(maps, points, meta, img_size)
+
+    return fields
+
+
+def _step(optimiser: torch.optim.Optimizer, loss: torch.Tensor, params: List[torch.Tensor]) -> None:
+    """One optimiser step on ``params`` only (``autograd.grad``: the network's parameters collect no gradient)."""
+    for param, grad in zip(params, torch.autograd.grad(loss, params)):
+        param.grad = grad
+    optimiser.step()
+
+
+def _small_rotation(axis_angle: torch.Tensor) -> torch.Tensor:
+    return axis_angle_to_matrix(axis_angle)
+
+
+def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tensor, t0: torch.Tensor,
+               steps: int = 100, lr: float = 0.01, vote_centre: Optional[torch.Tensor] = None,
+               vote_R: Optional[torch.Tensor] = None, w_udf: float = 1.0, w_centre: float = 0.1,
+               w_rotation: float = 0.01) -> Dict[str, torch.Tensor]:
+    """Object pose ``(R, t)`` per image minimising the predicted object distance at the posed template points.
+
+    ``R = exp(w) R0``, ``t = t0 + dt`` with ``w``, ``dt`` optimised by Adam. Terms: ``w_udf`` x mean ``udf_object``
+    at ``R p + t``; with votes (CHORE's centre offsets / orientation predictions) ``w_centre`` x ``|t - vote_centre|^2``
+    and ``w_rotation`` x ``|R - vote_R|_F^2``.
+
+    Args:
+        template_points: (B, M, 3) object-frame surface samples of each image's template.
+        R0, t0: (B, 3, 3), (B, 3) the initial pose (e.g. the votes of ``CHOREFieldNet.predict``).
+
+    Returns:
+        ``R`` (B, 3, 3), ``t`` (B, 3), ``loss`` (steps,) the total loss per step (detached).
+    """
+    w = torch.zeros_like(t0, requires_grad=True)
+    dt = torch.zeros_like(t0, requires_grad=True)
+    optimiser = torch.optim.Adam([w, dt], lr=lr)
+    history = []
+
+    def pose():
+        R = _small_rotation(w) @ R0
+        return R, t0 + dt
+
+    for _ in range(steps):
+        R, t = pose()
+        points = template_points @ R.transpose(1, 2) + t[:, None]
+        loss = w_udf * field_fn(points)['udf'][..., 1].clamp(min=0).mean()
+        if vote_centre is not None:
+            loss = loss + w_centre * ((t - vote_centre)**2).sum(-1).mean()
+        if vote_R is not None:
+            loss = loss + w_rotation * ((R - vote_R)**2).sum((-1, -2)).mean()
+        _step(optimiser, loss, [w, dt])
+        history.append(float(loss.detach()))
+    R, t = pose()
+    return dict(R=R.detach(), t=t.detach(), loss=torch.tensor(history))
+
+
+def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: torch.Tensor,
+             body_pose: torch.Tensor, transl: torch.Tensor, vertex_parts: torch.Tensor, steps: int = 100,
+             lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: float = 0.01,
+             vertex_subset: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    """Body translation, global orientation and body pose per image minimising the predicted human distance at the
+    posed vertices and the cross-entropy of the predicted parts at them against the vertices' own parts.
+
+    Rotations are updated as ``exp(w) R0`` per joint (Adam on ``w``), with ``w_pose`` x ``|w_body|^2`` keeping the
+    pose near its initial value (a stand-in for CHORE's pose prior); betas stay fixed.
+
+    Args:
+        betas (B, 10), global_orient (B, 3, 3), body_pose (B, J, 3, 3), transl (B, 3): the initial body.
+        vertex_parts: (V,) part label of every vertex (``group_parts(body_model.part_labels, P)``).
+        vertex_subset: (K,) vertex ids evaluated (default: all).
+
+    Returns:
+        ``global_orient``, ``body_pose``, ``transl`` fitted (detached), ``vertices`` (B, V, 3), ``loss`` (steps,).
+    """
+    batch, joints = body_pose.shape[:2]
+    w_global = torch.zeros(batch, 3, dtype=transl.dtype, device=transl.device, requires_grad=True)
+    w_body = torch.zeros(batch, joints, 3, dtype=transl.dtype, device=transl.device, requires_grad=True)
+    dt = torch.zeros_like(transl, requires_grad=True)
+    optimiser = torch.optim.Adam([w_global, w_body, dt], lr=lr)
+    ids = vertex_subset if vertex_subset is not None else torch.arange(len(vertex_parts), device=transl.device)
+    labels = vertex_parts[ids].to(transl.device).long()
+    history = []
+
+    def posed():
+        go = _small_rotation(w_global) @ global_orient
+        bp = _small_rotation(w_body) @ body_pose
+        out = body_model(betas=betas, global_orient=go, body_pose=bp, transl=transl + dt)
+        return go, bp, out.vertices
+
+    for _ in range(steps):
+        _, _, vertices = posed()
+        fields = field_fn(vertices[:, ids])
+        loss = w_udf * fields['udf'][..., 0].clamp(min=0).mean()
+        loss = loss + w_parts * F.cross_entropy(fields['parts'].flatten(0, 1), labels.repeat(batch))
+        loss = loss + w_pose * (w_body**2).sum((-1, -2)).mean()
+        _step(optimiser, loss, [w_global, w_body, dt])
+        history.append(float(loss.detach()))
+    go, bp, vertices = posed()
+    return dict(global_orient=go.detach(), body_pose=bp.detach(), transl=(transl + dt).detach(),
+                vertices=vertices.detach(), loss=torch.tensor(history))
+
+
+def votes_to_pose(fields: Dict[str, torch.Tensor], points: torch.Tensor, radius: float) -> Dict[str, torch.Tensor]:
+    """The object's initial pose from the votes of the points predicted within ``radius`` of the object (all points
+    of an image where none is): ``centre`` (B, 3) mean of ``point + centre_offset``, ``R`` (B, 3, 3) from the mean
+    6D rotation."""
+    weight = (fields['udf'][..., 1] < radius).to(points.dtype)
+    weight = torch.where(weight.sum(1, keepdim=True) > 0, weight, torch.ones_like(weight))[..., None]
+    centre = ((points + fields['centre_offset']) * weight).sum(1) / weight.sum(1)
+    return dict(centre=centre, R=rot6d_to_matrix((fields['object_rot6d'] * weight).sum(1) / weight.sum(1)))
