@@ -33,7 +33,7 @@ train_pipeline = [
     dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
          sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=(-1.0, 1.0), num_parts=num_parts,
          exact_below=clamp, max_candidates=32),
-    dict(type='PackCHOREInputs'),
+    dict(type='PackCHOREInputs', object_mask='visible'),  # the occlusion-aware object mask, as CHORE's input
 ]
 model = dict(encoder=dict(depth=depth, num_stages=num_stages, channels_last=False), hidden=hidden,
              num_parts=num_parts, clamp=clamp, depth_ref=depth_ref, object_radius=clamp)

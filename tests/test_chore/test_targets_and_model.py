@@ -103,3 +103,18 @@ def test_network_fields_drive_the_object_fit(tiny_batch, tiny_chore_model_cfg):
     out = fit_object(field_fn, torch.randn(2, 20, 3) * 0.1, R0, t0, steps=3, lr=0.01)
     assert out['R'].shape == (2, 3, 3) and out['t'].shape == (2, 3) and len(out['loss']) == 3
     assert all(p.grad is None for p in model.parameters())  # the network is not trained by the fit
+
+
+def test_visible_object_mask_input(chore_dataset, behave_synthetic_root):
+    """object_mask='visible' packs the occlusion-aware mask warped by the same crop: inside the full silhouette."""
+    from hoirecon.datasets.transforms import PackCHOREInputs
+    from mmengine.dataset import Compose
+    info = chore_dataset.get_data_info(0)
+    steps = [t for t in chore_dataset.pipeline.transforms if not isinstance(t, PackCHOREInputs)]
+    results = Compose(steps)(dict(info))
+    full = PackCHOREInputs()(dict(results))['inputs'][4] > 0
+    visible = PackCHOREInputs(object_mask='visible')(dict(results))['inputs'][4] > 0
+    assert 0 < int(visible.sum()) <= int(full.sum())
+    assert float((visible & ~full).sum()) <= 0.05 * float(visible.sum())  # JPEG edges
+    with pytest.raises(ValueError, match='full'):
+        PackCHOREInputs(object_mask='amodal')

@@ -2,6 +2,7 @@
 the packing of the 5-channel crop (docs/chore.md)."""
 from typing import Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
@@ -11,6 +12,7 @@ from hoirecon.models.chore.geometry import MeshDistance, group_parts, sample_fru
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS, TRANSFORMS
 from hoirecon.structures import HOIDataSample
+from ..behave_io import load_mask
 
 #: Targets written by :class:`CHOREQueryTargets` and packed into ``gt_instances`` by :class:`PackCHOREInputs`.
 CHORE_GT_FIELDS = ('query_points', 'udf_human', 'udf_object', 'part_labels', 'centre_offset', 'object_rot6d')
@@ -155,13 +157,33 @@ class PackCHOREInputs(BaseTransform):
     """Pack the crop and its masks as a (5, H, W) uint8 tensor (RGB, person mask, object mask as 0 / 255) and the
     targets of :class:`CHOREQueryTargets` as ``gt_instances`` (each with a leading 1) of an :class:`HOIDataSample`;
     metainfo: the ``meta_keys`` present (``focal``, ``principal``, ``box_center``, ``box_size`` are what the model
-    needs). Masks: ``person_mask`` and ``object_full_mask`` (HOICrop warps them; LoadHOIImage(with_masks=True))."""
+    needs).
 
-    def __init__(self, meta_keys: Sequence[str] = CHORE_META_KEYS):
+    Args:
+        object_mask: 'full': the whole object silhouette ``object_full_mask`` (HOICrop warps it;
+            LoadHOIImage(with_masks=True)); 'visible': the occlusion-aware mask of ``object_mask_path`` (what a
+            segmenter gives at test time, CHORE's input), read here and warped with HOICrop's ``crop_affine``
+            (nearest neighbour).
+        meta_keys: metainfo keys kept.
+    """
+
+    def __init__(self, object_mask: str = 'full', meta_keys: Sequence[str] = CHORE_META_KEYS):
+        if object_mask not in ('full', 'visible'):
+            raise ValueError(f"PackCHOREInputs: object_mask must be 'full' or 'visible', got {object_mask!r}.")
+        self.object_mask = object_mask
         self.meta_keys = tuple(meta_keys)
 
+    def _object_mask(self, results: dict) -> np.ndarray:
+        if self.object_mask == 'full':
+            return results['object_full_mask']
+        height, width = np.asarray(results['ori_shape'])[:2]
+        mask = load_mask(results['object_mask_path'], (int(width), int(height))).astype(np.uint8)
+        size = results['img'].shape[1], results['img'].shape[0]
+        return cv2.warpAffine(mask, np.asarray(results['crop_affine'], np.float64), size, flags=cv2.INTER_NEAREST)
+
     def transform(self, results: dict) -> dict:
-        masks = [np.asarray(results[k], bool).astype(np.uint8) * 255 for k in ('person_mask', 'object_full_mask')]
+        masks = [np.asarray(m, bool).astype(np.uint8) * 255
+                 for m in (results['person_mask'], self._object_mask(results))]
         stacked = np.concatenate([results['img'], np.stack(masks, -1)], axis=-1)
         inputs = torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
         gt = InstanceData()
@@ -174,4 +196,4 @@ class PackCHOREInputs(BaseTransform):
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+        return f'{type(self).__name__}(object_mask={self.object_mask!r}, meta_keys={self.meta_keys})'
