@@ -335,6 +335,7 @@ class PHOSAObjectFitter:
         render_faces: the silhouettes and depth maps render the template decimated to at most this many faces
             (:func:`cluster_decimate`; the cost is proportional to them); None renders the full template.
         max_rows: starts rendered in one forward/backward pass of stage 1 (memory); the gradients are the same.
+        translation_lr: stage 1's Adam rate of the translation (metres), None: ``object_lr``.
         collision_candidates: body vertices per image tested against the object (those nearest its box).
         seed: of the starts.
         show_progress: a progress bar over images.
@@ -346,7 +347,8 @@ class PHOSAObjectFitter:
                  padding: float = 0.15, loss_weights: Optional[Dict[str, float]] = None,
                  contact_parts: Sequence[int] = HAND_PARTS, scale_prior: Optional[dict] = None,
                  depth_temperature: float = 1.0, surface_points: int = 384, collision_candidates: int = 256,
-                 render_faces: Optional[int] = 300, max_rows: int = 64, seed: int = 0, show_progress: bool = False):
+                 render_faces: Optional[int] = 300, max_rows: int = 64, translation_lr: Optional[float] = None,
+                 seed: int = 0, show_progress: bool = False):
         self.object_library = dict(object_library or dict(dataset='behave'))
         self.num_starts, self.object_steps, self.object_lr = int(num_starts), int(object_steps), float(object_lr)
         self.num_candidates = max(1, min(int(num_candidates), self.num_starts))
@@ -364,6 +366,7 @@ class PHOSAObjectFitter:
         self.surface_points, self.collision_candidates = int(surface_points), int(collision_candidates)
         self.render_faces = None if render_faces is None else int(render_faces)
         self.max_rows = max(1, int(max_rows))
+        self.translation_lr = None if translation_lr is None else float(translation_lr)
         self.seed, self.show_progress = int(seed), bool(show_progress)
         self._library = None
         self._templates: Dict[int, dict] = {}
@@ -434,7 +437,8 @@ class PHOSAObjectFitter:
             t0 = t0 * (side / box_side.clamp_min(1e-6)).clamp(0.2, 5.0)[:, None]
         rot6d = matrix_to_rot6d(R_rows).clone().requires_grad_(True)                 # (N M, 6)
         trans = t0.clone().requires_grad_(True)                                      # (N M, 3)
-        optimizer = torch.optim.Adam([rot6d, trans], lr=self.object_lr)
+        optimizer = torch.optim.Adam([dict(params=[rot6d], lr=self.object_lr),
+                                      dict(params=[trans], lr=self.translation_lr or self.object_lr)])
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(self.object_steps, 1))
         with torch.enable_grad():
             for step in range(self.object_steps):
