@@ -88,7 +88,8 @@ echo "== --help of the documented tools"
 for tool in train test demo evaluate_meshes make_synthetic_dataset fit_relation_pca make_surrogate_body \
             analysis/benchmark_model analysis/profile_training analysis/compare_results misc/list_components \
             misc/print_config make_synthetic_sequences demo_video dataset_converters/behave \
-            analysis/benchmark_sequence_refiner analysis/benchmark_refiner; do
+            analysis/benchmark_sequence_refiner analysis/benchmark_refiner benchmark render_augmentation \
+            model_converters/stackflow_to_hoirecon analysis/evaluate_correspondences; do
   python "tools/$tool.py" --help > /dev/null
 done
 deactivate
