@@ -731,14 +731,22 @@ def write_annotations(annotation_dir: str, split: str, arrays: Dict[str, np.ndar
                       dataset: str = 'behave') -> str:
     """Write the JSON sidecar, then the ``.npz``, each atomically, so that an existing ``.npz`` has its sidecar."""
     npz_path, json_path = annotation_files(annotation_dir, split, dataset)
-    os.makedirs(annotation_dir, exist_ok=True)
+    write_npz_with_sidecar(npz_path, json_path, arrays, params)
+    return npz_path
+
+
+def write_npz_with_sidecar(npz_path: str, json_path: str, arrays: Dict[str, np.ndarray], params: dict) -> None:
+    """Write ``params`` as JSON, then ``arrays`` as ``.npz``, each through a temporary file renamed into place.
+
+    The order makes an existing ``.npz`` always have its sidecar (the cache checks read the sidecar first).
+    """
+    os.makedirs(osp.dirname(npz_path) or '.', exist_ok=True)
     for path, write in ((json_path, lambda f: f.write(json.dumps(params, indent=1).encode())),
                         (npz_path, lambda f: np.savez(f, **arrays))):
         tmp = f'{path}.tmp{os.getpid()}'
         with open(tmp, 'wb') as f:
             write(f)
         os.replace(tmp, path)
-    return npz_path
 
 
 def load_annotations(annotation_dir: str, split: str, dataset: str = 'behave') -> Tuple[Dict[str, np.ndarray], dict]:

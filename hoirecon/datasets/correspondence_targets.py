@@ -23,7 +23,6 @@ rebuilds it), under a file lock, writing both files atomically (JSON sidecar fir
 """
 import hashlib
 import json
-import os
 import os.path as osp
 import time
 from typing import Dict, Tuple
@@ -33,7 +32,7 @@ from mmengine.logging import print_log
 
 from hoirecon.utils.file_lock import file_lock
 from hoirecon.utils.offscreen import Intrinsics, camera_node_pose, pyrender_camera, release_offscreen_renderer
-from .annotations import load_annotations, upsample_half_mask
+from .annotations import load_annotations, upsample_half_mask, write_npz_with_sidecar
 from .behave_io import load_mask
 
 #: Bump when the content or layout of the target cache changes.
@@ -210,13 +209,7 @@ def build_coordinate_targets(data_root: str, split: str, annotation_dir: str, li
                   full_mask_iou=round(float(np.mean(ious)), 4) if ious else None,
                   seconds=round(time.time() - start, 2))
     npz_path, json_path = coordinate_target_files(annotation_dir, split, dataset)
-    os.makedirs(annotation_dir, exist_ok=True)
-    for path, write in ((json_path, lambda f: f.write(json.dumps(params, indent=1).encode())),
-                        (npz_path, lambda f: np.savez(f, **out))):
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
+    write_npz_with_sidecar(npz_path, json_path, out, params)
     print_log(f'object coordinate targets ({dataset} {split}): {params["num_images"]} images, '
               f'{params["num_pixels"]} object pixels, silhouette IoU vs the dataset masks {params["full_mask_iou"]} '
               f'-> {npz_path} ({params["seconds"]} s)', logger='current')
