@@ -13,14 +13,15 @@ arbitrary unpickling is refused unless ``HOIRECON_ALLOW_UNSAFE_CHECKPOINTS=1``
 is set (only for files you trust). See docs/training.md.
 """
 import argparse
-import os.path as osp
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.apis.cli import merge_common_args, parse_tool_args, register_adaptive_threads, tool_parser
+from hoirecon.apis.cli import (merge_common_args, parse_tool_args, place_metric_files, register_adaptive_threads,
+                               tool_parser)
+from hoirecon.apis.refinement import test_evaluators
 from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading, setup_distributed
 
 
@@ -46,15 +47,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     configure_refinement(cfg, args.refine)
-    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-    for evaluator in evaluators:  # metric files go next to the logs
-        if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
-            evaluator['out_file'] = osp.join(cfg.work_dir, evaluator['out_file'])
+    place_metric_files(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {args.out}: the predictions are dumped as a pickle, give a .pkl file name.')
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
+        cfg.test_evaluator = [*test_evaluators(cfg), dict(type='DumpResults', out_file_path=args.out)]
     if args.show_dir is not None:
         visualization = cfg.default_hooks.get('visualization')
         if visualization is None:

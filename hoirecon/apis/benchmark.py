@@ -97,19 +97,13 @@ def chamfer_summary(metrics: Dict[str, float], prefix: str = 'hoi_chamfer') -> D
 def chamfer_evaluator(cfg) -> dict:
     """The config's first Chamfer metric scoring the final prediction (``pred_instances``): the one whose numbers go in
     the table (with sequence metrics per window, the first window's)."""
-    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-    for evaluator in evaluators:
+    from .refinement import test_evaluators
+    for evaluator in test_evaluators(cfg):
         if evaluator.get('type') in CHAMFER_METRICS and evaluator.get('pred_field', 'pred_instances') == \
                 'pred_instances':
             return evaluator
     raise ValueError(f'{cfg.filename}: test_evaluator has no {" / ".join(CHAMFER_METRICS)} scoring pred_instances, '
                      'so there is no Chamfer distance to put in the table.')
-
-
-def chamfer_prefix(evaluator: dict) -> str:
-    """Prefix of the scalars a Chamfer metric config logs: its ``prefix``, else the metric's ``default_prefix``."""
-    from hoirecon.registry import METRICS
-    return evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
 
 
 def add_visible_frames(table: Dict[str, Any], result_file: Optional[str]) -> Dict[str, Any]:
@@ -240,9 +234,9 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     from mmengine.runner import Runner
 
     from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading
-    from .cli import register_adaptive_threads
+    from .cli import place_metric_files, register_adaptive_threads
     from .prepare import prepare_experiment
-    from .refinement import configure_refinement
+    from .refinement import configure_refinement, metric_prefix
 
     record = new_record(method_name(config), config, checkpoint, refine)
     reset = fresh_process or reset_peak_rss()
@@ -253,12 +247,9 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     scored = chamfer_evaluator(cfg)
     if not scored.get('out_file'):
         scored['out_file'] = 'hoi_chamfer.json'  # the vis rows' frame count is only in the file
-    prefix = chamfer_prefix(scored)
+    prefix = metric_prefix(scored)
     configure_refinement(cfg, refine)
-    # metric files next to the logs (tools/test.py does the same inline)
-    for evaluator in cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]:
-        if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
-            evaluator['out_file'] = osp.join(cfg.work_dir, evaluator['out_file'])
+    place_metric_files(cfg)
     prepare_experiment(cfg, checkpoint)
     runner = Runner.from_cfg(cfg)
     register_adaptive_threads(runner, threads)

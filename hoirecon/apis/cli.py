@@ -19,6 +19,7 @@ from hoirecon.engine import adapt_threads_by_default, fix_dataloader_workers
 from hoirecon.engine.hooks import AdaptiveThreadsHook
 from hoirecon.utils.config_choices import check_config_choices
 from hoirecon.utils.paths import resolve_data_paths
+from .refinement import test_evaluators
 
 #: Values of ``--launcher`` (mmengine's launchers).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -79,6 +80,14 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def place_metric_files(cfg: Config) -> Config:
+    """Put every test metric's relative ``out_file`` in ``cfg.work_dir`` (next to the logs), in place."""
+    for evaluator in test_evaluators(cfg):
+        if evaluator.get('out_file') and not osp.isabs(evaluator['out_file']):
+            evaluator['out_file'] = osp.join(cfg.work_dir, evaluator['out_file'])
+    return cfg
 
 
 def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:

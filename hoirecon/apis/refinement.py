@@ -12,6 +12,17 @@ INITIAL = 'initial'
 FRAME = 'frame'
 
 
+def test_evaluators(cfg: Config) -> List[dict]:
+    """The config's ``test_evaluator`` as a list (mmengine takes one metric config or a list); the dicts are the
+    config's own, so changing them changes the config."""
+    return cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+
+
+def metric_prefix(evaluator: dict) -> str:
+    """Prefix of the scalars a metric config logs: its ``prefix``, else the metric class's ``default_prefix``."""
+    return evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
+
+
 def config_refiner(cfg: Config) -> dict:
     """The config's top-level ``refiner`` entry, or a KeyError naming the config and how to add one."""
     if cfg.get('refiner') is None:
@@ -60,14 +71,14 @@ def configure_refinement(cfg: Config, refine: bool) -> bool:
             cfg.test_cfg = dict(test_cfg, type='SequenceTestLoop')
     if cfg.model.get('refiner') is None and not sequences:
         return False
-    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    evaluators = test_evaluators(cfg)
     stages = [('init_instances', INITIAL)] + ([('frame_instances', FRAME)] if sequences else [])
     twins = []
     for evaluator in evaluators:
         if evaluator.get('type') not in REFINABLE_METRICS or evaluator.get('pred_field', 'pred_instances') != \
                 'pred_instances':
             continue
-        prefix = evaluator.get('prefix') or METRICS.get(evaluator['type']).default_prefix
+        prefix = metric_prefix(evaluator)
         for field, stage in stages:
             twin = ConfigDict(evaluator.copy())
             twin.pred_field = field
