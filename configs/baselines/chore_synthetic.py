@@ -4,8 +4,9 @@
 # through three MLPs: unsigned distances to the human and the object (clamped at 10 cm), the body part (14) and the
 # object's centre offset and 6D rotation. Targets are computed on the fly from the posed meshes.
 #   python tools/train.py configs/baselines/chore_synthetic.py
-# Step 1 of the method: the fields. The test-time fit of the body and the object to them (step 2) is not written
-# yet, so this config has no val / test loop (docs/chore.md, "Left").
+#   python tools/test.py configs/baselines/chore_synthetic.py work_dirs/chore_synthetic/epoch_6.pth
+# At test time CHOREReconstructor fits the body model and the object template to the fields (docs/chore.md,
+# "Test-time fitting"); the HOI evaluator scores it like every other config. No val loop during training.
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(imports=['hoirecon.models.chore', 'hoirecon.datasets'], allow_failed_imports=False)
 
@@ -26,7 +27,10 @@ uniform_ratio = 0.1  # share of query points uniform in the crop's frustum
 depth_margin = (-1.0, 1.0)  # the frustum's depths around the root joint's depth, metres
 num_parts = 14  # CHORE's 14 body parts (22: the skeleton's body joints)
 clamp = 0.1  # distances clamped at 10 cm (picked; IF-Net-style clamping, docs/chore.md)
-depth_ref = 2.6  # depth feature (z - depth_ref) / depth_scale: the synthetic world's mean root depth (CHORE: 2.2 m)
+# CHORE's fixed person depth: the training scenes are scaled about the camera so that the root joint is at depth_ref
+# (the crop cannot tell 2 m from 3 m), and the depth feature is (z - depth_ref) / depth_scale. Synthetic: its mean root
+# depth (CHORE: 2.2 m on BEHAVE).
+depth_ref = 2.6
 depth_scale = 1.0
 batch_size = 16
 num_workers = 1  # the targets (68 ms / image) are computed in a worker beside the training process
@@ -45,11 +49,27 @@ train_pipeline = [
     # distances exact below the clamp (>= clamp beyond it); 32 candidate triangles per point (docs/chore.md)
     dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
          sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=depth_margin, num_parts=num_parts,
-         exact_below=clamp, max_candidates=32),
+         exact_below=clamp, max_candidates=32, fixed_depth=depth_ref),  # every person at depth_ref (CHORE)
     dict(type='PackCHOREInputs', object_mask='visible'),  # the occlusion-aware object mask, as CHORE's input
 ]
+# all 416 test images (the frames StackFLOW's configs score); the ground truth packed in PackHOIInputs' layout
+test_meta_keys = ('img_id', 'img_path', 'cam_K', 'ori_shape', 'img_shape', 'focal', 'principal', 'box_center',
+                  'box_size', 'crop_affine', 'object_name', 'object_label', 'gender', 'visibility', 'sequence',
+                  'frame', 'kinect')
+test_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='PackCHOREInputs', object_mask='visible', body_target='gendered', meta_keys=test_meta_keys),
+]
+# Test-time fitting (CHOREReconstructor, docs/chore.md): fields on a 32^3 frustum grid, body and object starts from
+# the near-surface grid points, then 100 Adam steps each for the body (every 8th vertex) and the object (500 samples).
+fitting = dict(grid_resolution=32, depth_margin=depth_margin, near=0.03, body_steps=100, body_lr=0.02,
+               vertex_stride=8, object_steps=100, object_lr=0.01, object_points=500)
 model = dict(
-    type='CHOREFieldNet',
+    type='CHOREReconstructor',
+    body_model=body_model,
+    object_library=object_library,
+    fitting=fitting,
     data_preprocessor=dict(type='BaseDataPreprocessor'),  # the model normalises its 5-channel uint8 inputs
     encoder=dict(depth=depth, num_stages=num_stages, in_channels=5, channels_last=True),
     hidden=hidden,
@@ -67,9 +87,13 @@ train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persiste
 val_dataloader = None
 val_evaluator = None
 val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
+test_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, drop_last=False,
+                       sampler=dict(type='DefaultSampler', shuffle=False),
+                       dataset=dict(type='BEHAVEFrameDataset', data_root=data_root, synthetic=synthetic,
+                                    body_model=body_model, split='test', test_mode=True, pipeline=test_pipeline))
+test_evaluator = dict(type='HOIChamferMetric', num_samples=10000, seed=7, alignments=('hoi', 'smpl', 'none'),
+                      out_file='chamfer_results.json', body_model=body_model, object_library=object_library)
+test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(type='NonFiniteSkipOptimWrapper', optimizer=dict(type='AdamW', lr=lr, weight_decay=1e-4),
                      clip_grad=dict(max_norm=10.0, norm_type=2))

@@ -254,6 +254,8 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     runner = Runner.from_cfg(cfg)
     register_adaptive_threads(runner, threads)
     has_parameters = any(True for _ in runner.model.parameters())
+    if getattr(runner.model, 'test_time_optimisation', False):  # it always fits at test time (CHORE-style): a ✓ row
+        record['refine'] = True
     if checkpoint is None and has_parameters:
         return dict(record, status=NOT_RUN, reason=train_hint(config))
     if checkpoint is not None:

@@ -118,3 +118,42 @@ def test_visible_object_mask_input(chore_dataset, behave_synthetic_root):
     assert float((visible & ~full).sum()) <= 0.05 * float(visible.sum())  # JPEG edges
     with pytest.raises(ValueError, match='full'):
         PackCHOREInputs(object_mask='amodal')
+
+
+def test_fixed_depth_scales_the_scene_about_the_camera(behave_synthetic_root, chore_annotation_dir):
+    """CHOREQueryTargets(fixed_depth=d): the targets are those of the scene scaled by d / root depth (the root joint at
+    depth d), checked against trimesh distances to the meshes scaled here; the scaled scene projects like the image."""
+    from mmengine.registry import init_default_scope
+
+    from hoirecon.registry import DATASETS
+    init_default_scope('hoirecon')
+    pipeline = [dict(type='LoadHOIImage', with_masks=True),
+                dict(type='HOICrop', img_size=64, rot_prob=0.0),
+                dict(type='CHOREQueryTargets', body_model=dict(type='SMPLH', model_path='surrogate', gender='male'),
+                     object_library=dict(dataset='behave', template_dir=f'{behave_synthetic_root}/objects'),
+                     num_points=256, seed=0, exact_below=0.1, fixed_depth=2.2),
+                dict(type='PackCHOREInputs')]
+    dataset = DATASETS.build(dict(type='CHOREFrameDataset', data_root=behave_synthetic_root, split='train',
+                                  body_model=dict(type='SMPLH', model_path='surrogate', gender='male'),
+                                  pipeline=pipeline))
+    info = dataset.get_data_info(1)
+    gt = dataset[1]['data_samples'].gt_instances
+    scale = 2.2 / float(info['hoi_t'][2])
+    assert abs(scale - 1.0) > 0.05  # the tiny world's person is not already at 2.2 m
+    model = SMPLH('surrogate', gender='male')
+    hands = torch.as_tensor(info['hand_pose'])[None]
+    with torch.no_grad():
+        body_v = model(betas=torch.as_tensor(info['betas_male'])[None],
+                       global_orient=torch.as_tensor(info['global_orient'])[None],
+                       body_pose=torch.as_tensor(info['body_pose'])[None],
+                       transl=torch.as_tensor(info['transl_male'])[None],
+                       left_hand_pose=hands[:, :15], right_hand_pose=hands[:, 15:]).vertices[0].double().numpy()
+    template = ObjectLibrary('behave', template_dir=f'{behave_synthetic_root}/objects')[info['object_name']]
+    R, t = np.asarray(info['object_R'], np.float64), np.asarray(info['object_t'], np.float64)
+    points = gt.query_points[0].double().numpy()
+    for verts, faces, key in ((scale * body_v, model.faces, 'udf_human'),
+                              (scale * (template.vertices @ R.T + t), template.faces, 'udf_object')):
+        _, dist, _ = trimesh.proximity.closest_point(trimesh.Trimesh(verts, faces, process=False), points)
+        np.testing.assert_allclose(np.minimum(gt[key][0].numpy(), 0.1), np.minimum(dist, 0.1), atol=2e-5)
+    np.testing.assert_allclose(gt.centre_offset[0].numpy() + points, np.broadcast_to(scale * t, points.shape),
+                               atol=1e-5)

@@ -18,7 +18,8 @@ def _tool(name):
 
 def test_the_configs_parse_and_agree():
     cfg = Config.fromfile(CONFIG)
-    assert cfg.model.type == 'CHOREFieldNet' and cfg.model.clamp == cfg.clamp
+    assert cfg.model.type == 'CHOREReconstructor' and cfg.model.clamp == cfg.clamp
+    assert cfg.test_dataloader.dataset.type == 'BEHAVEFrameDataset' and cfg.test_evaluator.body_model == cfg.body_model
     targets = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'CHOREQueryTargets'][0]
     assert targets.exact_below == cfg.clamp and targets.num_parts == cfg.model.num_parts
     crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'HOICrop'][0]
@@ -26,6 +27,20 @@ def test_the_configs_parse_and_agree():
     behave = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baselines', 'chore_behave.py'))
     assert behave.train_dataloader.dataset.synthetic is None and behave.model.encoder.num_stages == 4
     assert [t for t in behave.train_dataloader.dataset.pipeline if t.type == 'HOICrop'][0].img_size == 512
+
+
+def tiny_test_settings():
+    """The test split of a tiny copy (tiny world, 32 px, a coarse grid and a few fitting steps)."""
+    return """
+test_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='PackCHOREInputs', object_mask='visible', body_target='gendered', meta_keys=_base_.test_meta_keys),
+]
+test_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root, synthetic=None, pipeline=test_pipeline,
+                                                  split='train', indices=4))
+test_evaluator = dict(num_samples=500, object_library=object_library)
+"""
 
 
 def test_train_two_iterations(behave_synthetic_root, chore_annotation_dir, tmp_path):
@@ -44,12 +59,13 @@ train_pipeline = [
          object_library=object_library, num_points=num_points, exact_below=0.1),
     dict(type='PackCHOREInputs'),
 ]
-model = dict(encoder=dict(num_stages=num_stages), hidden=hidden)
+model = dict(encoder=dict(num_stages=num_stages), hidden=hidden,
+             fitting=dict(grid_resolution=8, body_steps=2, scale_steps=2, object_steps=2, vertex_stride=64))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, synthetic=None, pipeline=train_pipeline,
                                      indices=4))
 train_cfg = dict(max_epochs=1)
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=1)]
+{tiny_test_settings()}param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=1)]
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
 """
     config = tmp_path / 'chore_tiny.py'
@@ -59,3 +75,8 @@ default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     assert logs and 'loss_udf_human' in open(logs[0]).read()
+    # tools/test.py fits and scores the reconstruction (CHOREReconstructor) like every other config
+    metrics = _tool('test.py').main([str(config), osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+                                     '--threads', '1'])
+    assert metrics['hoi_chamfer/num_frames'] == 4 and metrics['hoi_chamfer/num_skipped'] == 0
+    assert 0 < metrics['hoi_chamfer/human_hoi'] < 200 and 0 < metrics['hoi_chamfer/object_hoi'] < 500

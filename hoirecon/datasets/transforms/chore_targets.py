@@ -13,6 +13,7 @@ from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS, TRANSFORMS
 from hoirecon.structures import HOIDataSample
 from ..behave_io import load_mask
+from .formatting import BODY_TARGETS, pack_hoi_targets
 
 #: Targets written by :class:`CHOREQueryTargets` and packed into ``gt_instances`` by :class:`PackCHOREInputs`.
 CHORE_GT_FIELDS = ('query_points', 'udf_human', 'udf_object', 'part_labels', 'centre_offset', 'object_rot6d')
@@ -83,12 +84,19 @@ class CHOREQueryTargets(BaseTransform):
             triangles split to <= 3 cm radius) matched the exact clamped distances within 1 micrometre on 21,000
             points around the surrogate body and the 20 objects, at 24 + 16 ms per 1000 points instead of 180 + 40.
         seed: a fixed seed gives the same points every call (tests, test split); None draws from ``np.random``.
+        fixed_depth: CHORE's fixed person depth (metres): the scene is scaled about the camera centre by
+            ``fixed_depth / root depth`` (``hoi_t``'s z) before anything is sampled, so every person stands at this
+            depth. The image does not change under such a scaling, while the root depth cannot be read from the
+            crop (a person 2 m or 3 m away fills the HOI crop alike): without it the fields learn a blurred depth
+            (docs/chore.md, "Fixed depth"). Points, distances and offsets are then in the scaled scene
+            (``results['scene_scale']`` is the factor); None keeps metric depths.
     """
 
     def __init__(self, body_model: dict, object_library: dict, num_points: int = 1024,
                  sigmas: Sequence[float] = (0.015, 0.1), uniform_ratio: float = 0.1,
                  depth_margin: Sequence[float] = (-1.0, 1.0), num_parts: int = 14, candidates: int = 16,
-                 exact_below: float = float('inf'), max_candidates: Optional[int] = 32, seed: Optional[int] = None):
+                 exact_below: float = float('inf'), max_candidates: Optional[int] = 32, seed: Optional[int] = None,
+                 fixed_depth: Optional[float] = None):
         self.body_model_cfg = dict(body_model)
         self.body_model = BODY_MODELS.build(dict(body_model))
         self.body_parts = group_parts(self.body_model.part_labels, num_parts)
@@ -102,6 +110,7 @@ class CHOREQueryTargets(BaseTransform):
         self.exact_below = float(exact_below)
         self.max_candidates = max_candidates
         self.seed = seed
+        self.fixed_depth = None if fixed_depth is None else float(fixed_depth)
         self._object_cache = {}
 
     def _object_mesh(self, name: str):
@@ -110,7 +119,7 @@ class CHOREQueryTargets(BaseTransform):
             self._object_cache[name] = (np.asarray(template.vertices, np.float64), np.asarray(template.faces))
         return self._object_cache[name]
 
-    def sample_points(self, body_v, body_f, obj_v, obj_f, results, rng) -> np.ndarray:
+    def sample_points(self, body_v, body_f, obj_v, obj_f, results, rng, root_depth: float) -> np.ndarray:
         n_uniform = int(round(self.num_points * self.uniform_ratio))
         n_surface = self.num_points - n_uniform
         n_body = n_surface // 2
@@ -119,7 +128,7 @@ class CHOREQueryTargets(BaseTransform):
             surface, _ = sample_surface(v, f, n, rng)
             sigma = np.repeat(self.sigmas, -(-n // len(self.sigmas)))[:n]
             chunks.append(surface + rng.standard_normal((n, 3)) * sigma[:, None])
-        z = float(np.asarray(results['hoi_t'])[2])
+        z = root_depth
         chunks.append(sample_frustum(n_uniform, results['box_center'], results['box_size'], results['focal'],
                                      results['principal'], (max(z + self.depth_margin[0], 0.1),
                                                             z + self.depth_margin[1]), rng))
@@ -134,8 +143,11 @@ class CHOREQueryTargets(BaseTransform):
         body_v, body_f = posed_body(self.body_model, results)
         R, t = np.asarray(results['object_R'], np.float64), np.asarray(results['object_t'], np.float64)
         template_v, obj_f = self._object_mesh(str(results['object_name']))
-        obj_v = template_v @ R.T + t
-        points = self.sample_points(body_v, body_f, obj_v, obj_f, results, rng)
+        root_depth = float(np.asarray(results['hoi_t'])[2])
+        scale = 1.0 if self.fixed_depth is None else self.fixed_depth / root_depth
+        # the whole scene (both meshes, the object's centre) scaled about the camera centre
+        body_v, obj_v, t = body_v * scale, (template_v @ R.T + t) * scale, t * scale
+        points = self.sample_points(body_v, body_f, obj_v, obj_f, results, rng, root_depth * scale)
         kwargs = dict(candidates=self.candidates, exact_below=self.exact_below, max_candidates=self.max_candidates)
         targets = field_targets(points, MeshDistance(body_v, body_f, **kwargs), self.body_parts,
                                 MeshDistance(obj_v, obj_f, **kwargs), t)
@@ -144,12 +156,13 @@ class CHOREQueryTargets(BaseTransform):
             results[key] = targets[key].astype(np.float32)
         results['part_labels'] = targets['part_labels'].astype(np.int64)
         results['object_rot6d'] = np.concatenate([R[:, 0], R[:, 1]]).astype(np.float32)
+        results['scene_scale'] = scale
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(body_model={self.body_model_cfg}, num_points={self.num_points}, '
                 f'sigmas={self.sigmas}, uniform_ratio={self.uniform_ratio}, depth_margin={self.depth_margin}, '
-                f'num_parts={self.num_parts})')
+                f'num_parts={self.num_parts}, fixed_depth={self.fixed_depth})')
 
 
 @TRANSFORMS.register_module()
@@ -165,13 +178,22 @@ class PackCHOREInputs(BaseTransform):
             segmenter gives at test time, CHORE's input), read here and warped with HOICrop's ``crop_affine``
             (nearest neighbour).
         meta_keys: metainfo keys kept.
+        body_target: None (training: the field targets only) or the ``body_target`` of
+            :class:`~hoirecon.datasets.transforms.PackHOIInputs` ('gendered' in the test pipelines): the HOI ground
+            truth (body parameters, object pose, ...) is packed too, in PackHOIInputs' layout
+            (:func:`~hoirecon.datasets.transforms.formatting.pack_hoi_targets`), for the HOI evaluators.
     """
 
-    def __init__(self, object_mask: str = 'full', meta_keys: Sequence[str] = CHORE_META_KEYS):
+    def __init__(self, object_mask: str = 'full', meta_keys: Sequence[str] = CHORE_META_KEYS,
+                 body_target: Optional[str] = None):
         if object_mask not in ('full', 'visible'):
             raise ValueError(f"PackCHOREInputs: object_mask must be 'full' or 'visible', got {object_mask!r}.")
+        if body_target is not None and body_target not in BODY_TARGETS:
+            raise ValueError(f'PackCHOREInputs: body_target must be None or one of {sorted(BODY_TARGETS)}, '
+                             f'got {body_target!r}.')
         self.object_mask = object_mask
         self.meta_keys = tuple(meta_keys)
+        self.body_target = body_target
 
     def _object_mask(self, results: dict) -> np.ndarray:
         if self.object_mask == 'full':
@@ -186,7 +208,7 @@ class PackCHOREInputs(BaseTransform):
                  for m in (results['person_mask'], self._object_mask(results))]
         stacked = np.concatenate([results['img'], np.stack(masks, -1)], axis=-1)
         inputs = torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
-        gt = InstanceData()
+        gt = InstanceData() if self.body_target is None else pack_hoi_targets(results, self.body_target)[0]
         for key in CHORE_GT_FIELDS:
             if key in results:
                 gt[key] = torch.as_tensor(np.asarray(results[key]))[None]
@@ -196,4 +218,5 @@ class PackCHOREInputs(BaseTransform):
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(object_mask={self.object_mask!r}, meta_keys={self.meta_keys})'
+        return (f'{type(self).__name__}(object_mask={self.object_mask!r}, meta_keys={self.meta_keys}, '
+                f'body_target={self.body_target!r})')

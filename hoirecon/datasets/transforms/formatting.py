@@ -1,5 +1,5 @@
 """Packing a transformed sample into the model's inputs and an :class:`~hoirecon.structures.HOIDataSample`."""
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -20,6 +20,27 @@ DEFAULT_META_KEYS = ('img_id', 'img_path', 'object_name', 'cam_K', 'box_center',
                      'visibility', 'sequence', 'frame', 'frame_index', 'kinect', 'gender', 'corr_path', 'hoi_box',
                      'crop_affine',
                      'crop_rotation', 'img_shape', 'ori_shape')
+
+
+def pack_hoi_targets(results: dict, body_target: str = 'male') -> Tuple[InstanceData, InstanceData]:
+    """The HOI ground truth and the test-time observations of a transformed sample, as :class:`PackHOIInputs` packs
+    them (its docstring lists the fields): ``(gt_instances, observations)``, each field with a leading 1; fields
+    missing from ``results`` are left out. :class:`~hoirecon.datasets.transforms.PackCHOREInputs` packs the same
+    ground truth for its test pipelines, so the evaluators read one layout."""
+    if body_target not in BODY_TARGETS:
+        raise ValueError(f'body_target must be one of {sorted(BODY_TARGETS)}, got {body_target!r}.')
+    gt = InstanceData()
+    betas_key, transl_key = BODY_TARGETS[body_target]
+    for name, key in (('betas', betas_key), ('transl', transl_key)) + tuple(zip(GT_FIELDS, GT_FIELDS)):
+        if key in results:
+            gt[name] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
+    if 'object_label' in results:
+        gt.object_label = torch.tensor([int(results['object_label'])], dtype=torch.long)
+    observations = InstanceData()
+    for key in OBSERVATION_FIELDS:
+        if key in results:
+            observations[key] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
+    return gt, observations
 
 
 @TRANSFORMS.register_module()
@@ -59,17 +80,7 @@ class PackHOIInputs(BaseTransform):
             raise ValueError(f'PackHOIInputs: img must be (H, W, 3) uint8 RGB, got {img.shape} {img.dtype} '
                              f'({results.get("img_path")}).')
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        gt = InstanceData()
-        betas_key, transl_key = BODY_TARGETS[self.body_target]
-        for name, key in (('betas', betas_key), ('transl', transl_key)) + tuple(zip(GT_FIELDS, GT_FIELDS)):
-            if key in results:
-                gt[name] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
-        if 'object_label' in results:
-            gt.object_label = torch.tensor([int(results['object_label'])], dtype=torch.long)
-        observations = InstanceData()
-        for key in OBSERVATION_FIELDS:
-            if key in results:
-                observations[key] = torch.as_tensor(np.asarray(results[key], np.float32))[None]
+        gt, observations = pack_hoi_targets(results, self.body_target)
         sample = HOIDataSample()
         sample.gt_instances = gt
         sample.observations = observations

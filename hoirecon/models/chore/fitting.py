@@ -45,7 +45,7 @@ def _small_rotation(axis_angle: torch.Tensor) -> torch.Tensor:
 def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tensor, t0: torch.Tensor,
                steps: int = 100, lr: float = 0.01, vote_centre: Optional[torch.Tensor] = None,
                vote_R: Optional[torch.Tensor] = None, w_udf: float = 1.0, w_centre: float = 0.1,
-               w_rotation: float = 0.01) -> Dict[str, torch.Tensor]:
+               w_rotation: float = 0.01, scale: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """Object pose ``(R, t)`` per image minimising the predicted object distance at the posed template points.
 
     ``R = exp(w) R0``, ``t = t0 + dt`` with ``w``, ``dt`` optimised by Adam. Terms: ``w_udf`` x mean ``udf_object``
@@ -55,6 +55,8 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
     Args:
         template_points: (B, M, 3) object-frame surface samples of each image's template.
         R0, t0: (B, 3, 3), (B, 3) the initial pose (e.g. the votes of ``CHOREFieldNet.predict``).
+        scale: (B,) fixed size of the template in the fields' scene (the scene scale of :func:`fit_body`), so the
+            posed points are ``scale R p + t``; None: 1.
 
     Returns:
         ``R`` (B, 3, 3), ``t`` (B, 3), ``loss`` (steps,) the total loss per step (detached).
@@ -62,6 +64,7 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
     w = torch.zeros_like(t0, requires_grad=True)
     dt = torch.zeros_like(t0, requires_grad=True)
     optimiser = torch.optim.Adam([w, dt], lr=lr)
+    size = 1.0 if scale is None else scale.to(t0)[:, None, None]
     history = []
 
     def pose():
@@ -70,7 +73,7 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
 
     for _ in range(steps):
         R, t = pose()
-        points = template_points @ R.transpose(1, 2) + t[:, None]
+        points = size * template_points @ R.transpose(1, 2) + t[:, None]
         loss = w_udf * field_fn(points)['udf'][..., 1].clamp(min=0).mean()
         if vote_centre is not None:
             loss = loss + w_centre * ((t - vote_centre)**2).sum(-1).mean()
@@ -85,7 +88,8 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
 def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: torch.Tensor,
              body_pose: torch.Tensor, transl: torch.Tensor, vertex_parts: torch.Tensor, steps: int = 100,
              lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: float = 0.01,
-             vertex_subset: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+             vertex_subset: Optional[torch.Tensor] = None,
+             scale: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """Body translation, global orientation and body pose per image minimising the predicted human distance at the
     posed vertices and the cross-entropy of the predicted parts at them against the vertices' own parts.
 
@@ -96,36 +100,49 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
         betas (B, 10), global_orient (B, 3, 3), body_pose (B, J, 3, 3), transl (B, 3): the initial body.
         vertex_parts: (V,) part label of every vertex (``group_parts(body_model.part_labels, P)``).
         vertex_subset: (K,) vertex ids evaluated (default: all).
+        scale: (B,) initial scale of the scene the fields live in (scaled about the camera centre to a fixed person
+            depth, :class:`~hoirecon.datasets.transforms.CHOREQueryTargets` ``fixed_depth``): the fields are read at
+            ``scale x vertices``, and ``log scale`` is optimised too, parametrised as the body's size about its own
+            origin plus a translation in the fields' scene (scaling about the camera moves a body 2.6 m away by
+            2.6 m per unit, an ill-conditioned direction next to the translation). None: no scale.
 
     Returns:
-        ``global_orient``, ``body_pose``, ``transl`` fitted (detached), ``vertices`` (B, V, 3), ``loss`` (steps,).
+        ``global_orient``, ``body_pose``, ``transl`` fitted (detached), ``vertices`` (B, V, 3) of the body model
+        (unscaled), ``scale`` (B,) (ones without ``scale``), ``loss`` (steps,).
     """
     batch, joints = body_pose.shape[:2]
     w_global = torch.zeros(batch, 3, dtype=transl.dtype, device=transl.device, requires_grad=True)
     w_body = torch.zeros(batch, joints, 3, dtype=transl.dtype, device=transl.device, requires_grad=True)
     dt = torch.zeros_like(transl, requires_grad=True)
-    optimiser = torch.optim.Adam([w_global, w_body, dt], lr=lr)
+    scale0 = torch.ones(batch, dtype=transl.dtype, device=transl.device) if scale is None else scale.to(transl)
+    log_scale = scale0.log().clone().requires_grad_(scale is not None)
+    field_transl = scale0[:, None] * transl  # the translation in the fields' scene
+    params = [w_global, w_body, dt] + ([log_scale] if scale is not None else [])
+    optimiser = torch.optim.Adam(params, lr=lr)
     ids = vertex_subset if vertex_subset is not None else torch.arange(len(vertex_parts), device=transl.device)
     labels = vertex_parts[ids].to(transl.device).long()
     history = []
 
     def posed():
+        """The rotations, the body at the origin (transl 0) and its translation, in the fields' scene."""
         go = _small_rotation(w_global) @ global_orient
         bp = _small_rotation(w_body) @ body_pose
-        out = body_model(betas=betas, global_orient=go, body_pose=bp, transl=transl + dt)
-        return go, bp, out.vertices
+        out = body_model(betas=betas, global_orient=go, body_pose=bp, transl=torch.zeros_like(transl))
+        return go, bp, out.vertices, field_transl + dt
 
     for _ in range(steps):
-        _, _, vertices = posed()
-        fields = field_fn(vertices[:, ids])
+        _, _, local, shift = posed()
+        fields = field_fn(local[:, ids] * log_scale.exp()[:, None, None] + shift[:, None])
         loss = w_udf * fields['udf'][..., 0].clamp(min=0).mean()
         loss = loss + w_parts * F.cross_entropy(fields['parts'].flatten(0, 1), labels.repeat(batch))
         loss = loss + w_pose * (w_body**2).sum((-1, -2)).mean()
-        _step(optimiser, loss, [w_global, w_body, dt])
+        _step(optimiser, loss, params)
         history.append(float(loss.detach()))
-    go, bp, vertices = posed()
-    return dict(global_orient=go.detach(), body_pose=bp.detach(), transl=(transl + dt).detach(),
-                vertices=vertices.detach(), loss=torch.tensor(history))
+    go, bp, local, shift = posed()
+    scale = log_scale.detach().exp()
+    fitted = (shift / scale[:, None]).detach()  # the body's translation in the unscaled scene
+    return dict(global_orient=go.detach(), body_pose=bp.detach(), transl=fitted,
+                vertices=(local + fitted[:, None]).detach(), scale=scale, loss=torch.tensor(history))
 
 
 def votes_to_pose(fields: Dict[str, torch.Tensor], points: torch.Tensor, radius: float) -> Dict[str, torch.Tensor]:
