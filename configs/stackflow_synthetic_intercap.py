@@ -67,8 +67,16 @@ test_evaluator = [dict(sequence_metric, window=w, prefix=f'hoi_seq_w{w}', out_fi
 test_cfg = dict(type='SequenceTestLoop')
 
 # Post-optimisation: InterCap's 2 x 300 steps at lr 5e-2 (configs/_base_/refiners/stackflow_intercap.py) with the
-# synthetic default's terms (residuals rescaled to InterCap's 1920 px width, keypoints 1.0, correspondences 0.3).
-refiner = dict(steps_per_stage=300, lr=5e-2, reference_width=1920)
+# synthetic default's terms (residuals rescaled to InterCap's 1920 px width, keypoints 1.0, correspondences 0.3),
+# except the relation prior, switched off here (a departure of this synthetic world only; configs/stackflow_intercap.py
+# keeps the paper's weight 1): each test object of this world is in ONE training sequence (45 distinct HOI relations),
+# so the relation flow gives the true test relations a squared latent of ~2.3e6 and the fit follows it instead of the
+# image (skateboard frames: rotation error 152-158 deg at the start -> 71-179 deg with the prior, 0.5-1.2 deg without).
+# Measured on the 180 test frames: w = 1 human / object 10.35 / 22.24 cm with the prior, 5.30 / 7.84 without
+# (docs/benchmarks.md, "InterCap").
+relation_prior_weight = 0.0
+refiner = dict(steps_per_stage=300, lr=5e-2, reference_width=1920,
+               loss_weights=dict(relation_posterior=relation_prior_weight))
 # Sequence smoothing: InterCap's settings (configs/_base_/refiners/sequence_intercap.py) on top of the refiner above.
 sequence_refiner = dict(type='SequenceSmoothingRefiner', num_stages=2, steps_per_stage=200, lr=5e-3, window=128,
                         stride=64, smooth_weight=100.0, anneal_smoothness=True, object_init=None, show_progress=True)
