@@ -89,7 +89,8 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
              body_pose: torch.Tensor, transl: torch.Tensor, vertex_parts: torch.Tensor, steps: int = 100,
              lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: float = 0.01,
              vertex_subset: Optional[torch.Tensor] = None,
-             scale: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+             scale: Optional[torch.Tensor] = None, root_depth: Optional[float] = None,
+             w_root: float = 10.0) -> Dict[str, torch.Tensor]:
     """Body translation, global orientation and body pose per image minimising the predicted human distance at the
     posed vertices and the cross-entropy of the predicted parts at them against the vertices' own parts.
 
@@ -105,6 +106,9 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
             ``scale x vertices``, and ``log scale`` is optimised too, parametrised as the body's size about its own
             origin plus a translation in the fields' scene (scaling about the camera moves a body 2.6 m away by
             2.6 m per unit, an ill-conditioned direction next to the translation). None: no scale.
+        root_depth: the root joint's depth in the fields' scene (metres): the scene of fields trained with a fixed
+            person depth puts every root there, so ``w_root`` x its squared difference pins the body's depth, which
+            the blurred human distance field alone does not. None: no term.
 
     Returns:
         ``global_orient``, ``body_pose``, ``transl`` fitted (detached), ``vertices`` (B, V, 3) of the body model
@@ -128,17 +132,20 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
         go = _small_rotation(w_global) @ global_orient
         bp = _small_rotation(w_body) @ body_pose
         out = body_model(betas=betas, global_orient=go, body_pose=bp, transl=torch.zeros_like(transl))
-        return go, bp, out.vertices, field_transl + dt
+        return go, bp, out.vertices, field_transl + dt, out.joints[:, 0]
 
     for _ in range(steps):
-        _, _, local, shift = posed()
+        _, _, local, shift, root = posed()
         fields = field_fn(local[:, ids] * log_scale.exp()[:, None, None] + shift[:, None])
         loss = w_udf * fields['udf'][..., 0].clamp(min=0).mean()
         loss = loss + w_parts * F.cross_entropy(fields['parts'].flatten(0, 1), labels.repeat(batch))
         loss = loss + w_pose * (w_body**2).sum((-1, -2)).mean()
+        if root_depth is not None:
+            root_z = root[:, 2] * log_scale.exp() + shift[:, 2]
+            loss = loss + w_root * ((root_z - root_depth)**2).mean()
         _step(optimiser, loss, params)
         history.append(float(loss.detach()))
-    go, bp, local, shift = posed()
+    go, bp, local, shift, _ = posed()
     scale = log_scale.detach().exp()
     fitted = (shift / scale[:, None]).detach()  # the body's translation in the unscaled scene
     return dict(global_orient=go.detach(), body_pose=bp.detach(), transl=fitted,

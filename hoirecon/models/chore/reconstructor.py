@@ -12,11 +12,13 @@ step   what
 2      body start (:func:`initial_body`): the mean shape in its rest pose, turned and moved so that the rest pose's
        centroids of the anchor parts (torso, head, thighs) land on the centroids of the near-human grid points
        labelled with those parts (weighted Kabsch); with fewer than three anchor parts seen, facing the camera at
-       the near-human centroid. CHORE starts from a FrankMocap pose instead (no such regressor ships here)
+       the near-human centroid; then slid along the camera ray through its root joint to the fixed depth
+       (``fixed_depth``). CHORE starts from a FrankMocap pose instead (no such regressor ships here)
 3      object start (:func:`~.fitting.votes_to_pose`): the mean centre vote and mean 6D rotation of the near-object
        grid points
-4      :func:`~.fitting.fit_body` (human distance + part labels at the posed vertices + pose regulariser): pose and
-       translation for ``body_steps``, then with the scale free too for ``scale_steps``; :func:`~.fitting.fit_object`
+4      :func:`~.fitting.fit_body` (human distance + part labels at the posed vertices + pose regulariser + the root
+       joint held at ``depth_ref`` with ``fixed_depth``): pose and translation for ``body_steps``, then with the
+       scale free too for ``scale_steps``; :func:`~.fitting.fit_object`
        (object distance at the template samples, posed and sized by that scale, + pulls to the votes)
 =====  ==============================================================================================================
 
@@ -55,6 +57,8 @@ DEFAULT_FITTING = dict(
     depth_margin=(-1.0, 1.0),  # grid depths: depth_ref + margin (metres; the training frustum's range)
     near=0.03,  # grid points predicted within this of a surface are its evidence (metres)
     fit_scale=True,  # the fields' scene is scaled to a fixed person depth: fit the body's scale in it (module doc)
+    fixed_depth=True,  # ... and its root joint sits at depth_ref: the body start and fit keep it there
+    w_root=10.0,  # weight of the squared root-depth difference (m^2)
     min_points=20,  # fewer near points: the lowest-distance ones are used
     chunk=8192,  # grid points per network call and image
     body_steps=100, body_lr=0.02, vertex_stride=8, w_parts=0.02, w_pose=0.001,
@@ -244,13 +248,17 @@ class CHOREReconstructor(CHOREFieldNet):
         with torch.no_grad():
             root = body(betas=betas, global_orient=eye.expand(batch, 3, 3), body_pose=body_pose0).joints[:, 0]
         transl0_body = t_rest + (go0 @ root[..., None])[..., 0] - root
+        if cfg['fixed_depth']:  # slide the start along the camera ray through its root to the fixed depth
+            root0 = transl0_body + root
+            transl0_body = transl0_body + root0 * (self.depth_ref / root0[:, 2:3].clamp(min=0.1)) - root0
         with torch.no_grad():
             init_vertices = body(betas=betas, global_orient=go0, body_pose=body_pose0,
                                  transl=transl0_body).vertices
         subset = torch.arange(0, rest.shape[0], int(cfg['vertex_stride']), device=device)
         with torch.enable_grad():
             common = dict(lr=float(cfg['body_lr']), w_parts=float(cfg['w_parts']), w_pose=float(cfg['w_pose']),
-                          vertex_subset=subset)
+                          vertex_subset=subset, root_depth=self.depth_ref if cfg['fixed_depth'] else None,
+                          w_root=float(cfg['w_root']))
             fitted_body = fit_body(field_fn, body, betas, go0, body_pose0, transl0_body, vertex_parts,
                                    steps=int(cfg['body_steps']), **common)
             if cfg['fit_scale'] and int(cfg['scale_steps']) > 0:  # then the scale too, from the posed body
