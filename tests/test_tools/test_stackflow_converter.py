@@ -341,3 +341,21 @@ def test_tool_writes_a_checkpoint_the_official_config_loads_strictly(tmp_path, s
     cfg.model.relation_encoder.pca_file = str(tmp_path / 'pca.npz')
     from_file = MODELS.build(cfg.model)
     assert torch.equal(from_file.relation_encoder.encode_basis, fresh.relation_encoder.encode_basis)
+
+
+@pytest.mark.parametrize('paper', ['stackflow_behave', 'stackflow_behave_extended', 'stackflow_intercap'])
+def test_each_paper_config_has_an_official_twin(paper):
+    """configs/<paper>_official.py is its paper config with only the official checkpoint's conventions changed (input
+    normalisation, pytorch3d 6D layout, the converted PCA in a folder of its own, no backbone initialisation)."""
+    from mmengine.config import Config
+    base = Config.fromfile(f'configs/{paper}.py')
+    official = Config.fromfile(f'configs/{paper}_official.py')
+    assert official.model.head.rot6d_convention == 'pytorch3d'
+    assert official.model.data_preprocessor.std == [0.229, 0.224, 0.225]
+    assert official.model.relation_encoder.missing_file == 'checkpoint'
+    assert official.pca_file != base.pca_file and official.pca_file.startswith(base.data_root)
+    assert official.model.relation_encoder.pca_file == official.pca_file
+    for key in ('init_cam', 'body_model', 'img_size', 'data_root'):
+        assert official[key] == base[key], key
+    assert official.model.head.num_objects == base.model.head.num_objects
+    assert official.test_evaluator == base.test_evaluator
