@@ -36,6 +36,14 @@ train_pipeline = [
          exact_below=clamp, max_candidates=32, fixed_depth=depth_ref),
     dict(type='PackCHOREInputs', object_mask='visible'),  # the occlusion-aware object mask, as CHORE's input
 ]
+val_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
+         sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=(-1.0, 1.0), num_parts=num_parts,
+         exact_below=clamp, max_candidates=32, fixed_depth=depth_ref, seed=0),
+    dict(type='PackCHOREInputs', object_mask='visible'),
+]
 test_pipeline = [
     dict(type='LoadHOIImage', with_masks=True),
     dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
@@ -54,10 +62,13 @@ train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persiste
 test_dataloader = dict(num_workers=4, dataset=dict(data_root=data_root, synthetic=synthetic, body_model=body_model,
                                                    pipeline=test_pipeline))
 test_evaluator = dict(body_model=body_model, object_library=object_library)
+val_dataloader = dict(num_workers=4, dataset=dict(data_root=data_root, synthetic=synthetic, body_model=body_model,
+                                                  pipeline=val_pipeline))
+val_evaluator = dict(clamp=clamp)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=5))

@@ -6,7 +6,8 @@
 #   python tools/train.py configs/baselines/chore_synthetic.py
 #   python tools/test.py configs/baselines/chore_synthetic.py work_dirs/chore_synthetic/epoch_6.pth
 # At test time CHOREReconstructor fits the body model and the object template to the fields (docs/chore.md,
-# "Test-time fitting"); the HOI evaluator scores it like every other config. No val loop during training.
+# "Test-time fitting"); the HOI evaluator scores it like every other config. The val loop (once, after the last
+# epoch) scores the fields themselves (CHOREFieldMetric).
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(imports=['hoirecon.models.chore', 'hoirecon.datasets'], allow_failed_imports=False)
 
@@ -52,6 +53,16 @@ train_pipeline = [
          exact_below=clamp, max_candidates=32, fixed_depth=depth_ref),  # every person at depth_ref (CHORE)
     dict(type='PackCHOREInputs', object_mask='visible'),  # the occlusion-aware object mask, as CHORE's input
 ]
+# the fields scored on the test images with both parts in view, with fixed query points (CHOREFieldMetric: distance
+# L1 below the clamp, part accuracy near the body, voted centre and rotation errors), once at the end of training
+val_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='CHOREQueryTargets', body_model=body_model, object_library=object_library, num_points=num_points,
+         sigmas=sigmas, uniform_ratio=uniform_ratio, depth_margin=depth_margin, num_parts=num_parts,
+         exact_below=clamp, max_candidates=32, fixed_depth=depth_ref, seed=0),
+    dict(type='PackCHOREInputs', object_mask='visible'),
+]
 # all 416 test images (the frames StackFLOW's configs score); the ground truth packed in PackHOIInputs' layout
 test_meta_keys = ('img_id', 'img_path', 'cam_K', 'ori_shape', 'img_shape', 'focal', 'principal', 'box_center',
                   'box_size', 'crop_affine', 'object_name', 'object_label', 'gender', 'visibility', 'sequence',
@@ -84,9 +95,12 @@ train_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persiste
                         sampler=dict(type='DefaultSampler', shuffle=True),
                         dataset=dict(type='CHOREFrameDataset', data_root=data_root, synthetic=synthetic,
                                      body_model=body_model, split='train', pipeline=train_pipeline))
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
+val_dataloader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=False, drop_last=False,
+                      sampler=dict(type='DefaultSampler', shuffle=False),
+                      dataset=dict(type='CHOREFrameDataset', data_root=data_root, synthetic=synthetic,
+                                   body_model=body_model, split='test', test_mode=True, pipeline=val_pipeline))
+val_evaluator = dict(type='CHOREFieldMetric', clamp=clamp)
+val_cfg = dict(type='ValLoop')
 test_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, drop_last=False,
                        sampler=dict(type='DefaultSampler', shuffle=False),
                        dataset=dict(type='BEHAVEFrameDataset', data_root=data_root, synthetic=synthetic,
@@ -101,5 +115,5 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=2))

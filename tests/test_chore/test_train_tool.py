@@ -40,6 +40,15 @@ test_pipeline = [
 test_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root, synthetic=None, pipeline=test_pipeline,
                                                   split='train', indices=4))
 test_evaluator = dict(num_samples=500, object_library=object_library)
+val_pipeline = [
+    dict(type='LoadHOIImage', with_masks=True),
+    dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='CHOREQueryTargets', body_model=dict(type='SMPLH', model_path='surrogate', gender='male'),
+         object_library=object_library, num_points=num_points, exact_below=0.1, fixed_depth=2.6, seed=0),
+    dict(type='PackCHOREInputs', object_mask='visible'),
+]
+val_dataloader = dict(batch_size=2, num_workers=0, dataset=dict(data_root=data_root, synthetic=None,
+                                                                pipeline=val_pipeline, split='train', indices=4))
 """
 
 
@@ -64,7 +73,7 @@ model = dict(encoder=dict(num_stages=num_stages), hidden=hidden,
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, synthetic=None, pipeline=train_pipeline,
                                      indices=4))
-train_cfg = dict(max_epochs=1)
+train_cfg = dict(max_epochs=1, val_interval=1)
 {tiny_test_settings()}param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=1)]
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
 """
@@ -75,6 +84,8 @@ default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     assert logs and 'loss_udf_human' in open(logs[0]).read()
+    # the val loop scored the fields (CHOREFieldMetric)
+    assert 'chore_fields/udf_human_l1_cm' in open(logs[0]).read()
     # tools/test.py fits and scores the reconstruction (CHOREReconstructor) like every other config
     metrics = _tool('test.py').main([str(config), osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
                                      '--threads', '1'])
