@@ -12,6 +12,20 @@ from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import MODELS
 
 
+def posed_training_body(info):
+    """The surrogate SMPL-H male and its (V, 3) vertices posed by an annotation record (betas_male, transl_male, the
+    fit's rotations and finger poses), computed here independently of CHOREQueryTargets."""
+    model = SMPLH('surrogate', gender='male')
+    hands = torch.as_tensor(info['hand_pose'])[None]
+    with torch.no_grad():
+        body_v = model(betas=torch.as_tensor(info['betas_male'])[None],
+                       global_orient=torch.as_tensor(info['global_orient'])[None],
+                       body_pose=torch.as_tensor(info['body_pose'])[None],
+                       transl=torch.as_tensor(info['transl_male'])[None],
+                       left_hand_pose=hands[:, :15], right_hand_pose=hands[:, 15:]).vertices[0].double().numpy()
+    return model, body_v
+
+
 def test_dataset_targets_are_the_distances_to_the_posed_meshes(chore_dataset, behave_synthetic_root):
     assert len(chore_dataset) > 0
     item = chore_dataset[0]
@@ -23,14 +37,7 @@ def test_dataset_targets_are_the_distances_to_the_posed_meshes(chore_dataset, be
     points = gt.query_points[0].double().numpy()
     assert points.shape == (256, 3)
     # the meshes posed here, independently of the transform: the body model's forward, the template by (R, t)
-    model = SMPLH('surrogate', gender='male')
-    hands = torch.as_tensor(info['hand_pose'])[None]
-    with torch.no_grad():
-        body_v = model(betas=torch.as_tensor(info['betas_male'])[None],
-                       global_orient=torch.as_tensor(info['global_orient'])[None],
-                       body_pose=torch.as_tensor(info['body_pose'])[None],
-                       transl=torch.as_tensor(info['transl_male'])[None],
-                       left_hand_pose=hands[:, :15], right_hand_pose=hands[:, 15:]).vertices[0].double().numpy()
+    model, body_v = posed_training_body(info)
     template = ObjectLibrary('behave', template_dir=f'{behave_synthetic_root}/objects')[info['object_name']]
     R, t = np.asarray(info['object_R'], np.float64), np.asarray(info['object_t'], np.float64)
     obj_v = template.vertices @ R.T + t
@@ -140,14 +147,7 @@ def test_fixed_depth_scales_the_scene_about_the_camera(behave_synthetic_root, ch
     gt = dataset[1]['data_samples'].gt_instances
     scale = 2.2 / float(info['hoi_t'][2])
     assert abs(scale - 1.0) > 0.05  # the tiny world's person is not already at 2.2 m
-    model = SMPLH('surrogate', gender='male')
-    hands = torch.as_tensor(info['hand_pose'])[None]
-    with torch.no_grad():
-        body_v = model(betas=torch.as_tensor(info['betas_male'])[None],
-                       global_orient=torch.as_tensor(info['global_orient'])[None],
-                       body_pose=torch.as_tensor(info['body_pose'])[None],
-                       transl=torch.as_tensor(info['transl_male'])[None],
-                       left_hand_pose=hands[:, :15], right_hand_pose=hands[:, 15:]).vertices[0].double().numpy()
+    model, body_v = posed_training_body(info)
     template = ObjectLibrary('behave', template_dir=f'{behave_synthetic_root}/objects')[info['object_name']]
     R, t = np.asarray(info['object_R'], np.float64), np.asarray(info['object_t'], np.float64)
     points = gt.query_points[0].double().numpy()
