@@ -1,5 +1,6 @@
 """CHOREReconstructor (the test-time fitting wired for tools/test.py): the body start from part centroids, the whole
 fit on exact fields of the ground-truth meshes of the tiny synthetic world, the test pipeline and the checkpoint."""
+import copy
 import math
 
 import numpy as np
@@ -153,3 +154,20 @@ def test_a_field_net_checkpoint_loads_strictly(tiny_chore_model_cfg):
     assert set(model.state_dict()) == set(net.state_dict())
     with pytest.raises(ValueError, match='unknown fitting settings'):
         MODELS.build(dict(cfg, fitting=dict(body_step=3)))
+
+
+@pytest.mark.parametrize('body_type, gender', [('SMPL', 'neutral'), ('SMPLX', 'neutral')])
+def test_the_fit_runs_with_every_body_family(test_batch, body_type, gender):
+    """SMPL has 23 body-pose joints, SMPL-H / SMPL-X 21: the starts and fits take the body model's own count."""
+    body_cfg = dict(type=body_type, model_path='surrogate', gender=gender)
+    model = CHOREReconstructor(encoder=dict(depth=18, num_stages=1), hidden=(8, ), depth_ref=2.6, body_model=body_cfg,
+                               fitting=dict(grid_resolution=6, body_steps=1, scale_steps=1, object_steps=1,
+                                            vertex_stride=64))
+    model.eval()
+    body = model.body_model('cpu')
+    joints = dict(body.POSE_INPUTS)['body_pose']
+    with torch.no_grad():
+        out = model.test_step(dict(inputs=test_batch['inputs'], data_samples=copy.deepcopy(test_batch['data_samples'])))
+    pred = out[0].pred_instances
+    assert pred.body_pose.shape == (1, joints, 3, 3) and pred.human_vertices.shape == (1, body.num_vertices, 3)
+    assert torch.isfinite(pred.human_vertices).all() and torch.isfinite(pred.object_t).all()

@@ -223,9 +223,10 @@ class CHOREReconstructor(CHOREFieldNet):
         batch = len(samples)
         dtype = torch.float32
         eye = torch.eye(3, dtype=dtype, device=device)
+        joints = dict(body.POSE_INPUTS)['body_pose']  # 23 SMPL, 21 SMPL-H / SMPL-X
         with torch.no_grad():
             rest = body(betas=torch.zeros(1, 10, device=device),
-                        global_orient=eye[None], body_pose=eye.expand(1, 21, 3, 3)).vertices[0]
+                        global_orient=eye[None], body_pose=eye.expand(1, joints, 3, 3)).vertices[0]
         vertex_parts = torch.as_tensor(group_parts(body.part_labels, self.num_parts), device=device)
         anchors = ANCHOR_PARTS_14 if self.num_parts == 14 else ANCHOR_PARTS_22
         go0, transl0, centre0, R0 = [], [], [], []
@@ -242,7 +243,7 @@ class CHOREReconstructor(CHOREFieldNet):
             R0.append(votes['R'][0])
         go0, t_rest = torch.stack(go0), torch.stack(transl0)
         betas = torch.zeros(batch, 10, dtype=dtype, device=device)
-        body_pose0 = eye.expand(batch, 21, 3, 3).contiguous()
+        body_pose0 = eye.expand(batch, joints, 3, 3).contiguous()
         # the body model turns about its root joint: body(global_orient=R, transl=x) = R (v - root) + root + x,
         # which is R v + t for x = t + R root - root
         with torch.no_grad():
