@@ -68,7 +68,7 @@ train_pipeline = [
          object_library=object_library, num_points=num_points, exact_below=0.1),
     dict(type='PackCHOREInputs'),
 ]
-model = dict(encoder=dict(num_stages=num_stages), hidden=hidden,
+model = dict(encoder=dict(num_stages=num_stages), hidden=hidden, object_library=object_library,
              fitting=dict(grid_resolution=8, body_steps=2, scale_steps=2, object_steps=2, vertex_stride=64))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, synthetic=None, pipeline=train_pipeline,
