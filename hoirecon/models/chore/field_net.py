@@ -30,9 +30,10 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import nn
 
+from hoirecon.models.utils import rot6d_to_matrix as toolbox_rot6d_to_matrix
 from hoirecon.registry import BACKBONES, MODELS
 from hoirecon.structures import HOIDataSample
-from .geometry import crop_grid_coords
+from .geometry import chunked_fields, crop_grid_coords, frustum_grid
 
 #: ImageNet RGB mean / std on 0..255 (the ResNet's convention).
 RGB_MEAN = (123.675, 116.28, 103.53)
@@ -105,11 +106,10 @@ def sample_pixel_aligned(maps: List[torch.Tensor], grid: torch.Tensor) -> torch.
 
 
 def rot6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
-    """(..., 6) = the first two columns (c1, c2) of a rotation -> (..., 3, 3) by Gram-Schmidt (Zhou et al.)."""
-    a1, a2 = d6[..., :3], d6[..., 3:]
-    b1 = F.normalize(a1, dim=-1)
-    b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
-    return torch.stack([b1, b2, torch.cross(b1, b2, dim=-1)], dim=-1)
+    """(..., 6) = the first two columns (c1, c2) of a rotation, concatenated (CHORE's targets) -> (..., 3, 3): the
+    toolbox's Gram-Schmidt (:func:`hoirecon.models.utils.rot6d_to_matrix`, whose 6D interleaves the two columns)."""
+    interleaved = d6.reshape(*d6.shape[:-1], 2, 3).transpose(-1, -2).reshape(*d6.shape[:-1], 6)
+    return toolbox_rot6d_to_matrix(interleaved)
 
 
 @MODELS.register_module()
@@ -281,16 +281,9 @@ class CHOREFieldNet(BaseModel):
         device = next(self.parameters()).device
         meta = self.crop_meta([sample], device)
         maps = self.encode(inputs[None].to(device))
-        steps = (torch.arange(resolution, device=device, dtype=torch.float32) + 0.5) / resolution - 0.5
-        depth = torch.linspace(float(depth_range[0]), float(depth_range[1]), resolution, device=device)
-        z, v, u = torch.meshgrid(depth, steps, steps, indexing='ij')
-        pixels = torch.stack([u, v], -1) * meta['box_size'][0] + meta['box_center'][0]
-        xy = (pixels - meta['principal'][0]) / meta['focal'][0] * z[..., None]
-        points = torch.cat([xy, z[..., None]], -1).reshape(1, -1, 3)
-        parts = []
-        for start in range(0, points.shape[1], chunk):
-            parts.append(self.query(maps, points[:, start:start + chunk], meta, inputs.shape[-1]))
-        outputs = {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}
+        points = frustum_grid(meta['focal'], meta['principal'], meta['box_center'], meta['box_size'], resolution,
+                              depth_range)
+        outputs = chunked_fields(lambda p: self.query(maps, p, meta, inputs.shape[-1]), points, chunk)
         fields = self.decode(outputs, points)
         out = {k: v[0] for k, v in fields.items()}
         out['points'] = points[0]

@@ -38,10 +38,6 @@ def _step(optimiser: torch.optim.Optimizer, loss: torch.Tensor, params: List[tor
     optimiser.step()
 
 
-def _small_rotation(axis_angle: torch.Tensor) -> torch.Tensor:
-    return axis_angle_to_matrix(axis_angle)
-
-
 def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tensor, t0: torch.Tensor,
                steps: int = 100, lr: float = 0.01, vote_centre: Optional[torch.Tensor] = None,
                vote_R: Optional[torch.Tensor] = None, w_udf: float = 1.0, w_centre: float = 0.1,
@@ -68,7 +64,7 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
     history = []
 
     def pose():
-        R = _small_rotation(w) @ R0
+        R = axis_angle_to_matrix(w) @ R0
         return R, t0 + dt
 
     for _ in range(steps):
@@ -129,8 +125,8 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
 
     def posed():
         """The rotations, the body at the origin (transl 0) and its translation, in the fields' scene."""
-        go = _small_rotation(w_global) @ global_orient
-        bp = _small_rotation(w_body) @ body_pose
+        go = axis_angle_to_matrix(w_global) @ global_orient
+        bp = axis_angle_to_matrix(w_body) @ body_pose
         out = body_model(betas=betas, global_orient=go, body_pose=bp, transl=torch.zeros_like(transl))
         return go, bp, out.vertices, field_transl + dt, out.joints[:, 0]
 

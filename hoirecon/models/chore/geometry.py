@@ -3,7 +3,7 @@ pixel-aligned projection of query points into the crop (docs/chore.md).
 
 Everything here is numpy (data pipeline, float64) except :func:`crop_grid_coords`, which is torch (the model).
 """
-from typing import Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -175,3 +175,25 @@ def crop_grid_coords(points: torch.Tensor, focal: torch.Tensor, principal: torch
     z = points[..., 2:3].clamp(min=1e-6)
     pixels = points[..., :2] / z * focal[:, None] + principal[:, None]
     return 2.0 * (pixels - box_center[:, None]) / box_size[:, None, None] + 1.0 / img_size
+
+
+def frustum_grid(focal: torch.Tensor, principal: torch.Tensor, box_center: torch.Tensor, box_size: torch.Tensor,
+                 resolution: int, depth_range: Sequence[float]) -> torch.Tensor:
+    """(B, R^3, 3) camera-frame grid of each crop's frustum: ``R x R`` cells of the square of side ``box_size`` (B,)
+    around ``box_center`` (B, 2) full-image pixels (cell centres) x ``R`` depths uniform in ``depth_range`` (metres),
+    unprojected with ``focal`` / ``principal`` (B, 2); depth-major, then rows, then columns."""
+    device = focal.device
+    steps = (torch.arange(resolution, device=device, dtype=torch.float32) + 0.5) / resolution - 0.5
+    depth = torch.linspace(float(depth_range[0]), float(depth_range[1]), resolution, device=device)
+    z, v, u = torch.meshgrid(depth, steps, steps, indexing='ij')
+    pixels = torch.stack([u, v], -1).reshape(1, -1, 2) * box_size[:, None, None] + box_center[:, None]
+    z = z.reshape(1, -1, 1)
+    xy = (pixels - principal[:, None]) / focal[:, None] * z
+    return torch.cat([xy, z.expand(len(xy), -1, -1)], -1)
+
+
+def chunked_fields(field_fn: Callable[[torch.Tensor], Dict[str, torch.Tensor]], points: torch.Tensor,
+                   chunk: int) -> Dict[str, torch.Tensor]:
+    """``field_fn`` on (B, N, 3) points, ``chunk`` points of each image at a time, concatenated along N (memory)."""
+    parts = [field_fn(points[:, i:i + chunk]) for i in range(0, points.shape[1], chunk)]
+    return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}

@@ -45,7 +45,7 @@ from hoirecon.registry import BODY_MODELS, MODELS
 from hoirecon.structures import HOIDataSample
 from .field_net import CHOREFieldNet
 from .fitting import fit_body, fit_object, network_field_fn, votes_to_pose
-from .geometry import group_parts, sample_surface
+from .geometry import chunked_fields, frustum_grid, group_parts, sample_surface
 
 #: Parts (of the 14) whose rest-pose centroids anchor the body start: torso, head, left / right thigh.
 ANCHOR_PARTS_14 = (0, 1, 8, 9)
@@ -177,25 +177,6 @@ class CHOREReconstructor(CHOREFieldNet):
             return self.reconstruct(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)
 
-    def frustum_grid(self, meta: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, R^3, 3) camera-frame grid of each crop's frustum (depth-major, then rows, then columns)."""
-        res, (lo, hi) = int(self.fitting['grid_resolution']), self.fitting['depth_margin']
-        device = meta['focal'].device
-        steps = (torch.arange(res, device=device, dtype=torch.float32) + 0.5) / res - 0.5
-        depth = torch.linspace(self.depth_ref + lo, self.depth_ref + hi, res, device=device)
-        z, v, u = torch.meshgrid(depth, steps, steps, indexing='ij')
-        uv = torch.stack([u, v], -1).reshape(1, -1, 2)
-        pixels = uv * meta['box_size'][:, None, None] + meta['box_center'][:, None]
-        z = z.reshape(1, -1, 1)
-        xy = (pixels - meta['principal'][:, None]) / meta['focal'][:, None] * z
-        return torch.cat([xy, z.expand(len(xy), -1, -1)], -1)
-
-    @torch.no_grad()
-    def grid_fields(self, field_fn, grid: torch.Tensor) -> Dict[str, torch.Tensor]:
-        chunk = int(self.fitting['chunk'])
-        parts = [field_fn(grid[:, i:i + chunk]) for i in range(0, grid.shape[1], chunk)]
-        return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}
-
     def _near(self, udf: torch.Tensor) -> torch.Tensor:
         """(N,) bool: within ``near``, or the ``min_points`` lowest distances when fewer are."""
         near = udf < self.fitting['near']
@@ -216,8 +197,11 @@ class CHOREReconstructor(CHOREFieldNet):
             with torch.no_grad():
                 field_fn = network_field_fn(self, inputs, samples)
         meta = self.crop_meta(samples, device)
-        grid = self.frustum_grid(meta)
-        fields = self.grid_fields(field_fn, grid)
+        lo, hi = cfg['depth_margin']
+        grid = frustum_grid(meta['focal'], meta['principal'], meta['box_center'], meta['box_size'],
+                            int(cfg['grid_resolution']), (self.depth_ref + lo, self.depth_ref + hi))
+        with torch.no_grad():
+            fields = chunked_fields(field_fn, grid, int(cfg['chunk']))
         udf = fields['udf'].clamp(min=0, max=self.clamp)
         body = self.body_model(device)
         batch = len(samples)
