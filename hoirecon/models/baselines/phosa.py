@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from hoirecon.models.refiners.silhouette_fit import _random_rotations
 from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
-from hoirecon.models.utils.soft_silhouette import project_vertices, soft_silhouette
+from hoirecon.models.utils.soft_silhouette import project_vertices, silhouette_iou, soft_silhouette
 from hoirecon.registry import REFINERS
 
 #: Loss weights of the joint stage (chosen on the synthetic world, docs/refiners.md; PHOSA tunes its own per category).
@@ -454,12 +454,9 @@ class PHOSAObjectFitter:
         with torch.no_grad():
             R = rot6d_to_matrix(rot6d)
             posed = verts @ R.transpose(1, 2) + trans[:, None]
-            hard = soft_silhouette(posed, faces, K_rows, (size, size), sigma=0.05) > 0.5
-            target = mask_rows > 0.5
-            counted = ~((other_rows > 0.5) & ~target)        # the person's pixels may hide the object
-            inter = (hard & target & counted).sum(dim=(1, 2)).to(K)
-            union = ((hard | target) & counted).sum(dim=(1, 2)).to(K).clamp_min(1)
-        return R.reshape(n, m, 3, 3), trans.detach().reshape(n, m, 3), (inter / union).reshape(n, m)
+            # the person's pixels may hide the object
+            iou = silhouette_iou(posed, faces, K_rows, (size, size), mask_rows, occluder=other_rows).to(K)
+        return R.reshape(n, m, 3, 3), trans.detach().reshape(n, m, 3), iou.reshape(n, m)
 
     # -------------------------------------------------------------------------------------------- stage 2
     def joint_losses(self, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, template: dict,

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hoirecon.models.utils import rot6d_to_matrix, matrix_to_rot6d
-from hoirecon.models.utils.soft_silhouette import soft_silhouette
+from hoirecon.models.utils.soft_silhouette import silhouette_iou, soft_silhouette
 
 
 @dataclass
@@ -112,9 +112,7 @@ def fit_object_to_mask(vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray
     with torch.no_grad():
         R = rot6d_to_matrix(rot6d)
         posed = verts @ R.transpose(1, 2) + trans[:, None]
-        hard = soft_silhouette(posed, faces_t, K_t, (width, height), sigma=0.05) > 0.5
-        target_b = target.bool()
-        ious = ((hard & target_b).sum(dim=(1, 2)).to(dtype) / (hard | target_b).sum(dim=(1, 2)).clamp_min(1).to(dtype))
+        ious = silhouette_iou(posed, faces_t, K_t, (width, height), target.expand(posed.shape[0], -1, -1)).to(dtype)
         best = int(torch.argmax(ious))
     return SilhouetteFit(R=R[best].double().numpy(), t=trans[best].detach().double().numpy(), iou=float(ious[best]),
                          ious=ious.double().numpy())

@@ -130,3 +130,16 @@ def soft_silhouette(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor
         rows.append(torch.cat(tiles, dim=2))
     log_empty = torch.cat(rows, dim=1)
     return (1.0 - torch.exp(log_empty)).reshape(batch, height, width)
+
+
+def silhouette_iou(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size: Tuple[int, int],
+                   target: torch.Tensor, occluder: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(B,) IoU of the hard masks of B meshes (:func:`soft_silhouette` at sigma 0.05, thresholded at 0.5) against
+    (B, H, W) ``target`` masks (> 0.5), in ``vertices``' dtype. Pixels of ``occluder`` (> 0.5; e.g. the person in
+    front of the object) outside the target are not counted: they may hide the mesh. An empty union counts as 1."""
+    hard = soft_silhouette(vertices, faces, K, image_size, sigma=0.05) > 0.5
+    target = target > 0.5
+    counted = torch.ones_like(target) if occluder is None else ~((occluder > 0.5) & ~target)
+    inter = (hard & target & counted).sum(dim=(1, 2)).to(vertices.dtype)
+    union = ((hard | target) & counted).sum(dim=(1, 2)).to(vertices.dtype).clamp_min(1)
+    return inter / union
