@@ -1,13 +1,14 @@
-# The StackFLOW of configs/stackflow_behave_extended.py set up to run an OFFICIAL StackFLOW BEHAVE-extended checkpoint converted by
-# tools/model_converters/stackflow_to_hoirecon.py (docs/fidelity.md, "Official checkpoints"): the official input
-# normalisation (no division by 255), the pose flow in pytorch3d's 6D layout (the head converts at its boundary) and
-# the PCA from the converted file (or, without it, from the checkpoint's buffers); the same lines as
+# The StackFLOW of configs/stackflow_behave_extended.py set up to run an OFFICIAL StackFLOW BEHAVE-extended checkpoint
+# converted by tools/model_converters/stackflow_to_hoirecon.py (docs/fidelity.md, "Official checkpoints"): the
+# official input normalisation (no division by 255), the pose flow in pytorch3d's 6D layout (the head converts at its
+# boundary) and the PCA from the converted file (or, without it, from the checkpoint's buffers); the same lines as
 # configs/stackflow_behave_official.py on top of BEHAVE-extended's paper config.
 #   python tools/model_converters/stackflow_to_hoirecon.py CHECKPOINT.pth \
-#       work_dirs/stackflow_behave_extended_official/converted.pth --pca data/datasets/behave_extend_pca_models_n32_64_d32.pkl \
-#       --dataset behave_extended --template-dir data/behave/objects \
-#       --pca-out PCA_DIR/relation_pca_n32_64_d32.npz      # PCA_DIR: pca_dir below
-#   python tools/test.py configs/stackflow_behave_extended_official.py work_dirs/stackflow_behave_extended_official/converted.pth --refine
+#       work_dirs/stackflow_behave_extended_official/converted.pth \
+#       --pca data/datasets/behave_extend_pca_models_n32_64_d32.pkl --dataset behave_extended \
+#       --template-dir data/behave/objects --pca-out PCA_DIR/relation_pca_n32_64_d32.npz      # PCA_DIR: pca_dir below
+#   python tools/test.py configs/stackflow_behave_extended_official.py \
+#       work_dirs/stackflow_behave_extended_official/converted.pth --refine
 _base_ = ['./stackflow_behave_extended.py']
 
 # ---- The choices. ---------------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 #       work_dirs/stackflow_intercap_official/converted.pth --pca data/datasets/intercap_pca_models_n32_64_d32.pkl \
 #       --dataset intercap --template-dir data/intercap/objs \
 #       --pca-out PCA_DIR/relation_pca_n32_64_d32.npz      # PCA_DIR: pca_dir below
-#   python tools/test.py configs/stackflow_intercap_official.py work_dirs/stackflow_intercap_official/converted.pth --refine
+#   python tools/test.py configs/stackflow_intercap_official.py \
+#       work_dirs/stackflow_intercap_official/converted.pth --refine
 _base_ = ['./stackflow_intercap.py']
 
 # ---- The choices. ---------------------------------------------------------------------------------------------------
