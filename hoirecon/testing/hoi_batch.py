@@ -83,7 +83,7 @@ def make_hoi_batch(body_model,
         kpts_px = perspective_project(kpts_cam, focal[i:i + 1], principal[i:i + 1])
 
         def crop(points_px, i=i):
-            return to_crop_coords(points_px, box_center[i:i + 1], box_size[i:i + 1], crop_size)
+            return to_crop_coords(points_px, box_center[i:i + 1], box_size[i:i + 1])
 
         gt = InstanceData(
             betas=betas[i:i + 1], global_orient=global_orient[i:i + 1], body_pose=body_pose[i:i + 1],

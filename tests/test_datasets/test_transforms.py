@@ -51,6 +51,26 @@ def test_projected_point_lands_where_the_warp_puts_the_image(seed):
     np.testing.assert_allclose(_centroid(out['img']), expected, atol=0.3)
 
 
+@pytest.mark.parametrize('rot_prob', [0.0, 1.0])
+def test_the_dataset_crop_and_the_model_crop_agree(rot_prob):
+    """HOICrop's 2D targets (numpy, rotated crop) equal the model's path: the rotated 3D targets projected with the
+    crop's camera and mapped by the same to_crop_coords in torch, axis-aligned (fx == fy here)."""
+    cam_K = np.array([[700., 0, 330], [0, 700., 250], [0, 0, 1]])
+    rng = np.random.default_rng(7)
+    joints = rng.normal(0, 0.3, (22, 3)) + [0.1, 0.0, 3.0]
+    results = dict(img=np.zeros((480, 640, 3), np.uint8), cam_K=cam_K, joints_3d=joints, hoi_t=joints[0].copy(),
+                   hoi_box=np.array([200., 120, 420, 400]))
+    np.random.seed(3)
+    out = HOICrop(img_size=128, augment=True, rot_prob=rot_prob)(results)
+    assert (out['crop_rotation'] != 0.0) == (rot_prob == 1.0)
+    model_path = to_crop_coords(
+        perspective_project(torch.as_tensor(out['joints_3d'], dtype=torch.float64)[None],
+                            torch.as_tensor(out['focal'], dtype=torch.float64)[None],
+                            torch.as_tensor(out['principal'], dtype=torch.float64)[None]),
+        torch.as_tensor(out['box_center'], dtype=torch.float64)[None], torch.tensor([out['box_size']]))
+    np.testing.assert_allclose(out['joints_2d'], model_path[0].numpy(), atol=2e-6)
+
+
 def test_crop_without_augmentation_is_the_padded_square():
     results = dict(img=np.zeros((100, 200, 3), np.uint8), cam_K=np.array([[90., 0, 99], [0, 91., 48], [0, 0, 1]]),
                    hoi_box=np.array([20., 10, 60, 90]))

@@ -5,12 +5,14 @@ Geometry (pixels with centres at integers, OpenCV camera axes): the crop is a sq
 
     p_crop = img_size / box_size * R(angle) (p - box_center) + img_size / 2,    R(a) = [[cos a, -sin a], [sin a, cos a]]
 
-Normalised crop coordinates (the 2D targets) are ``p_crop / img_size - 0.5``. A rotation of the image by ``angle``
-is the rotation of the camera frame about its optical axis by ``Rz(angle)``, once the principal point moves to
-``box_center + R(angle) (principal - box_center)``. The transform therefore rotates the 3D targets by ``Rz`` and
-stores that moved principal point, so that projecting the rotated 3D targets with ``focal``/``principal`` and
-mapping them with ``(p - box_center) / box_size`` (an axis-aligned crop, as the model does) gives the rotated 2D
-targets exactly (for ``fx == fy``; BEHAVE's differ by 6e-5).
+Normalised crop coordinates (the 2D targets) are ``p_crop / img_size - 0.5 = R(angle) (p - box_center) / box_size``,
+computed by :func:`hoirecon.models.utils.to_crop_coords`, the function the model's 2D losses call.
+
+A rotation of the image by ``angle`` is the rotation of the camera frame about its optical axis by ``Rz(angle)``, once
+the principal point moves to ``box_center + R(angle) (principal - box_center)``. The transform therefore rotates the
+3D targets by ``Rz`` and stores that moved principal point, so that projecting the rotated 3D targets with
+``focal``/``principal`` and mapping them with ``(p - box_center) / box_size`` (an axis-aligned crop, as the model
+does) gives the rotated 2D targets exactly (for ``fx == fy``; BEHAVE's differ by 6e-5).
 """
 from typing import Tuple
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
-from hoirecon.models.utils import perspective_project
+from hoirecon.models.utils import perspective_project, to_crop_coords
 from hoirecon.registry import TRANSFORMS
 
 #: Mask keys warped with the image (nearest neighbour).
@@ -49,7 +51,11 @@ def rotation_z(angle_deg: float) -> np.ndarray:
 
 
 def crop_affine(box_center: np.ndarray, box_size: float, angle_deg: float, img_size: int) -> np.ndarray:
-    """(2, 3) float64 affine from full-image pixels to crop pixels (the matrix ``cv2.warpAffine`` takes)."""
+    """(2, 3) float64 affine from full-image pixels to crop pixels (the matrix ``cv2.warpAffine`` takes).
+
+    The matrix form of :func:`hoirecon.models.utils.to_crop_pixels` with ``rotation=rotation_2d(angle_deg)`` (tests
+    check that they agree), for warping the image and masks.
+    """
     linear = img_size / box_size * rotation_2d(angle_deg)
     return np.concatenate([linear, (img_size / 2 - linear @ box_center)[:, None]], axis=1)
 
@@ -135,14 +141,17 @@ class HOICrop(BaseTransform):
                 warped = cv2.warpAffine(results[key].astype(np.uint8), affine, crop, flags=cv2.INTER_NEAREST)
                 results[key] = warped.astype(bool)
 
-        def to_crop_coords(points_3d):
-            return (apply_affine(affine, project(points_3d, focal, principal)) / self.img_size - 0.5).astype(np.float32)
+        rotation = rotation_2d(angle)
+
+        def crop_coords(points_3d):
+            pixels = project(points_3d, focal, principal)
+            return to_crop_coords(pixels, center, np.float64(size), rotation).astype(np.float32)
 
         if 'joints_3d' in results:
-            results['joints_2d'] = to_crop_coords(results['joints_3d'])
+            results['joints_2d'] = crop_coords(results['joints_3d'])
         if 'object_kpts_3d' in results:
             posed = results['object_kpts_3d'] @ np.asarray(results['object_R']).T + results['object_t']
-            results['object_kpts_2d'] = to_crop_coords(posed)
+            results['object_kpts_2d'] = crop_coords(posed)
         if angle != 0.0:
             rotated_principal = center + rotation_2d(angle) @ (principal - center)
             self._rotate_targets(results, angle, center, focal, principal, rotated_principal)

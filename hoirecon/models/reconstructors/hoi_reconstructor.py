@@ -183,10 +183,10 @@ class HOIReconstructor(BaseModel):
                     principal=_meta(data_samples, 'principal', like))
 
     @staticmethod
-    def _to_crop(points: torch.Tensor, camera: Dict[str, torch.Tensor], crop_size: int) -> torch.Tensor:
+    def _to_crop(points: torch.Tensor, camera: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Project camera-frame points (B, N, 3) into normalised crop coordinates (B, N, 2)."""
         pixels = perspective_project(points, camera['focal'], camera['principal'])
-        return to_crop_coords(pixels, camera['box_center'], camera['box_size'], crop_size)
+        return to_crop_coords(pixels, camera['box_center'], camera['box_size'])
 
     def decode_prediction(self, betas: torch.Tensor, pose_6d: torch.Tensor, relation: torch.Tensor,
                           translation: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -221,9 +221,9 @@ class HOIReconstructor(BaseModel):
         # NLL first: it initialises the flows' ActNorm layers on the first batch
         tensors.update(self._target_log_prob(image['feature'], labels, tensors))
         out = self.head(image['feature'], labels, num_samples=self.num_train_samples)
-        tensors.update(self._mode_predictions(image, out, labels, tensors, inputs.shape[-1]))
+        tensors.update(self._mode_predictions(image, out, labels, tensors))
         if self.num_train_samples > 0:
-            tensors.update(self._sample_predictions(image, out, labels, tensors, inputs.shape[-1]))
+            tensors.update(self._sample_predictions(image, out, labels, tensors))
         return self.losses(tensors)
 
     def _loss_targets(self, data_samples: List[HOIDataSample], labels: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -258,7 +258,7 @@ class HOIReconstructor(BaseModel):
         return dict(log_prob_pose=log_prob['pose'], log_prob_relation=log_prob['relation'])
 
     def _mode_predictions(self, image: dict, out: Dict[str, torch.Tensor], labels: torch.Tensor,
-                          targets: Dict[str, torch.Tensor], crop_size: int) -> Dict[str, torch.Tensor]:
+                          targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """The mode's prediction tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS` (those the terms read)."""
         betas, translation, camera, pose_6d = image['betas'], image['translation'], image['camera'], out['pose_6d']
         pred = self.decode_prediction(betas, pose_6d, out['relation'], translation, labels)
@@ -271,7 +271,7 @@ class HOIReconstructor(BaseModel):
                                      torch.zeros_like(translation))
         tensors['joints_3d'] = _for_loss(joints)
         if self.losses.needs('joints_2d'):
-            tensors['joints_2d'] = self._to_crop(joints + translation[:, None], camera, crop_size)
+            tensors['joints_2d'] = self._to_crop(joints + translation[:, None], camera)
         tensors['relation'] = _for_loss(out['relation'])
         if self.losses.needs('offsets'):
             offsets = self.relation_encoder.offsets(out['relation'], labels, targets['gt_human_anchors'])
@@ -279,11 +279,11 @@ class HOIReconstructor(BaseModel):
                 tensors['offsets'] = offsets
         if self.losses.needs('object_kpts_2d'):
             kpts = self._object_keypoints(pred['object_R'], pred['object_t'], targets['gt_object_kpts_3d'])
-            tensors['object_kpts_2d'] = self._to_crop(kpts, camera, crop_size)
+            tensors['object_kpts_2d'] = self._to_crop(kpts, camera)
         return tensors
 
     def _sample_predictions(self, image: dict, out: Dict[str, torch.Tensor], labels: torch.Tensor,
-                            targets: Dict[str, torch.Tensor], crop_size: int) -> Dict[str, torch.Tensor]:
+                            targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """The hypotheses' tensors of :data:`~hoirecon.models.losses.LOSS_TENSORS`, flattened to B * k rows (image
         ``b``'s hypothesis ``i`` in row ``b * k + i``); decoded only if a term reads them."""
         tensors = dict(pose_6d_samples=_for_loss(out['pose_6d_samples']),
@@ -304,10 +304,10 @@ class HOIReconstructor(BaseModel):
         camera = {key: repeat(value) for key, value in image['camera'].items()}
         joints = hoi_frame.to_camera(pred['joints_rel'][:, :NUM_BODY_JOINTS], pred['global_orient'],
                                      repeat(translation))
-        tensors.update(joints_2d_samples=self._to_crop(joints, camera, crop_size),
+        tensors.update(joints_2d_samples=self._to_crop(joints, camera),
                        gt_joints_2d_samples=repeat(targets['gt_joints_2d']))
         kpts = self._object_keypoints(pred['object_R'], pred['object_t'], repeat(targets['gt_object_kpts_3d']))
-        tensors.update(object_kpts_2d_samples=self._to_crop(kpts, camera, crop_size),
+        tensors.update(object_kpts_2d_samples=self._to_crop(kpts, camera),
                        gt_object_kpts_2d_samples=repeat(targets['gt_object_kpts_2d']),
                        gt_object_kpts_weights_samples=repeat(targets['gt_object_kpts_weights']))
         return tensors

@@ -11,13 +11,21 @@ scale (the crop sees the body at depth ``fx / (box_size * s)``) and
 ``(tx, ty)`` is the offset of the projected root from the box centre in units
 of ``box_size``.
 
-All functions are pure torch, differentiable, and broadcast over the leading
-dims (written ``B`` below; ``(B, k, ...)`` works the same as long as every
-argument has the same leading dims).
+All functions are differentiable and broadcast over the leading dims (written
+``B`` below; ``(B, k, ...)`` works the same as long as every argument has the
+same leading dims). The crop mapping (:func:`to_crop_coords`,
+:func:`to_crop_pixels`) also takes numpy arrays: it is the one formula that the
+dataset transform (targets) and the model (2D losses) share.
 """
+from typing import Optional, Union
+
+import numpy as np
 import torch
 
 from .rotation import _check_last_dims
+
+#: A torch tensor or a numpy array (the crop mapping takes either).
+ArrayLike = Union[torch.Tensor, np.ndarray]
 
 
 def crop_cam_to_translation(cam: torch.Tensor, box_center: torch.Tensor, box_size: torch.Tensor, focal: torch.Tensor,
@@ -99,48 +107,59 @@ def perspective_project(points: torch.Tensor, focal: torch.Tensor, principal: to
     return points[..., :2] / points[..., 2:] * focal.unsqueeze(-2) + principal.unsqueeze(-2)
 
 
-def to_crop_pixels(points_px: torch.Tensor,
-                   box_center: torch.Tensor,
-                   box_size: torch.Tensor,
-                   crop_size: int = 256) -> torch.Tensor:
-    """Full-image pixels to pixels of the ``crop_size`` x ``crop_size`` network crop (no rotation).
+def to_crop_coords(points_px: ArrayLike, box_center: ArrayLike, box_size: ArrayLike,
+                   rotation: Optional[ArrayLike] = None) -> ArrayLike:
+    """Full-image pixels to normalised crop coordinates: ``R (p - box_center) / box_size``.
 
-    ``p_crop = (p - box_center) * crop_size / box_size + crop_size / 2``.
+    THE full-image -> crop mapping of hoirecon: :class:`~hoirecon.datasets.transforms.HOICrop` (numpy, float64,
+    with its in-plane rotation) makes the 2D targets with it, and the model's 2D losses (torch, axis-aligned: a
+    rotated crop is folded into the camera by ``HOICrop``) map their projections with it. The crop centre maps to 0
+    and the crop border to +-0.5, whatever the side of the network input (``crop pixels / img_size - 0.5``).
+
+    Rounding: the value is computed as ``(R (p - c) * (1 / s) + 0.5) - 0.5``. That is ``R (p - c) / s`` in exact
+    arithmetic, and it rounds exactly as the crop-pixel formula ``((p - c) * (n / s) + n / 2) / n - 0.5`` for every
+    power-of-two crop side ``n`` (multiplying by a power of two commutes with rounding), the formula the documented
+    numbers were trained with. A plain ``(p - c) / s`` differs in the last float32 bit, which training amplifies
+    (docs/heads_and_losses.md, "Crop coordinates").
 
     Args:
-        points_px: (B, N, 2) full-image pixel coordinates.
-        box_center: (B, 2) crop centre, full-image pixels.
-        box_size: (B,) crop side, full-image pixels.
+        points_px: (..., N, 2) full-image pixel coordinates.
+        box_center: (..., 2) crop centre, full-image pixels.
+        box_size: (...) crop side, full-image pixels (a 0-d array or a number for unbatched points).
+        rotation: optional (..., 2, 2) in-plane rotation of the crop (``HOICrop``'s ``rotation_2d(angle)``);
+            None = an axis-aligned crop.
+
+    Returns:
+        (..., N, 2) normalised coordinates, unitless, of the type of ``points_px``.
+    """
+    _check_crop_args('to_crop_coords', points_px, box_center)
+    offset = points_px - box_center[..., None, :]
+    if rotation is not None:
+        offset = offset @ rotation.swapaxes(-1, -2)
+    inverse_size = 1.0 / (box_size[..., None, None] if hasattr(box_size, 'shape') else box_size)
+    return (offset * inverse_size + 0.5) - 0.5
+
+
+def to_crop_pixels(points_px: ArrayLike, box_center: ArrayLike, box_size: ArrayLike, crop_size: int = 256,
+                   rotation: Optional[ArrayLike] = None) -> ArrayLike:
+    """Full-image pixels to pixels of the ``crop_size`` x ``crop_size`` network crop.
+
+    ``p_crop = (to_crop_coords(p) + 0.5) * crop_size``: ``(p - box_center) * crop_size / box_size + crop_size / 2``
+    without rotation, the affine that ``cv2.warpAffine`` applies to the image (``HOICrop``'s ``crop_affine``).
+
+    Args:
+        points_px, box_center, box_size, rotation: as :func:`to_crop_coords`.
         crop_size: side of the network input, pixels (StackFLOW: 256).
 
     Returns:
-        (B, N, 2) crop pixel coordinates.
+        (..., N, 2) crop pixel coordinates.
     """
-    _check_last_dims('to_crop_pixels: points_px', points_px, (2, ))
-    _check_last_dims('to_crop_pixels: box_center', box_center, (2, ))
-    if points_px.dim() < 2:
-        raise ValueError(f'to_crop_pixels: points_px must have shape (B, N, 2), got {tuple(points_px.shape)}.')
-    scale = crop_size / box_size.unsqueeze(-1).unsqueeze(-1)
-    return (points_px - box_center.unsqueeze(-2)) * scale + crop_size / 2
+    return (to_crop_coords(points_px, box_center, box_size, rotation) + 0.5) * crop_size
 
 
-def to_crop_coords(points_px: torch.Tensor,
-                   box_center: torch.Tensor,
-                   box_size: torch.Tensor,
-                   crop_size: int = 256) -> torch.Tensor:
-    """Normalised crop coordinates of the 2D joint losses: ``crop pixels / crop_size - 0.5``.
-
-    The crop centre maps to 0 and the crop border to +-0.5. Mathematically this
-    equals ``(p - box_center) / box_size`` for every ``crop_size``; the argument
-    only states the crop the numbers refer to.
-
-    Args:
-        points_px: (B, N, 2) full-image pixel coordinates.
-        box_center: (B, 2) crop centre, full-image pixels.
-        box_size: (B,) crop side, full-image pixels.
-        crop_size: side of the network input, pixels (StackFLOW: 256).
-
-    Returns:
-        (B, N, 2) normalised coordinates, unitless.
-    """
-    return to_crop_pixels(points_px, box_center, box_size, crop_size) / crop_size - 0.5
+def _check_crop_args(name: str, points_px: ArrayLike, box_center: ArrayLike) -> None:
+    """Shape checks of the crop mapping: (..., N, 2) points and a (..., 2) centre, numpy or torch."""
+    if len(points_px.shape) < 2 or points_px.shape[-1] != 2:
+        raise ValueError(f'{name}: points_px must have shape (..., N, 2), got {tuple(points_px.shape)}.')
+    if box_center.shape[-1:] != (2, ):
+        raise ValueError(f'{name}: box_center must have shape (..., 2), got {tuple(box_center.shape)}.')

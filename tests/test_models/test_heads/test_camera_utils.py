@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from hoirecon.datasets.transforms.hoi_crop import crop_affine, rotation_2d
 from hoirecon.models.utils import (crop_cam_to_translation, perspective_project, to_crop_coords, to_crop_pixels,
                                    translation_to_crop_cam)
 
@@ -89,7 +90,7 @@ def test_crop_coordinates_match_the_opencv_crop_warp(camera_batch, crop_size):
     points = rng.uniform(0, 2048, (B, 5, 2))
     box_center, box_size = torch_args(camera_batch, 'box_center', 'box_size')
     crop_pixels = to_crop_pixels(torch.from_numpy(points), box_center, box_size, crop_size).numpy()
-    coords = to_crop_coords(torch.from_numpy(points), box_center, box_size, crop_size).numpy()
+    coords = to_crop_coords(torch.from_numpy(points), box_center, box_size).numpy()  # the same for every crop size
     for i in range(B):
         c, b = camera_batch['box_center'][i], camera_batch['box_size'][i]
         corners = np.float32([c - b / 2, c + [b / 2, -b / 2], c + [-b / 2, b / 2]])  # top-left, top-right, bottom-left
@@ -101,6 +102,55 @@ def test_crop_coordinates_match_the_opencv_crop_warp(camera_batch, crop_size):
                                (points - camera_batch['box_center'][:, None]) / camera_batch['box_size'][:, None, None],
                                rtol=1e-12,
                                atol=1e-12)
+
+
+def test_one_crop_mapping_for_numpy_and_torch_with_and_without_rotation(camera_batch):
+    """The dataset (numpy, rotated crops) and the model (torch) call the same to_crop_coords: both agree, and the
+    image warp of HOICrop (crop_affine) is its matrix form."""
+    rng = np.random.default_rng(4)
+    points = rng.uniform(0, 2048, (B, 7, 2))
+    center, size = camera_batch['box_center'], camera_batch['box_size']
+    angles = rng.uniform(-30, 30, B)
+    rotations = np.stack([rotation_2d(a) for a in angles])
+    for rotation in (None, rotations):
+        as_torch = None if rotation is None else torch.from_numpy(rotation)
+        numpy_coords = to_crop_coords(points, center, size, rotation)
+        torch_coords = to_crop_coords(torch.from_numpy(points), torch.from_numpy(center), torch.from_numpy(size),
+                                      as_torch)
+        assert isinstance(numpy_coords, np.ndarray) and isinstance(torch_coords, torch.Tensor)
+        np.testing.assert_allclose(numpy_coords, torch_coords.numpy(), rtol=0, atol=1e-15)
+    for i in range(B):  # one image at a time, as HOICrop calls it (a (2,) centre and a 0-d size)
+        affine = crop_affine(center[i], size[i], angles[i], 128)
+        warped = points[i] @ affine[:, :2].T + affine[:, 2]
+        single = to_crop_coords(points[i], center[i], np.float64(size[i]), rotation_2d(angles[i]))
+        np.testing.assert_allclose(single, numpy_coords[i], rtol=0, atol=1e-15)
+        np.testing.assert_allclose(to_crop_pixels(points[i], center[i], np.float64(size[i]), 128,
+                                                  rotation_2d(angles[i])), warped, rtol=0, atol=1e-9)
+        # by hand: rotate the offset from the centre, divide by the side
+        a = np.deg2rad(angles[i])
+        offset = points[i] - center[i]
+        by_hand = np.stack([np.cos(a) * offset[:, 0] - np.sin(a) * offset[:, 1],
+                            np.sin(a) * offset[:, 0] + np.cos(a) * offset[:, 1]], axis=1) / size[i]
+        np.testing.assert_allclose(single, by_hand, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize('crop_size', [64, 128, 256])
+def test_float32_crop_coordinates_round_as_the_crop_pixel_formula(crop_size):
+    """In float32 the model's crop coordinates are bit for bit those of the formula the documented numbers were
+    trained with, ``((p - c) * (n / s) + n / 2) / n - 0.5`` for a power-of-two crop side ``n``; a plain
+    ``(p - c) / s`` is not (it differs in the last bit for a share of the points, which training amplifies)."""
+    gen = torch.Generator().manual_seed(11)
+    points = torch.rand(64, 30, 2, generator=gen) * 2048
+    center = torch.rand(64, 2, generator=gen) * 2048
+    size = 100 + torch.rand(64, generator=gen) * 900
+    n = crop_size
+    historical = ((points - center[:, None]) * (n / size[:, None, None]) + n / 2) / n - 0.5
+    coords = to_crop_coords(points, center, size)
+    assert coords.dtype == torch.float32
+    assert torch.equal(coords, historical)
+    plain = (points - center[:, None]) / size[:, None, None]
+    assert not torch.equal(plain, historical)  # why the formula is written as it is
+    torch.testing.assert_close(plain, historical, rtol=1e-6, atol=1e-6)  # a rounding difference only
 
 
 def test_crop_coordinates_of_the_projected_root_are_the_crop_offset(camera_batch):
