@@ -148,21 +148,8 @@ class TwoFlowHead(BaseHOIHead):
 
     def log_prob(self, feature: torch.Tensor, object_labels: torch.Tensor, pose_6d: torch.Tensor,
                  relation: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Log-likelihood of given poses and relations (e.g. the ground truth for the NLL losses).
-
-        The relation flow is conditioned on the GIVEN pose (stacked head).
-
-        Args:
-            feature: (B, C) image features.
-            object_labels: (B,) int64 object categories.
-            pose_6d: (B, J, 6) poses in 6D.
-            relation: (B, D) relation latents.
-
-        Returns:
-            dict with ``pose`` (B,) and ``relation`` (B,) log densities in nats and
-            their latents ``pose_z`` (B, J * 6) and ``relation_z`` (B, D) (the
-            refiner's posterior terms use ``z ** 2``).
-        """
+        """:meth:`BaseHOIHead.log_prob` (e.g. of the ground truth, for the NLL losses); the relation flow is
+        conditioned on the GIVEN pose (stacked head). The refiner's posterior terms use ``z ** 2`` of the latents."""
         name = type(self).__name__
         check_head_inputs(name, feature, object_labels, self.feature_dim, self.num_objects)
         batch = feature.shape[0]
