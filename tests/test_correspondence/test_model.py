@@ -121,3 +121,37 @@ def test_pnp_recovers_a_pose_from_correspondences_with_outliers():
     assert np.degrees(Rotation.from_matrix(R_hat @ R.T).magnitude()) < 0.5
     assert np.linalg.norm(t_hat - t) < 0.02
     assert pose_from_correspondences(x3d[:3], x2d[:3], w2d[:3], K)[0] is None
+
+
+def test_a_symmetric_twin_of_the_true_coordinates_costs_nothing_with_the_symmetries(model_and_batch, tiny_model_cfg):
+    """With ``symmetries`` the model's buffer holds each object's symmetries; a prediction equal to a twin of the
+    rendered coordinates then has no coordinate loss and reprojects as well as the truth (the w2d term uses the twin
+    pose), while without symmetries the same prediction is penalised."""
+    _, batch = model_and_batch
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(dict(tiny_model_cfg, symmetries=dict()))
+    samples = batch['data_samples']
+    labels = torch.cat([s.gt_instances.object_label for s in samples])
+    counts = [int((~torch.isclose(g, torch.eye(3)).all(-1).all(-1)).sum()) + 1 for g in model.coord_symmetries]
+    assert model.coord_symmetries.shape[0] == model.num_objects and max(counts) > 1
+    symmetric = [i for i, label in enumerate(labels.tolist()) if counts[label] > 1]
+    if not symmetric:
+        pytest.skip('no symmetric object among the first training images')
+    targets = dict(x3d=model.normalise(torch.cat([s.gt_instances.coord_x3d for s in samples]), labels),
+                   full=torch.cat([s.gt_instances.coord_full for s in samples]),
+                   visible=torch.cat([s.gt_instances.coord_visible for s in samples]),
+                   centre=model.coord_centre[labels], extent=model.coord_extent[labels],
+                   object_R=torch.cat([s.gt_instances.object_R for s in samples]),
+                   object_t=torch.cat([s.gt_instances.object_t for s in samples]),
+                   cam_K=model._meta(samples, 'cam_K', 'cpu'), crop_box=model._meta(samples, 'crop_box', 'cpu'))
+    twin = targets['x3d'].clone()
+    for i in symmetric:  # the object's second symmetry, in normalised coordinates
+        G, extent = model.coord_symmetries[labels[i], 1], targets['extent'][i]
+        twin[i] = (targets['x3d'][i] * extent) @ G.T / extent
+    outputs = dict(x3d=twin.permute(0, 3, 1, 2), log_w2d=torch.zeros(len(samples), 2, SIZE, SIZE),
+                   mask=torch.zeros(len(samples), 1, SIZE, SIZE))
+    aware = model.head.loss(outputs, dict(targets, symmetries=model.coord_symmetries[labels]))
+    plain = model.head.loss(outputs, targets)
+    assert aware['loss_x3d'] == pytest.approx(0.0, abs=1e-6)
+    assert aware['w2d_mean_residual'] < 0.75  # as for the true coordinates (the test above)
+    assert plain['loss_x3d'] > 0.01 and plain['w2d_mean_residual'] > 2.0

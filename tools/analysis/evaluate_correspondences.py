@@ -63,7 +63,8 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     corr_root = args.corr_root or cfg.test_dataloader.dataset.data_root
     evaluator = cfg.test_evaluator if not isinstance(cfg.test_evaluator, list) else cfg.test_evaluator[0]
-    geometry = ObjectGeometry(ObjectLibrary(**evaluator.object_library), evaluator.get('num_surface_samples', 4000))
+    geometry = ObjectGeometry(ObjectLibrary(**evaluator.object_library), evaluator.get('num_surface_samples', 4000),
+                              symmetries=evaluator.get('symmetries'))
     records = correspondence_records(cfg, corr_root)
     summary = summarise_object_pose(score_pose_records(records, geometry, evaluator.get('symmetric_objects', ()),
                                                        evaluator.get('add_threshold', 0.1),

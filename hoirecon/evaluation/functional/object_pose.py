@@ -19,12 +19,18 @@ object Chamfer (cm)       Chamfer distance (sum of the two one-sided mean distan
                           template posed by the prediction and by the truth, in the camera frame, **without any
                           alignment** (object only)
 ========================  ===================================================================================
+
+*Up to the object's symmetries* (``symmetries`` given, :mod:`hoirecon.objects.symmetry`): the truth is each of its
+symmetric twins ``(R_gt G^T, t_gt + R_gt (c - G^T c))``, which show the same shape; the twin with the smallest ADD
+is the one the prediction is scored against (rotation, translation, ADD), and the 2D test takes the twin that
+explains most points. With only the identity this is the plain score.
 """
 from typing import Dict, Optional
 
 import numpy as np
 from scipy.spatial import ConvexHull, cKDTree
 
+from hoirecon.objects.symmetry import pose_under_symmetry
 from .chamfer import chamfer_distance
 
 
@@ -109,7 +115,8 @@ def object_chamfer_cm(surface: np.ndarray, R_pred: np.ndarray, t_pred: np.ndarra
 def object_pose_errors(vertices: np.ndarray, surface: np.ndarray, diameter: float, R_pred: Optional[np.ndarray],
                        t_pred: Optional[np.ndarray], R_gt: np.ndarray, t_gt: np.ndarray, x3d: np.ndarray,
                        x2d: np.ndarray, cam_K: np.ndarray, symmetric: bool = False, add_threshold: float = 0.1,
-                       pixel_threshold: float = 5.0) -> Dict[str, float]:
+                       pixel_threshold: float = 5.0, symmetries: Optional[np.ndarray] = None,
+                       centre: Optional[np.ndarray] = None) -> Dict[str, float]:
     """Every per-image quantity of the module doc.
 
     Args:
@@ -123,18 +130,28 @@ def object_pose_errors(vertices: np.ndarray, surface: np.ndarray, diameter: floa
         symmetric: use ADD-S instead of ADD.
         add_threshold: ADD(-S) accuracy threshold as a fraction of the diameter.
         pixel_threshold: pixels of the 2D test.
+        symmetries: optional (S, 3, 3) rotations about ``centre`` (3,) metres that map the object onto itself
+            (identity included): score up to them (module doc).
 
     Returns:
         ``pnp_ok`` (0/1), ``add`` (m, ADD or ADD-S), ``add_correct`` (0/1), ``rotation_deg``, ``translation_cm``,
         ``chamfer_cm``, ``points_within_px`` (share), ``num_points``.
     """
+    twins = [(np.asarray(R_gt, np.float64), np.asarray(t_gt, np.float64))]
+    if symmetries is not None and len(symmetries) > 1:
+        if centre is None:
+            raise ValueError('object_pose_errors: symmetries need the centre they turn about.')
+        twins = [pose_under_symmetry(twins[0][0], twins[0][1], np.asarray(G, np.float64), np.asarray(centre, float))
+                 for G in symmetries]
     nan = float('nan')
+    share = max(reprojection_inlier_share(x3d, x2d, R, t, cam_K, pixel_threshold) for R, t in twins)
     out = dict(pnp_ok=float(R_pred is not None), add=nan, add_correct=0.0, rotation_deg=nan, translation_cm=nan,
-               chamfer_cm=nan, num_points=float(len(np.asarray(x3d).reshape(-1, 3))),
-               points_within_px=reprojection_inlier_share(x3d, x2d, R_gt, t_gt, cam_K, pixel_threshold))
+               chamfer_cm=nan, num_points=float(len(np.asarray(x3d).reshape(-1, 3))), points_within_px=share)
     if R_pred is None or not (np.all(np.isfinite(R_pred)) and np.all(np.isfinite(t_pred))):
         out['pnp_ok'] = 0.0
         return out
+    if len(twins) > 1:
+        R_gt, t_gt = min(twins, key=lambda twin: add_error(vertices, R_pred, t_pred, *twin))
     error = (adds_error if symmetric else add_error)(vertices, R_pred, t_pred, R_gt, t_gt)
     out.update(add=error, add_correct=float(error < add_threshold * diameter),
                rotation_deg=rotation_error_deg(R_pred, R_gt), translation_cm=translation_error_cm(t_pred, t_gt),

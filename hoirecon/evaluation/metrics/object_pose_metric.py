@@ -18,6 +18,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from hoirecon.objects import ObjectLibrary
+from hoirecon.objects.symmetry import object_symmetries
 from hoirecon.registry import METRICS
 from ..functional.array_utils import to_numpy
 from ..functional.object_pose import object_diameter, object_pose_errors, summarise_object_pose
@@ -39,11 +40,24 @@ def write_correspondence_file(out_dir: str, sequence: str, frame: str, kinect: i
 
 
 class ObjectGeometry:
-    """Per object of a library, computed once: template vertices, surface samples and diameter."""
+    """Per object of a library, computed once: template vertices, surface samples and diameter; with
+    ``symmetries`` (:func:`~hoirecon.objects.symmetry.object_symmetries` keyword arguments) also its symmetries."""
 
-    def __init__(self, library: ObjectLibrary, num_surface_samples: int = 4000, seed: int = 0):
+    def __init__(self, library: ObjectLibrary, num_surface_samples: int = 4000, seed: int = 0,
+                 symmetries: Optional[dict] = None):
         self.library, self.num, self.seed = library, int(num_surface_samples), int(seed)
+        self.symmetry_cfg = symmetries
         self._cache = {}
+
+    def symmetries(self, name: str):
+        """``(rotations (S, 3, 3), centre (3,))`` of the object's symmetries, or ``(None, None)`` without the
+        option."""
+        if self.symmetry_cfg is None:
+            return None, None
+        template = self.library[name]
+        vertices = np.asarray(template.vertices, np.float64)
+        centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+        return object_symmetries(vertices, template.faces, **self.symmetry_cfg), centre
 
     def __getitem__(self, name: str):
         if name not in self._cache:
@@ -62,10 +76,11 @@ def score_pose_records(records: List[dict], geometry: ObjectGeometry, symmetric_
     scored = []
     for record in records:
         vertices, surface, diameter = geometry[record['object_name']]
+        symmetries, centre = geometry.symmetries(record['object_name'])
         scored.append(object_pose_errors(vertices, surface, diameter, record['R_pred'], record['t_pred'],
                                          record['R_gt'], record['t_gt'], record['x3d'], record['x2d'],
                                          record['cam_K'], record['object_name'] in symmetric_objects, add_threshold,
-                                         pixel_threshold))
+                                         pixel_threshold, symmetries, centre))
     return scored
 
 
@@ -90,8 +105,10 @@ class ObjectPoseMetric(BaseMetric):
 
     Args:
         object_library: :class:`~hoirecon.objects.ObjectLibrary` keyword arguments (templates of ADD and Chamfer).
-        symmetric_objects: object names scored with ADD-S; empty by default because the object library marks no
-            object as symmetric, so every object is scored with ADD.
+        symmetric_objects: object names scored with ADD-S instead of ADD (none by default).
+        symmetries: :func:`~hoirecon.objects.symmetry.object_symmetries` keyword arguments (``{}`` for its
+            defaults): score every pose up to the symmetries found on its template (the rotation, translation and
+            ADD against the closest symmetric twin of the truth); None scores against the truth alone.
         add_threshold: ADD(-S) threshold as a fraction of the object diameter (0.1).
         pixel_threshold: pixels of the 2D test (5).
         num_surface_samples: surface samples per object for the Chamfer distance.
@@ -103,6 +120,7 @@ class ObjectPoseMetric(BaseMetric):
     def __init__(self,
                  object_library: Optional[dict] = None,
                  symmetric_objects: Sequence[str] = (),
+                 symmetries: Optional[dict] = None,
                  add_threshold: float = 0.1,
                  pixel_threshold: float = 5.0,
                  num_surface_samples: int = 4000,
@@ -112,6 +130,7 @@ class ObjectPoseMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.object_library = dict(object_library or dict(dataset='behave'))
         self.symmetric_objects = tuple(symmetric_objects)
+        self.symmetries = None if symmetries is None else dict(symmetries)
         self.add_threshold, self.pixel_threshold = float(add_threshold), float(pixel_threshold)
         self.num_surface_samples = int(num_surface_samples)
         self.out_dir = out_dir
@@ -136,7 +155,8 @@ class ObjectPoseMetric(BaseMetric):
                 x3d=x3d[used], x2d=x2d[used], cam_K=np.asarray(meta['cam_K'], np.float64)))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        geometry = ObjectGeometry(ObjectLibrary(**self.object_library), self.num_surface_samples)
+        geometry = ObjectGeometry(ObjectLibrary(**self.object_library), self.num_surface_samples,
+                                  symmetries=self.symmetries)
         scored = score_pose_records(results, geometry, self.symmetric_objects, self.add_threshold,
                                     self.pixel_threshold)
         summary = summarise_object_pose(scored)

@@ -14,8 +14,10 @@ PnP                    (function)  :func:`pose_from_correspondences`: OpenCV RAN
                                    (:func:`hoirecon.models.refiners.pnp.solve_object_pnp`, the refiner's)
 =====================  ==========  ===============================================================================
 
-The per-object normalisation (``coord_centre``, ``coord_extent``, :mod:`.coordinates`) is computed from the object
-library when the model is built and stored as buffers (so a checkpoint carries it).
+The per-object normalisation (``coord_centre``, ``coord_extent``, :mod:`.coordinates`) and, with the ``symmetries``
+option, each object's symmetries (``coord_symmetries``, :mod:`hoirecon.objects.symmetry`, for the symmetry-aware
+``loss_x3d``) are computed from the object library when the model is built and stored as buffers (so a checkpoint
+carries them).
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -26,6 +28,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from hoirecon.objects import ObjectLibrary
+from hoirecon.objects.symmetry import library_symmetries
 from hoirecon.registry import BACKBONES, HEADS, MODELS
 from hoirecon.structures import HOIDataSample
 from ..refiners.pnp import solve_object_pnp
@@ -66,6 +69,15 @@ def pose_from_correspondences(x3d: np.ndarray, x2d: np.ndarray, w2d: np.ndarray,
     return result.R, result.t, len(result.inliers), used
 
 
+def _padded_symmetries(per_object: List[np.ndarray]) -> np.ndarray:
+    """(L, K, 3, 3) float32: each object's (S_i, 3, 3) symmetries, padded with the identity to the longest K."""
+    longest = max(len(rotations) for rotations in per_object)
+    out = np.tile(np.eye(3, dtype=np.float32), (len(per_object), longest, 1, 1))
+    for i, rotations in enumerate(per_object):
+        out[i, :len(rotations)] = rotations
+    return out
+
+
 @MODELS.register_module()
 class ObjectCorrespondenceNet(BaseModel):
     """Dense object correspondences (x3d, w2d, visible mask) on an object crop, and the PnP pose they give.
@@ -77,6 +89,9 @@ class ObjectCorrespondenceNet(BaseModel):
         object_library: :class:`~hoirecon.objects.ObjectLibrary` keyword arguments (the templates whose bounding
             boxes normalise the coordinates).
         mask_threshold: cells whose visible-mask probability is below this get weight 0 in ``predict``.
+        symmetries: :func:`~hoirecon.objects.symmetry.object_symmetries` keyword arguments (``{}`` for its
+            defaults): train ``loss_x3d`` up to each object's symmetries found on its template; None: against the
+            rendered coordinates alone (the buffer then holds the identity only).
         pnp_cfg: overrides of :data:`DEFAULT_PNP_CFG`.
         data_preprocessor: mmengine data preprocessor config.
         init_cfg: mmengine init config.
@@ -93,6 +108,7 @@ class ObjectCorrespondenceNet(BaseModel):
                  head: dict,
                  object_library: dict,
                  mask_threshold: float = 0.5,
+                 symmetries: Optional[dict] = None,
                  pnp_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -100,10 +116,14 @@ class ObjectCorrespondenceNet(BaseModel):
         self.backbone = BACKBONES.build(backbone)
         channels = self.backbone.feat_channels
         self.head = HEADS.build({**head, 'in_channels': channels})
-        centres, extents = library_coordinate_norms(ObjectLibrary(**object_library))
+        library = ObjectLibrary(**object_library)
+        centres, extents = library_coordinate_norms(library)
         self.num_objects = len(centres)
         self.register_buffer('coord_centre', torch.from_numpy(centres))
         self.register_buffer('coord_extent', torch.from_numpy(extents))
+        self.register_buffer('coord_symmetries', torch.from_numpy(_padded_symmetries(
+            library_symmetries(library, **symmetries) if symmetries is not None else [np.eye(3)[None]] *
+            self.num_objects)))
         self.label_film = nn.Embedding(self.num_objects, 2 * channels)
         nn.init.zeros_(self.label_film.weight)
         self.mask_threshold = float(mask_threshold)
@@ -157,7 +177,8 @@ class ObjectCorrespondenceNet(BaseModel):
             centre=self.coord_centre[labels], extent=self.coord_extent[labels],
             object_R=torch.cat([g.object_R for g in gt]).to(device),
             object_t=torch.cat([g.object_t for g in gt]).to(device),
-            cam_K=self._meta(samples, 'cam_K', device), crop_box=self._meta(samples, 'crop_box', device))
+            cam_K=self._meta(samples, 'cam_K', device), crop_box=self._meta(samples, 'crop_box', device),
+            symmetries=self.coord_symmetries[labels])
         return self.head.loss(outputs, targets)
 
     def decode(self, outputs: Dict[str, torch.Tensor], labels: torch.Tensor,

@@ -7,7 +7,10 @@ Per output cell the head predicts 6 numbers: ``x3d`` (3) normalised object coord
 ``loss_x3d``
     L1 between predicted and target normalised coordinates over the cells on the object's *full* silhouette (the
     template rendered with the true pose, occluders ignored): the coordinates exist there even where the person
-    hides the object, as in StackFLOW's coordinate maps.
+    hides the object, as in StackFLOW's coordinate maps. With the object's symmetries given
+    (:mod:`hoirecon.objects.symmetry`), the target of each image is the symmetric twin of its coordinates closest to
+    the prediction (:func:`closest_symmetric_target`): without it, a box's four 180-degree twins pull the
+    prediction to their mean, the box centre.
 ``loss_mask``
     binary cross-entropy of the logit against the *visible* object mask (the full silhouette minus the person in
     front), over every cell.
@@ -21,18 +24,48 @@ Per output cell the head predicts 6 numbers: ``x3d`` (3) normalised object coord
     weights trained this way make that term a likelihood in full-image pixels, and EPro-PnP's learnt weights play
     the same role (inverse scales of the reprojection residual). Averaged over full-silhouette cells.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
+from hoirecon.objects.symmetry import pose_under_symmetry
 from hoirecon.registry import HEADS
 from .coordinates import crop_grid, project
 
 #: Channels of the head's output, in order.
 OUTPUT_CHANNELS = dict(x3d=3, log_w2d=2, mask=1)
+
+
+def closest_symmetric_target(pred: torch.Tensor, target: torch.Tensor, full: torch.Tensor, extent: torch.Tensor,
+                             symmetries: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the symmetric twin of the target coordinates that is closest (L1 on the full silhouette) to the
+    prediction.
+
+    A symmetry ``G`` about the box centre turns a normalised coordinate ``n = (x - c) / extent`` into
+    ``n' = M n`` with ``M = diag(1 / extent) G diag(extent)``.
+
+    Args:
+        pred, target: (B, S, S, 3) normalised coordinates; full: (B, S, S) float silhouette.
+        extent: (B, 3) metres; symmetries: (B, K, 3, 3) rotations about the box centre (padded with the
+            identity; entry 0 the identity).
+
+    Returns:
+        ``(target' (B, S, S, 3), G (B, 3, 3))``: the chosen twin and its symmetry (no gradient through the choice).
+    """
+    batch = pred.shape[0]
+    flat_target = target.reshape(batch, -1, 3)
+    normalised = symmetries * extent[:, None, None, :] / extent[:, None, :, None]  # (B, K, 3, 3)
+    with torch.no_grad():
+        flat_pred, weight = pred.detach().reshape(batch, -1, 3), full.reshape(batch, -1)
+        errors = torch.stack([((flat_pred - flat_target @ normalised[:, k].transpose(1, 2)).abs().sum(-1) *
+                               weight).sum(-1) for k in range(symmetries.shape[1])], dim=1)  # (B, K)
+        best = errors.argmin(dim=1)
+    rows = torch.arange(batch, device=pred.device)
+    chosen = flat_target @ normalised[rows, best].transpose(1, 2)
+    return chosen.reshape(target.shape), symmetries[rows, best]
 
 
 def _up_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -111,12 +144,17 @@ class DenseCorrespondenceHead(BaseModule):
         full = targets['full']
         count = full.sum().clamp(min=1.0)
         pred = outputs['x3d'].permute(0, 2, 3, 1)  # (B, S, S, 3)
-        loss_x3d = ((pred - targets['x3d']).abs().sum(-1) * full).sum() / (3 * count)
+        target, object_R, object_t = targets['x3d'], targets['object_R'], targets['object_t']
+        symmetries = targets.get('symmetries')
+        if symmetries is not None and symmetries.shape[1] > 1:
+            target, symmetry = closest_symmetric_target(pred, target, full, targets['extent'], symmetries)
+            object_R, object_t = pose_under_symmetry(object_R, object_t, symmetry, targets['centre'])
+        loss_x3d = ((pred - target).abs().sum(-1) * full).sum() / (3 * count)
         loss_mask = F.binary_cross_entropy_with_logits(outputs['mask'][:, 0], targets['visible'])
 
         batch, size = pred.shape[0], pred.shape[1]
         metres = pred.detach().reshape(batch, -1, 3) * targets['extent'][:, None] + targets['centre'][:, None]
-        camera = metres @ targets['object_R'].transpose(1, 2) + targets['object_t'][:, None]
+        camera = metres @ object_R.transpose(1, 2) + object_t[:, None]
         residual = (project(camera, targets['cam_K']) - crop_grid(targets['crop_box'], size)).abs()  # (B, N, 2)
         residual = residual.clamp(max=1e3).reshape(batch, size, size, 2)
         log_w = outputs['log_w2d'].permute(0, 2, 3, 1)
