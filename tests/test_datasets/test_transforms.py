@@ -1,5 +1,6 @@
 """HOI transforms: crop geometry, rotation-augmentation consistency, colour / background, loading and packing."""
 import os.path as osp
+import pickle
 
 import cv2
 import numpy as np
@@ -242,6 +243,22 @@ def test_load_image_and_masks(train_infos, tmp_path):
         LoadHOIImage()(dict(train_infos[0], img_path=missing))
     with pytest.raises(BehaveFormatError, match='calibration.json'):
         LoadHOIImage()(dict(train_infos[0], image_size=np.array([256, 192])))
+
+
+def test_correspondences_from_another_root(train_infos, tmp_path):
+    """corr_root reads <root>/epro_pnp/<seq>/<frame>/k<k>.obj_coor.pkl (the files a correspondence config's
+    tools/test.py writes) instead of the dataset's; a missing file names itself and how to make it."""
+    info = dict(train_infos[0])
+    x3d = np.arange(12, dtype=np.float32).reshape(4, 3)
+    folder = tmp_path / 'epro_pnp' / info['sequence'] / info['frame']
+    folder.mkdir(parents=True)
+    with open(folder / f'k{info["kinect"]}.obj_coor.pkl', 'wb') as f:
+        pickle.dump(dict(x3d=x3d, x2d=np.ones((4, 2), np.float32), w2d=np.full((4, 2), 0.5, np.float32)), f)
+    loaded = LoadCorrespondences(num_points=6, corr_root=str(tmp_path))(dict(info))
+    np.testing.assert_array_equal(loaded['corr_x3d'][:4], x3d)
+    assert (loaded['corr_w2d'][:4] == 0.5).all() and not loaded['corr_w2d'][4:].any()
+    with pytest.raises(FileNotFoundError, match=r'k9\.obj_coor\.pkl.*tools/test\.py'):
+        LoadCorrespondences(corr_root=str(tmp_path))(dict(info, kinect=9))
 
 
 def test_correspondences_are_loaded_padded_and_rotated_with_the_image(train_infos):

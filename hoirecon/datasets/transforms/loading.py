@@ -1,4 +1,7 @@
 """Loading the colour image (and the person / full-object masks) and the object correspondences of one HOI sample."""
+import os.path as osp
+from typing import Optional
+
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -86,17 +89,30 @@ class LoadCorrespondences(BaseTransform):
 
     Args:
         num_points: Rows kept per image (StackFLOW's EPro-PnP files hold 4096 = 64 x 64).
+        corr_root: read ``<corr_root>/epro_pnp/<sequence>/<frame>/k<kinect>.obj_coor.pkl`` instead of the dataset's
+            own file, e.g. the predicted correspondences that ``tools/test.py`` writes for a correspondence config
+            (``work_dirs/cdpn_synthetic/predicted``); every image must have its file there.
     """
 
-    def __init__(self, num_points: int = 4096):
+    def __init__(self, num_points: int = 4096, corr_root: Optional[str] = None):
         if int(num_points) < 1:
             raise ValueError(f'LoadCorrespondences: num_points must be >= 1, got {num_points}.')
         self.num_points = int(num_points)
+        self.corr_root = corr_root
 
     def transform(self, results: dict) -> dict:
         path = results.get('corr_path') or ''
+        if self.corr_root is not None:
+            path = osp.join(self.corr_root, 'epro_pnp', str(results['sequence']), str(results['frame']),
+                            f'k{int(results["kinect"])}.obj_coor.pkl')
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'LoadCorrespondences: no correspondence file {path} for image {results.get("img_id")}. '
+                    f'Write the split\'s files with tools/test.py on a correspondence config whose test_evaluator '
+                    f'out_dir is {self.corr_root} (docs/correspondence.md), or drop corr_root to read the dataset\'s '
+                    'own epro_pnp/ files.')
         results.update(fixed_size_correspondences(load_correspondences(path) if path else {}, self.num_points))
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(num_points={self.num_points})'
+        return f'{type(self).__name__}(num_points={self.num_points}, corr_root={self.corr_root!r})'
