@@ -10,7 +10,7 @@ import torch
 from hoirecon.datasets.behave_frames import BEHAVEFrameDataset
 from hoirecon.datasets.behave_io import BehaveFormatError, load_correspondences
 from hoirecon.datasets.transforms import (BackgroundSwap, ColorGain, HOICrop, LoadCorrespondences, LoadHOIImage,
-                                         PackHOIInputs)
+                                          PackHOIInputs)
 from hoirecon.models.body_models import SMPLH
 from hoirecon.models.utils import perspective_project, to_crop_coords
 from hoirecon.objects import ObjectLibrary
