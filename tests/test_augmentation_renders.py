@@ -24,6 +24,7 @@ from hoirecon.datasets.behave_augmentation import (AUG_INTRINSICS, RENDER_MANIFE
 from hoirecon.datasets.behave_io import BehaveFormatError, load_mask
 from hoirecon.objects import ObjectLibrary
 from hoirecon.registry import BODY_MODELS
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BODY = dict(type='SMPLH', model_path='surrogate', gender='male')
@@ -253,11 +254,7 @@ def test_tool_renders_from_a_config(behave_synthetic_root, tmp_path):
     reason = _egl_available()
     if reason:
         pytest.skip(reason)
-    import importlib.util
-    path = osp.join(REPO_ROOT, 'tools', 'render_augmentation.py')
-    spec = importlib.util.spec_from_file_location('render_augmentation', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('render_augmentation')
     root = str(tmp_path / 'world')
     shutil.copytree(behave_synthetic_root, root, ignore=shutil.ignore_patterns('annotations'))
     summary = tool.main([osp.join(REPO_ROOT, 'configs', 'stackflow_synthetic_aug.py'), '--views', '1', '--limit',

@@ -7,6 +7,8 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
+from hoirecon.testing.tools import load_tool
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BEHAVE = osp.join(REPO_ROOT, 'configs', 'stackflow_behave.py')
 
@@ -167,11 +169,7 @@ def test_relation_pca_fit_uses_refitted_male_betas_by_default():
 
 
 def test_print_config_shows_the_paper_settings(capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('print_config', osp.join(REPO_ROOT, 'tools', 'misc',
-                                                                           'print_config.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('misc/print_config')
     text = tool.main([BEHAVE])
     for needle in ("type='Pretrained'", 'resnet50-0676ba61.pth', "type='MultiStepLR'", 'milestones=[', '180',
                    "type='BackgroundSwap'"):

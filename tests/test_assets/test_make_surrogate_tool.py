@@ -1,20 +1,15 @@
 """tools/make_surrogate_body.py writes loadable files and prints a summary."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 
 from hoirecon.models.body_models import SMPL
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_surrogate_body.py')
+from hoirecon.testing.tools import load_tool
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_surrogate_body', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('make_surrogate_body')
 
 
 def test_tool_writes_requested_files(tmp_path, capsys):

@@ -1,19 +1,13 @@
 """tools/train.py on a tiny copy of configs/baselines/chore_synthetic.py (tiny world, tiny model, 2 iterations)."""
 import glob
-import importlib.util
 import os.path as osp
 
 from mmengine.config import Config
 
+from hoirecon.testing.tools import load_tool
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines', 'chore_synthetic.py')
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name.replace('/', '_'), osp.join(REPO_ROOT, 'tools', name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_configs_parse_and_agree():
@@ -80,14 +74,14 @@ default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
     config = tmp_path / 'chore_tiny.py'
     config.write_text(text)
     work_dir = str(tmp_path / 'work')
-    _tool('train.py').main([str(config), '--work-dir', work_dir, '--threads', '1'])
+    load_tool('train').main([str(config), '--work-dir', work_dir, '--threads', '1'])
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     assert logs and 'loss_udf_human' in open(logs[0]).read()
     # the val loop scored the fields (CHOREFieldMetric)
     assert 'chore_fields/udf_human_l1_cm' in open(logs[0]).read()
     # tools/test.py fits and scores the reconstruction (CHOREReconstructor) like every other config
-    metrics = _tool('test.py').main([str(config), osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+    metrics = load_tool('test').main([str(config), osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
                                      '--threads', '1'])
     assert metrics['hoi_chamfer/num_frames'] == 4 and metrics['hoi_chamfer/num_skipped'] == 0
     assert 0 < metrics['hoi_chamfer/human_hoi'] < 200 and 0 < metrics['hoi_chamfer/object_hoi'] < 500

@@ -1,7 +1,6 @@
 """tools/train.py and tools/test.py on a tiny copy of configs/correspondence/cdpn_synthetic.py (tiny world, tiny
 model, one epoch), the files test.py writes, and tools/analysis/evaluate_correspondences.py re-scoring them."""
 import glob
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -10,16 +9,10 @@ from mmengine.config import Config
 
 from hoirecon.apis import prepare_experiment
 from hoirecon.datasets.transforms import LoadCorrespondences
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'correspondence', 'cdpn_synthetic.py')
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name.replace('/', '_'), osp.join(REPO_ROOT, 'tools', name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tiny_config(tmp_path, root):
@@ -59,10 +52,10 @@ def test_the_config_needs_no_relation_pca():
 def test_train_then_test_writes_the_refiner_files(behave_synthetic_root, tiny_annotation_dir, tmp_path):
     config = _tiny_config(tmp_path, behave_synthetic_root)
     work_dir = str(tmp_path / 'work')
-    _tool('train.py').main([config, '--work-dir', work_dir, '--threads', '1'])
+    load_tool('train').main([config, '--work-dir', work_dir, '--threads', '1'])
     checkpoint = osp.join(work_dir, 'epoch_1.pth')
     assert osp.isfile(checkpoint)
-    metrics = _tool('test.py').main([config, checkpoint, '--work-dir', work_dir, '--threads', '1'])
+    metrics = load_tool('test').main([config, checkpoint, '--work-dir', work_dir, '--threads', '1'])
     assert {'object_pose/add_accuracy', 'object_pose/pnp_success', 'object_pose/points_within_px',
             'object_pose/chamfer_cm'} <= set(metrics)
     files = sorted(glob.glob(osp.join(tmp_path, 'predicted', 'epro_pnp', '*', '*', 'k*.obj_coor.pkl')))
@@ -70,7 +63,7 @@ def test_train_then_test_writes_the_refiner_files(behave_synthetic_root, tiny_an
     loaded = LoadCorrespondences(num_points=256).transform(dict(corr_path=files[0]))
     assert loaded['corr_x3d'].shape == (256, 3) and np.isfinite(loaded['corr_x3d']).all()
     # the tool re-scores the written files with the same PnP and functions: the same numbers
-    rescored = _tool('analysis/evaluate_correspondences.py').main([config, '--corr-root',
+    rescored = load_tool('analysis/evaluate_correspondences').main([config, '--corr-root',
                                                                    str(tmp_path / 'predicted')])
     for key in ('pnp_success', 'add_accuracy', 'points_within_px', 'rotation_deg'):
         expected = metrics[f'object_pose/{key}']
@@ -78,7 +71,7 @@ def test_train_then_test_writes_the_refiner_files(behave_synthetic_root, tiny_an
 
 
 def test_the_generator_correspondences_give_accurate_poses(behave_synthetic_root, tiny_annotation_dir, tmp_path):
-    summary = _tool('analysis/evaluate_correspondences.py').main([_tiny_config(tmp_path, behave_synthetic_root)])
+    summary = load_tool('analysis/evaluate_correspondences').main([_tiny_config(tmp_path, behave_synthetic_root)])
     # 1 px of noise is large at 128 x 96 (the default 512 x 384 world: docs/correspondence.md)
     assert summary['pnp_success'] > 0.7 and summary['add_accuracy'] >= 0.5
     assert summary['rotation_deg_median'] < 10 and summary['points_within_px'] > 0.8

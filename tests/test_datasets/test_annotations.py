@@ -1,5 +1,4 @@
 """The BEHAVE annotation cache: exact camera-frame targets, boxes, the male-betas fit, file errors and the CLI."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,6 +17,7 @@ from hoirecon.datasets.behave_io import (BehaveFormatError, load_extrinsics, loa
 from hoirecon.evaluation.functional import object_visibility_ratio
 from hoirecon.models.body_models import SMPLH
 from hoirecon.objects import ObjectLibrary
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -258,10 +258,7 @@ def test_visibility_is_the_evaluation_protocol_ratio(root_copy, monkeypatch):
 
 
 def test_cli_builds_the_requested_kinects(root_copy, tmp_path):
-    spec = importlib.util.spec_from_file_location('behave_converter',
-                                                  osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'behave.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('dataset_converters/behave')
     out = str(tmp_path / 'annotations_k1')
     paths = cli.main(['--data-root', root_copy, '--split', 'test', '--kinects', '1', '--out', out, '--workers', '1'])
     assert paths == [annotation_files(out, 'test')[0]]

@@ -17,6 +17,7 @@ from hoirecon.evaluation.functional.visibility import object_visibility_ratio_fr
 from hoirecon.models.body_models import SMPLX
 from hoirecon.objects import ObjectLibrary
 from hoirecon.objects.io import read_mesh
+from hoirecon.testing.tools import load_tool
 
 #: Two 8-frame sequences (one train, one test) seen by cameras 1 and 2 at 96 x 54 pixels.
 TINY_INTERCAP = dict(num_sequences=2, frames_per_sequence=8, seed=0, image_size=(96, 54), cameras=(1, 2),
@@ -187,12 +188,7 @@ def test_gendered_fits_get_neutral_betas_with_the_root_joint_kept(intercap_root,
 
 
 def test_the_converter_builds_the_intercap_cache_with_its_cameras_and_body_model(intercap_root, tmp_path):
-    import importlib.util
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_convert',
-                                                  osp.join(repo, 'tools', 'dataset_converters', 'behave.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('dataset_converters/behave')
     paths = tool.main(['--data-root', intercap_root, '--layout', 'intercap', '--split', 'test', '--out',
                        str(tmp_path), '--body-model-path', 'surrogate'])
     assert osp.basename(paths[0]) == 'intercap_test.npz'

@@ -12,6 +12,7 @@ from hoirecon.models.baselines.phosa import (PHOSAObjectFitter, cluster_decimate
                                              interaction_loss, ordinal_depth_loss, prepare_masks, render_depth,
                                              roi_intrinsics, scale_prior_loss, silhouette_loss, surface_samples)
 from hoirecon.models.utils.soft_silhouette import project_vertices
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 K = torch.tensor([[40.0, 0, 15.5], [0, 40.0, 15.5], [0, 0, 1]], dtype=torch.float64)
@@ -278,12 +279,8 @@ def test_tools_test_runs_the_phosa_config(behave_synthetic_root, surrogate_body_
     CPU-tiny fit: the metric is written and the object differs from the network's."""
     import json
 
-    import importlib.util
-
     from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_test_phosa', osp.join(REPO_ROOT, 'tools', 'test.py'))
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
+    test_tool = load_tool('test')
     config = tmp_path / 'tiny_phosa.py'
     config.write_text(TINY_PHOSA.format(config=osp.join(REPO_ROOT, 'configs', 'baselines', 'phosa_synthetic.py')))
     checkpoint = save_plausible_tiny_checkpoint(str(config), str(tmp_path / 'tiny.pth'))

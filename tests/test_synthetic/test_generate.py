@@ -1,5 +1,4 @@
 """A tiny generated dataset: BEHAVE layout, self-consistent ground truth, determinism, resuming, bad input."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -17,9 +16,9 @@ from hoirecon.synthetic import generate_synthetic_behave, plan_sequences
 from hoirecon.synthetic.appearance import Lighting
 from hoirecon.synthetic.render import ColoredMesh, HOIRenderer, View
 from hoirecon.synthetic.scene import ObjectGeometry
+from hoirecon.testing.tools import load_tool
 from hoirecon.utils.offscreen import Intrinsics
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FRAME_FILES = ('color.jpg', 'person_mask.jpg', 'obj_rend_mask.jpg', 'obj_rend_full.jpg', 'color.json')
 
 
@@ -205,10 +204,7 @@ def test_resume_skips_and_regenerates_identically(tiny_dataset, tiny_params, tmp
 
 def test_cli_resumes_the_dataset(tiny_dataset, capsys):
     root, _ = tiny_dataset
-    spec = importlib.util.spec_from_file_location('make_synthetic_dataset',
-                                                  osp.join(REPO, 'tools', 'make_synthetic_dataset.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('make_synthetic_dataset')
     tool.main(['--out', root, '--num-sequences', '3', '--frames-per-sequence', '2', '--seed', '11', '--image-size',
                '128', '96', '--objects', 'stool', 'boxmedium', '--keypoint-noise', '1', '--corr-noise', '0.5',
                '--corr-outliers', '0.2', '--corr-points', '64', '--workers', '1'])

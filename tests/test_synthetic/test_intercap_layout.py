@@ -28,6 +28,7 @@ from hoirecon.synthetic.intercap import (InterCapFrameMaker, generate_synthetic_
                                          posed_smplx_vertices)
 from hoirecon.synthetic.render import ColoredMesh, HOIRenderer, View
 from hoirecon.synthetic.writer import half_resolution_mask
+from hoirecon.testing.tools import load_tool
 from hoirecon.utils.offscreen import Intrinsics
 
 TINY = dict(num_sequences=2, frames_per_sequence=10, seed=3, image_size=(160, 90), cameras=(1, 2), workers=1,
@@ -313,12 +314,7 @@ def test_world_is_camera_one(generated, truth):
 
 
 def _load_tool():
-    import importlib.util
-    path = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_synthetic_sequences.py')
-    spec = importlib.util.spec_from_file_location('make_synthetic_sequences', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('make_synthetic_sequences')
 
 
 def test_tool_options_per_layout():

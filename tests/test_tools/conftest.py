@@ -1,6 +1,5 @@
 """Fixtures of the tool tests: the scripts of tools/ loaded as modules (they are not part of the package)."""
 import glob
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -9,18 +8,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from hoirecon.testing.tools import load_tool
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The tiny random-weight model of the demo tests.
 DEMO_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
-
-
-def load_tool(name: str):
-    """``tools/<name>.py`` as a module, e.g. ``load_tool('demo').main([...])``."""
-    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'hoirecon_tool_{name.replace("/", "_")}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

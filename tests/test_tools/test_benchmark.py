@@ -11,18 +11,14 @@ import pytest
 from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, checkpoint_fit, csv_text, new_record,
                                      own_checkpoint, write_chart)
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_stackflow.py')
 
 
 def _load_tool():
-    import importlib.util
-    path = osp.join(REPO_ROOT, 'tools', 'benchmark.py')
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark')
 
 
 def _record(method, refine, all_rows, vis_rows=None, **extra):

@@ -1,5 +1,4 @@
 """tools/demo_video.py end to end on the tiny generated BEHAVE-extended tree with the tiny random-weight model."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,6 +9,7 @@ import pytest
 
 from hoirecon.evaluation.functional import acceleration_magnitude
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The tiny random-weight model of the demo tests (tests/test_tools/conftest.py).
@@ -20,11 +20,7 @@ NUM_FRAMES = 12
 
 @pytest.fixture(scope='module')
 def demo_video():
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_demo_video', osp.join(REPO_ROOT, 'tools',
-                                                                                       'demo_video.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('demo_video')
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """tools/fit_relation_pca.py on a tiny BEHAVE-layout dataset written here (world-frame fits only)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,6 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from hoirecon.models.body_models import SMPLH
 from hoirecon.models.relation_encoders import OffsetPCA, human_anchors_in_hoi_frame
+from hoirecon.testing.tools import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 #: sequence -> (split, gender, number of frames)
@@ -24,11 +24,7 @@ SEQUENCES = {
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('hoirecon_tool_fit_relation_pca',
-                                                  osp.join(REPO_ROOT, 'tools', 'fit_relation_pca.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('fit_relation_pca')
 
 
 def write_pickle(path, data):
