@@ -4,7 +4,8 @@ from .annotations import build_annotations, load_annotations
 from .behave_extended_frames import BEHAVEExtendedDataset
 from .intercap_frames import InterCapDataset
 from .behave_frames import BEHAVEFrameDataset
-from .correspondence_frames import ObjectCorrespondenceDataset
+from .correspondence_frames import (BEHAVEExtendedCorrespondenceDataset, InterCapCorrespondenceDataset,
+                                    ObjectCorrespondenceDataset)
 from .chore_frames import CHOREFrameDataset
 from .behave_augmentation import BEHAVEAugmentationDataset, BEHAVEFrameAugDataset, RandomMixDataset
 from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_frame_file, find_object_fit,
@@ -18,7 +19,8 @@ from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHO
 __all__ = [
     'BEHAVEAugmentationDataset', 'BEHAVEExtendedDataset', 'BEHAVEFrameAugDataset', 'BEHAVEFrameDataset',
     'BackgroundSwap', 'ColorGain', 'HOICrop', 'InterCapDataset', 'LoadHOIImage', 'PackHOIInputs', 'RandomMixDataset',
-    'ObjectCorrespondenceDataset', 'CHOREFrameDataset',
+    'ObjectCorrespondenceDataset', 'InterCapCorrespondenceDataset', 'BEHAVEExtendedCorrespondenceDataset',
+    'CHOREFrameDataset',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
     'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',

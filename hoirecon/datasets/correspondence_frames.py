@@ -1,11 +1,14 @@
-"""``ObjectCorrespondenceDataset``: BEHAVE-layout images with the dense object-coordinate targets of the object box."""
+"""Frames with the dense object-coordinate targets of the object box: BEHAVE (``ObjectCorrespondenceDataset``),
+BEHAVE-extended and InterCap (the same targets on those datasets' frame readers)."""
 from typing import List, Optional
 
 from mmengine.logging import print_log
 
 from hoirecon.registry import DATASETS
+from .behave_extended_frames import BEHAVEExtendedDataset
 from .behave_frames import BEHAVEFrameDataset
 from .correspondence_targets import ensure_coordinate_targets, image_targets
+from .intercap_frames import InterCapDataset
 
 
 @DATASETS.register_module()
@@ -51,3 +54,15 @@ class ObjectCorrespondenceDataset(BEHAVEFrameDataset):
                   f'visibility >= {self.min_visibility}, >= {self.min_visible_pixels} visible object pixels).',
                   logger='current')
         return kept
+
+
+@DATASETS.register_module()
+class InterCapCorrespondenceDataset(ObjectCorrespondenceDataset, InterCapDataset):
+    """:class:`ObjectCorrespondenceDataset` on InterCap frames (:class:`InterCapDataset`'s reader, cameras, neutral
+    SMPL-X annotation cache and time order); targets in ``object_coordinates_intercap_<split>.npz``."""
+
+
+@DATASETS.register_module()
+class BEHAVEExtendedCorrespondenceDataset(ObjectCorrespondenceDataset, BEHAVEExtendedDataset):
+    """:class:`ObjectCorrespondenceDataset` on BEHAVE-extended frames (:class:`BEHAVEExtendedDataset`'s reader and
+    time order); targets in ``object_coordinates_behave_extended_<split>.npz``."""

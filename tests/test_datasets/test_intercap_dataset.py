@@ -197,3 +197,35 @@ def test_the_converter_builds_the_intercap_cache_with_its_cameras_and_body_model
     assert set(arrays['kinect'].tolist()) == {1, 2}  # the default 1-6, of which the tree has cameras 1 and 2
     with pytest.raises(SystemExit):
         tool.parse_args(['--data-root', intercap_root, '--layout', 'intercap', '--kinects', '0'])
+
+
+def test_correspondence_dataset_on_intercap_frames(intercap_root, tmp_path):
+    """InterCapCorrespondenceDataset: InterCap's reader and order with coordinate targets rendered from its fits;
+    the unprojected coordinates of the silhouette lie on the posed template and project back onto their pixels."""
+    from hoirecon.datasets import InterCapCorrespondenceDataset
+    from hoirecon.datasets.correspondence_targets import coordinate_target_files
+    cache = str(tmp_path / 'cache')
+    dataset = InterCapCorrespondenceDataset(intercap_root, split='test', kinects=(1, ), annotation_dir=cache)
+    assert osp.isfile(coordinate_target_files(cache, 'test', 'intercap')[0])
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert 0 < len(infos) <= 8 and [info['frame_index'] for info in infos] == sorted(info['frame_index']
+                                                                                     for info in infos)
+    library = ObjectLibrary('intercap', template_dir=osp.join(intercap_root, 'objs'))
+    checked = 0
+    for info in infos:
+        full = info['coord_full']
+        if not full.any():
+            continue
+        points = info['coord_map'][full].astype(np.float64)  # object-frame metres, float16 in the cache
+        template = library[info['object_name']]
+        distances = np.linalg.norm(points[:, None] - template.vertices[None], axis=-1).min(axis=1)
+        extent = template.vertices.max(axis=0) - template.vertices.min(axis=0)
+        assert np.median(distances) < 0.05 * extent.max()  # near the surface (vertices, not faces: loose)
+        camera = points @ info['object_R'].T + info['object_t']
+        pixels = camera[:, :2] / camera[:, 2:] * np.diag(info['cam_K'])[:2] + info['cam_K'][:2, 2]
+        col, row, _, _ = info['coord_box']
+        rows, cols = np.nonzero(full)
+        np.testing.assert_allclose(np.median(np.abs(pixels - np.stack([cols + col, rows + row], 1)), axis=0), 0,
+                                   atol=0.75)
+        checked += 1
+    assert checked > 0
