@@ -13,8 +13,16 @@ Examples (from the repository root)::
         --person-mask IMG.person_mask.jpg --keypoints IMG.color_keypoints.json \\
         --correspondences IMG.object_coor.chairwood.pkl --template chairwood.ply --refine --out out/
 
+    # nothing but the image, the object's box and two checkpoints: keypoints detected (pip install -e ".[keypoints]"),
+    # the object's correspondences predicted by a correspondence network (docs/correspondence.md)
+    python tools/demo.py IMG.jpg --config configs/stackflow_synthetic.py --checkpoint CKPT --object boxlarge \
+        --object-bbox 210,180,260,230 --correspondence-checkpoint work_dirs/cdpn_synthetic/epoch_6.pth \
+        --keypoints auto --refine --out out/
+
 ``--object`` may repeat (one person with several objects); ``--object-mask``, ``--object-bbox``,
-``--correspondences`` and ``--template`` then repeat in the same order (give ``-`` to skip one).
+``--correspondences`` and ``--template`` then repeat in the same order (give ``-`` to skip one). With
+``--correspondence-checkpoint`` every object without a ``--correspondences`` file gets the network's
+(written to ``OUT/correspondences/``).
 
 The arguments and input files are checked before torch and the model are imported (a mistake costs a second, not
 twenty), and an input error prints one line (``--debug`` shows the traceback).
@@ -57,6 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'also give the person box')
     parser.add_argument('--correspondences', action='append', metavar='PKL',
                         help="EPro-PnP-style x3d/x2d/w2d pickle, per --object ('-': none)")
+    parser.add_argument('--correspondence-checkpoint', metavar='CKPT',
+                        help='a correspondence network (tools/train.py configs/correspondence/*.py) that predicts '
+                        'the object correspondences of the objects without --correspondences, from their box')
+    parser.add_argument('--correspondence-config', metavar='CONFIG',
+                        help='its config (default: the one saved in the checkpoint)')
     parser.add_argument('--template', action='append', metavar='MESH',
                         help="object mesh (PLY/OBJ) to show and export, per --object ('-': library template)")
     parser.add_argument('--intrinsics', nargs=4, type=float, metavar=('FX', 'FY', 'CX', 'CY'),
@@ -88,7 +101,9 @@ def check_inputs(args) -> None:
     camera source, numbers in range. Raises FileNotFoundError / ValueError naming the option."""
     count = len(args.object)
     files = [('image', args.image), ('--config', args.config), ('--checkpoint', args.checkpoint),
-             ('--person-mask', args.person_mask), ('--calibration', args.calibration)]
+             ('--person-mask', args.person_mask), ('--calibration', args.calibration),
+             ('--correspondence-checkpoint', args.correspondence_checkpoint),
+             ('--correspondence-config', args.correspondence_config)]
     if args.keypoints != 'auto':
         files.append(('--keypoints', args.keypoints))
     elif importlib.util.find_spec('mediapipe') is None:
@@ -97,7 +112,17 @@ def check_inputs(args) -> None:
     for flag in ('object_mask', 'correspondences', 'template'):
         values = _per_object(getattr(args, flag), count, '--' + flag.replace('_', '-'))
         files += [(f"--{flag.replace('_', '-')} of {name}", path) for name, path in zip(args.object, values)]
-    _per_object(args.object_bbox, count, '--object-bbox')
+    boxes = _per_object(args.object_bbox, count, '--object-bbox')
+    if args.correspondence_checkpoint is not None:
+        masks = _per_object(args.object_mask, count, '--object-mask')
+        corrs = _per_object(args.correspondences, count, '--correspondences')
+        unboxed = [name for name, mask, box, corr in zip(args.object, masks, boxes, corrs)
+                   if corr is None and mask is None and box is None]
+        if unboxed:
+            raise ValueError(f'--correspondence-checkpoint predicts from the object box: give --object-mask or '
+                             f'--object-bbox for {", ".join(unboxed)} (or its --correspondences file).')
+    elif args.correspondence_config is not None:
+        raise ValueError('--correspondence-config goes with --correspondence-checkpoint.')
     for what, path in files:
         if path is not None and not osp.isfile(path):
             hint = ' (train one with tools/train.py)' if what == '--checkpoint' else ''
@@ -149,6 +174,37 @@ def _objects(args) -> list:
                 raise ValueError(f'--object-bbox {box!r}: expected X0,Y0,X1,Y1 numbers.') from err
         objects.append(ObjectInput(name, mask, corr, template, box))
     return objects
+
+
+def _predict_correspondences(args, objects) -> list:
+    """Run the correspondence network on every object without a correspondence file; write its rows to
+    ``OUT/correspondences/<i>_<name>.obj_coor.pkl`` and point the object at them. Returns notes."""
+    import pickle
+
+    from hoirecon.apis.correspondence import (build_correspondence_model, correspondence_config,
+                                              correspondence_summary, predict_correspondences)
+    from hoirecon.apis.inference import intrinsics_matrix, mask_file_box
+    from hoirecon.datasets.behave_io import load_image
+
+    cfg = correspondence_config(args.correspondence_checkpoint, args.correspondence_config)
+    model = build_correspondence_model(cfg, args.correspondence_checkpoint, args.device)
+    image = load_image(args.image)
+    height, width = image.shape[:2]
+    K = intrinsics_matrix(args.intrinsics, (width, height), [])
+    folder = osp.join(args.out, 'correspondences')
+    os.makedirs(folder, exist_ok=True)
+    notes = []
+    for index, obj in enumerate(objects):
+        if obj.correspondences_path is not None:
+            continue
+        box = obj.bbox if obj.bbox is not None else mask_file_box(obj.mask_path, (width, height), '--object-mask')
+        rows = predict_correspondences(model, cfg, image, K, obj.name, box)
+        path = osp.join(folder, f'{index}_{obj.name}.obj_coor.pkl')
+        with open(path, 'wb') as f:
+            pickle.dump({key: rows[key] for key in ('x3d', 'x2d', 'w2d')}, f)
+        obj.correspondences_path = path
+        notes.append(f'{obj.name}: {correspondence_summary(rows)[1]} from {args.correspondence_checkpoint} -> {path}')
+    return notes
 
 
 def _intrinsics(args):
@@ -228,6 +284,9 @@ def main(argv=None) -> dict:
     objects = _objects(args)
     model = build_model(cfg, args.checkpoint, args.device, args.refine, args.hypotheses)
     lap('model')
+    if args.correspondence_checkpoint is not None:
+        predicted_correspondence_notes = _predict_correspondences(args, objects)
+        lap('correspondences')
     torch.manual_seed(args.seed)
     result = reconstruct_image(model, cfg, args.image, objects, person_mask=args.person_mask,
                                person_bbox=args.bbox, keypoints=args.keypoints, intrinsics=args.intrinsics,
@@ -261,7 +320,7 @@ def main(argv=None) -> dict:
     summary['timing_s'] = dict(timing, device=args.device, torch_threads=threads)
     with open(osp.join(args.out, 'reconstruction.json'), 'w') as f:
         json.dump(summary, f, indent=1)
-    for note in result.notes:
+    for note in (predicted_correspondence_notes if args.correspondence_checkpoint else []) + result.notes:
         print(f'note: {note}')
     print(f'wrote {len(files)} outputs to {args.out}: summary.png, overlay.png, side_view.png, scene.glb, meshes, '
           'reconstruction.json' + (', hypotheses_*.png' if args.hypotheses else ''))

@@ -219,3 +219,69 @@ def test_keypoints_auto_without_the_extra_says_how_to_install_it(demo, frame, ch
     assert status == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'pip install -e ".[keypoints]"' in err
+
+
+@pytest.fixture(scope='module')
+def correspondence_checkpoint(tmp_path_factory, behave_synthetic_root):
+    """A tiny random-weight correspondence network saved as tools/train.py saves it (its config in the meta)."""
+    folder = tmp_path_factory.mktemp('cdpn')
+    config = folder / 'cdpn_tiny.py'
+    config.write_text(f"""_base_ = ['{REPO_ROOT}/configs/correspondence/cdpn_synthetic.py']
+object_library = dict(dataset='behave', template_dir='{behave_synthetic_root}/objects')
+test_pipeline = [dict(type='LoadHOIImage'), dict(type='ObjectCrop', img_size=64, out_size=16),
+                 dict(type='PackObjectCorrespondenceInputs')]
+model = dict(head=dict(channels=(16, 16, 8), out_size=16), object_library=object_library, symmetries=None)
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+""")
+    cfg = Config.fromfile(str(config))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('hoirecon'):
+        model = MODELS.build(cfg.model)
+    path = str(folder / 'cdpn_tiny.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {'cfg': cfg.pretty_text}}, path)
+    bare = str(folder / 'cdpn_no_meta.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, bare)
+    return dict(path=path, config=str(config), bare=bare)
+
+
+def test_predicted_correspondences_from_a_correspondence_checkpoint(demo, frame, checkpoint, tmp_path,
+                                                                    correspondence_checkpoint):
+    """--correspondence-checkpoint: the network's rows for the object box, written in the refiner's format and used
+    by --refine; its config comes from the checkpoint."""
+    import pickle
+    args = [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+            '--person-mask', frame['person'], '--object-mask', frame['object'], '--keypoints', frame['keypoints'],
+            '--calibration', frame['calibration'], '--correspondence-checkpoint', correspondence_checkpoint['path'],
+            '--refine', '--out', str(tmp_path)]
+    summary = demo.main(args)
+    path = tmp_path / 'correspondences' / f"0_{frame['name']}.obj_coor.pkl"
+    rows = pickle.load(open(path, 'rb'))
+    assert {key: value.shape for key, value in rows.items()} == {'x3d': (256, 3), 'x2d': (256, 2), 'w2d': (256, 2)}
+    # the 2D rows are the cell centres of the crop around the object mask's box
+    from hoirecon.apis.inference import mask_file_box
+    box = mask_file_box(frame['object'], cv2.imread(frame['image']).shape[1::-1], 'mask')
+    centre = (box[:2] + box[2:]) / 2
+    np.testing.assert_allclose(rows['x2d'].mean(axis=0), centre, atol=1.0)
+    assert 'correspondences' in summary['timing_s']
+    written = json.load(open(tmp_path / 'reconstruction.json'))
+    assert written['refined']
+
+
+def test_correspondence_checkpoint_input_errors(demo, frame, checkpoint, correspondence_checkpoint, tmp_path):
+    base = [frame['image'], '--config', CONFIG, '--checkpoint', checkpoint, '--object', frame['name'],
+            '--person-mask', frame['person'], '--out', str(tmp_path)]
+    with pytest.raises(ValueError, match='--object-mask or --object-bbox for ' + frame['name']):
+        demo.main(base + ['--correspondence-checkpoint', correspondence_checkpoint['path']])
+    with pytest.raises(ValueError, match='goes with --correspondence-checkpoint'):
+        demo.main(base + ['--correspondence-config', correspondence_checkpoint['config']])
+    with pytest.raises(FileNotFoundError, match='--correspondence-checkpoint .*missing.pth'):
+        demo.main(base + ['--object-mask', frame['object'], '--correspondence-checkpoint',
+                          str(tmp_path / 'missing.pth')])
+    with pytest.raises(ValueError, match='holds no config.*--correspondence-config'):
+        demo.main(base + ['--object-mask', frame['object'], '--correspondence-checkpoint',
+                          correspondence_checkpoint['bare']])
+    # with its config given, the checkpoint without a saved config works
+    bare, config = correspondence_checkpoint['bare'], correspondence_checkpoint['config']
+    demo.main(base + ['--object-mask', frame['object'], '--correspondence-checkpoint', bare,
+                      '--correspondence-config', config])
+    assert (tmp_path / 'correspondences' / f"0_{frame['name']}.obj_coor.pkl").is_file()

@@ -119,6 +119,7 @@ class ObjectCorrespondenceNet(BaseModel):
         library = ObjectLibrary(**object_library)
         centres, extents = library_coordinate_norms(library)
         self.num_objects = len(centres)
+        self.object_names = tuple(library.names)  # label -> name
         self.register_buffer('coord_centre', torch.from_numpy(centres))
         self.register_buffer('coord_extent', torch.from_numpy(extents))
         self.register_buffer('coord_symmetries', torch.from_numpy(_padded_symmetries(
