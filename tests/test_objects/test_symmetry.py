@@ -124,3 +124,15 @@ def test_pose_errors_up_to_symmetry():
     with pytest.raises(ValueError, match='centre'):
         object_pose_errors(vertices, surface, 0.37, R_pred, t_pred, R_gt, t_gt, np.zeros((0, 3)), np.zeros((0, 2)),
                            cam_K, symmetries=symmetries)
+
+
+def test_rotation_error_up_to_symmetry():
+    from hoirecon.evaluation.functional.object_pose import rotation_error_deg, symmetric_rotation_error_deg
+    R_gt = Rotation.random(random_state=5).as_matrix()
+    half_turns = np.stack([np.eye(3), np.diag([1., -1, -1]), np.diag([-1., 1, -1]), np.diag([-1., -1, 1])])
+    flipped = R_gt @ half_turns[2].T
+    off = Rotation.from_euler('z', 7, degrees=True).as_matrix() @ flipped
+    assert rotation_error_deg(flipped, R_gt) == pytest.approx(180.0, abs=1e-6)
+    assert symmetric_rotation_error_deg(flipped, R_gt, half_turns) == pytest.approx(0.0, abs=1e-5)
+    assert symmetric_rotation_error_deg(off, R_gt, half_turns) == pytest.approx(7.0, abs=1e-6)
+    assert symmetric_rotation_error_deg(off, R_gt, half_turns[:1]) == pytest.approx(rotation_error_deg(off, R_gt))

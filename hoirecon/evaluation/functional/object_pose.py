@@ -41,6 +41,17 @@ def rotation_error_deg(R_pred: np.ndarray, R_gt: np.ndarray) -> float:
     return float(np.degrees(np.arccos(cosine)))
 
 
+def symmetric_rotation_error_deg(R_pred: np.ndarray, R_gt: np.ndarray, symmetries: np.ndarray) -> float:
+    """The smallest :func:`rotation_error_deg` between ``R_pred`` and a symmetric twin ``R_gt G^T`` of the truth.
+
+    Args:
+        R_pred, R_gt: (3, 3); symmetries: (S, 3, 3) the object's symmetries (identity included,
+            :func:`hoirecon.objects.symmetry.object_symmetries`).
+    """
+    R_gt = np.asarray(R_gt, np.float64)
+    return min(rotation_error_deg(R_pred, R_gt @ np.asarray(G, np.float64).T) for G in symmetries)
+
+
 def translation_error_cm(t_pred: np.ndarray, t_gt: np.ndarray) -> float:
     """Euclidean distance of two translations (3,) in metres, returned in centimetres."""
     return float(100.0 * np.linalg.norm(np.asarray(t_pred, np.float64) - np.asarray(t_gt, np.float64)))
