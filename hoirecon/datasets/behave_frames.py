@@ -13,6 +13,7 @@ from hoirecon.registry import DATASETS
 from hoirecon.utils.file_lock import file_lock
 from .annotations import (ANNOTATION_FIELDS, DEFAULT_BODY_MODEL, BEHAVEFrameSource, annotation_files,
                           build_annotations, load_annotations)
+from .behave_io import load_body_keypoints
 
 #: Written by :mod:`hoirecon.synthetic` at the root of a synthetic world; ``"complete": true`` once every frame is.
 SYNTHETIC_MANIFEST = 'synthetic_manifest.json'
@@ -98,6 +99,17 @@ def check_data_root(data_root: str, synthetic: Optional[dict] = None, layout: st
         'config (they generate it before building the datasets).')
 
 
+def person_keypoints_file(keypoints_root: str, info: dict) -> str:
+    """``<keypoints_root>/<sequence>/<frame>/k<kinect>.keypoints.json`` of an image (written by
+    ``tools/detect_person_keypoints.py``), or an error naming the missing file and how to make it."""
+    path = osp.join(keypoints_root, str(info['sequence']), str(info['frame']), f'k{int(info["kinect"])}.keypoints.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'keypoints_root: no keypoint file {path} for image {info.get("img_id")}; write the '
+                                'split\'s files with tools/detect_person_keypoints.py CONFIG --out '
+                                f'{keypoints_root}, or drop keypoints_root to use the dataset\'s own keypoints.')
+    return path
+
+
 @DATASETS.register_module()
 class BEHAVEFrameDataset(BaseDataset):
     """Single images of BEHAVE (one per frame and kinect) with StackFLOW's training targets.
@@ -120,6 +132,9 @@ class BEHAVEFrameDataset(BaseDataset):
         pipeline: Transforms (see :mod:`hoirecon.datasets.transforms`).
         test_mode: mmengine's test mode (no re-fetching of failed items).
         annotation_dir: Cache folder (default ``<data_root>/annotations``).
+        keypoints_root: read each image's person keypoints (``person_kpts``, the refiner's evidence) from
+            ``<keypoints_root>/<sequence>/<frame>/k<kinect>.keypoints.json`` (OpenPose JSON, e.g. BlazePose's written by
+            ``tools/detect_person_keypoints.py``) instead of the cache's (the dataset's OpenPose files).
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments (``indices``, ``serialize_data``,
             ``lazy_init``, ``max_refetch``, ``metainfo``).
 
@@ -144,8 +159,10 @@ class BEHAVEFrameDataset(BaseDataset):
                  pipeline: List[Union[dict, Callable]] = [],
                  test_mode: bool = False,
                  annotation_dir: Optional[str] = None,
+                 keypoints_root: Optional[str] = None,
                  **kwargs):
         data_root = check_data_root(data_root, synthetic, self.FRAME_SOURCE.name)
+        self.keypoints_root = keypoints_root
         self.split = split
         self.kinects = tuple(sorted(int(k) for k in kinects))
         self.body_model = dict(body_model)
@@ -198,6 +215,15 @@ class BEHAVEFrameDataset(BaseDataset):
                 info[name] = osp.join(self.data_root, info[name]) if info[name] else ''
             data_list.append(info)
         return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        """The data info of image ``idx``; with ``keypoints_root`` its ``person_kpts`` read from there (per image,
+        so that ``indices`` and a partial keypoint folder work together)."""
+        info = super().get_data_info(idx)
+        if self.keypoints_root is not None:
+            info['keypoints_path'] = person_keypoints_file(self.keypoints_root, info)
+            info['person_kpts'] = load_body_keypoints(info['keypoints_path'])
+        return info
 
     def filter_data(self) -> List[dict]:
         """Drop images without a person or object box, and those below ``min_visibility``."""

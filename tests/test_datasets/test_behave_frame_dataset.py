@@ -82,3 +82,31 @@ def test_never_generates_and_names_the_command_of_its_recipe(tmp_path):
     with pytest.raises(FileNotFoundError, match='interrupted synthetic generation.*resumes it'):
         BEHAVEFrameDataset(root, split='train', synthetic=synthetic)
     assert os.listdir(root) == [SYNTHETIC_MANIFEST]
+
+
+def test_person_keypoints_from_another_root(behave_synthetic_root, behave_annotation_dir, tmp_path):
+    """keypoints_root: each image's person_kpts (the refiner's evidence, packed into observations) come from
+    <root>/<seq>/<frame>/k<k>.keypoints.json (OpenPose JSON); an image without its file is named."""
+    plain = BEHAVEFrameDataset(behave_synthetic_root, split='test')
+    written = {}
+    for index in range(len(plain)):
+        info = plain.get_data_info(index)
+        keypoints = np.arange(75, dtype=np.float32).reshape(25, 3) + index
+        people = [] if index == 0 else [dict(pose_keypoints_2d=keypoints.reshape(-1).tolist())]
+        folder = tmp_path / 'kpts' / info['sequence'] / info['frame']
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f'k{info["kinect"]}.keypoints.json').write_text(json.dumps(dict(people=people)))
+        written[info['img_id']] = np.zeros((25, 3)) if index == 0 else keypoints
+    dataset = BEHAVEFrameDataset(behave_synthetic_root, split='test', keypoints_root=str(tmp_path / 'kpts'),
+                                 pipeline=[dict(type='LoadHOIImage'), dict(type='HOICrop', img_size=64),
+                                           dict(type='PackHOIInputs')])
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        np.testing.assert_array_equal(info['person_kpts'], written[info['img_id']])
+        assert info['keypoints_path'].startswith(str(tmp_path / 'kpts'))
+    sample = dataset[1]['data_samples']
+    np.testing.assert_allclose(sample.observations.person_kpts[0].numpy(),
+                               written[sample.img_id], atol=1e-4)  # no crop rotation at test time
+    os.remove(dataset.get_data_info(1)['keypoints_path'])
+    with pytest.raises(FileNotFoundError, match=r'keypoints\.json .*tools/detect_person_keypoints\.py'):
+        dataset[1]
