@@ -6,11 +6,7 @@ from typing import Dict
 
 import numpy as np
 
-
-def rotation_angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> float:
-    """Angle (degrees) of ``R_a^T R_b`` for two (3, 3) rotations."""
-    cos = (np.trace(np.asarray(R_a, np.float64).T @ np.asarray(R_b, np.float64)) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+from .object_pose import rotation_error_deg
 
 
 def field_errors(pred: Dict[str, np.ndarray], gt: Dict[str, np.ndarray], clamp: float = 0.1,
@@ -46,5 +42,5 @@ def field_errors(pred: Dict[str, np.ndarray], gt: Dict[str, np.ndarray], clamp: 
     c1 = d6[:3] / np.linalg.norm(d6[:3])
     c2 = d6[3:] - c1 * (c1 @ d6[3:])
     c2 /= np.linalg.norm(c2)
-    out['rotation_error'] = rotation_angle_deg(np.stack([c1, c2, np.cross(c1, c2)], -1), pred['object_R'])
+    out['rotation_error'] = rotation_error_deg(np.stack([c1, c2, np.cross(c1, c2)], -1), pred['object_R'])
     return out
