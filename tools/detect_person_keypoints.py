@@ -40,6 +40,7 @@ def main(argv=None) -> dict:
                          'its model files inside the wheel): pip install -e ".[keypoints]"')
     from hoirecon.datasets.behave_io import load_image
     from hoirecon.registry import DATASETS
+    from hoirecon.structures.file_layout import person_keypoints_file
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -53,7 +54,7 @@ def main(argv=None) -> dict:
         info = dataset.get_data_info(index)
         keypoints = detect_body25(load_image(info['img_path']))
         people = [] if keypoints is None else [dict(pose_keypoints_2d=keypoints.reshape(-1).round(3).tolist())]
-        path = osp.join(args.out, str(info['sequence']), str(info['frame']), f'k{int(info["kinect"])}.keypoints.json')
+        path = person_keypoints_file(args.out, info['sequence'], info['frame'], info['kinect'])
         os.makedirs(osp.dirname(path), exist_ok=True)
         with open(path, 'w') as f:
             json.dump(dict(people=people), f)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from hoirecon.evaluation.functional.visibility import object_visibility_ratio, object_visibility_ratio_from_person
 from hoirecon.structures.body_skeletons import NUM_BODY_JOINTS, NUM_HAND_JOINTS
+from hoirecon.structures.file_layout import correspondence_file
 from hoirecon.models.utils import hoi_frame
 from hoirecon.objects import BEHAVE_OBJECTS, ObjectLibrary
 from hoirecon.objects.catalogue import MAX_KEYPOINTS
@@ -212,7 +213,7 @@ def read_image_record(data_root: str, sequence: str, frame: str, kinect: int, si
         person_kpts = load_body_keypoints(keypoints_path)
     except FileNotFoundError:
         keypoints_path, person_kpts = '', np.zeros((25, 3), np.float32)
-    corr_path = osp.join(data_root, 'epro_pnp', sequence, frame, f'k{kinect}.obj_coor.pkl')
+    corr_path = correspondence_file(data_root, sequence, frame, kinect)
     person_box, object_box = mask_box(person), mask_box(full)
     return {
         'img_path': _relative(img_path, data_root),

@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 
 from hoirecon.objects import BEHAVE_OBJECTS
 from hoirecon.registry import DATASETS
+from hoirecon.structures.file_layout import person_keypoints_file
 from hoirecon.utils.file_lock import file_lock
 from .annotations import (ANNOTATION_FIELDS, DEFAULT_BODY_MODEL, BEHAVEFrameSource, annotation_files,
                           build_annotations, load_annotations)
@@ -99,10 +100,10 @@ def check_data_root(data_root: str, synthetic: Optional[dict] = None, layout: st
         'config (they generate it before building the datasets).')
 
 
-def person_keypoints_file(keypoints_root: str, info: dict) -> str:
-    """``<keypoints_root>/<sequence>/<frame>/k<kinect>.keypoints.json`` of an image (written by
-    ``tools/detect_person_keypoints.py``), or an error naming the missing file and how to make it."""
-    path = osp.join(keypoints_root, str(info['sequence']), str(info['frame']), f'k{int(info["kinect"])}.keypoints.json')
+def existing_keypoints_file(keypoints_root: str, info: dict) -> str:
+    """The :func:`~hoirecon.structures.file_layout.person_keypoints_file` of an image, or an error naming the
+    missing file and how to make it."""
+    path = person_keypoints_file(keypoints_root, info['sequence'], info['frame'], info['kinect'])
     if not osp.isfile(path):
         raise FileNotFoundError(f'keypoints_root: no keypoint file {path} for image {info.get("img_id")}; write the '
                                 'split\'s files with tools/detect_person_keypoints.py CONFIG --out '
@@ -221,7 +222,7 @@ class BEHAVEFrameDataset(BaseDataset):
         so that ``indices`` and a partial keypoint folder work together)."""
         info = super().get_data_info(idx)
         if self.keypoints_root is not None:
-            info['keypoints_path'] = person_keypoints_file(self.keypoints_root, info)
+            info['keypoints_path'] = existing_keypoints_file(self.keypoints_root, info)
             info['person_kpts'] = load_body_keypoints(info['keypoints_path'])
         return info
 

@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from hoirecon.registry import TRANSFORMS
+from hoirecon.structures.file_layout import correspondence_file
 from ..annotations import upsample_half_mask
 from ..behave_io import BehaveFormatError, load_correspondences, load_image, load_mask
 
@@ -103,8 +104,7 @@ class LoadCorrespondences(BaseTransform):
     def transform(self, results: dict) -> dict:
         path = results.get('corr_path') or ''
         if self.corr_root is not None:
-            path = osp.join(self.corr_root, 'epro_pnp', str(results['sequence']), str(results['frame']),
-                            f'k{int(results["kinect"])}.obj_coor.pkl')
+            path = correspondence_file(self.corr_root, results['sequence'], results['frame'], results['kinect'])
             if not osp.isfile(path):
                 raise FileNotFoundError(
                     f'LoadCorrespondences: no correspondence file {path} for image {results.get("img_id")}. '

@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 from hoirecon.objects import ObjectLibrary
 from hoirecon.objects.symmetry import object_symmetries
 from hoirecon.registry import METRICS
+from hoirecon.structures.file_layout import correspondence_file
 from ..functional.array_utils import to_numpy
 from ..functional.object_pose import object_diameter, object_pose_errors, summarise_object_pose
 from ..functional.sampling import sample_surface
@@ -28,7 +29,7 @@ from ..functional.sampling import sample_surface
 def write_correspondence_file(out_dir: str, sequence: str, frame: str, kinect: int, x3d: np.ndarray, x2d: np.ndarray,
                               w2d: np.ndarray) -> str:
     """Write one image's ``epro_pnp/<sequence>/<frame>/k<kinect>.obj_coor.pkl`` atomically; returns its path."""
-    path = osp.join(out_dir, 'epro_pnp', str(sequence), str(frame), f'k{int(kinect)}.obj_coor.pkl')
+    path = correspondence_file(out_dir, sequence, frame, kinect)
     os.makedirs(osp.dirname(path), exist_ok=True)
     data = {'x3d': np.asarray(x3d, np.float32).reshape(-1, 3), 'x2d': np.asarray(x2d, np.float32).reshape(-1, 2),
             'w2d': np.asarray(w2d, np.float32).reshape(-1, 2)}
