@@ -203,7 +203,7 @@ def _predict_correspondences(args, objects) -> list:
         with open(path, 'wb') as f:
             pickle.dump({key: rows[key] for key in ('x3d', 'x2d', 'w2d')}, f)
         obj.correspondences_path = path
-        notes.append(f'{obj.name}: {correspondence_summary(rows)[1]} from {args.correspondence_checkpoint} -> {path}')
+        notes.append(f'{obj.name}: {correspondence_summary(rows)} from {args.correspondence_checkpoint} -> {path}')
     return notes
 
 

@@ -7,7 +7,7 @@ box, as in training; the rows it predicts are what ``tools/test.py`` writes for 
 """
 import copy
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -97,8 +97,8 @@ def predict_correspondences(model: torch.nn.Module, cfg: Config, image: np.ndarr
     return out
 
 
-def correspondence_summary(rows: Dict[str, np.ndarray]) -> Tuple[int, str]:
-    """(rows with weight, a one-line note) of :func:`predict_correspondences`'s output."""
+def correspondence_summary(rows: Dict[str, np.ndarray]) -> str:
+    """A one-line note on :func:`predict_correspondences`'s output: rows with weight, and whether PnP found a pose."""
     used = int((rows['w2d'].mean(-1) > 0).sum())
     pose = 'PnP pose found' if rows['pnp_ok'] else 'PnP failed'
-    return used, f'{used} weighted correspondences of {len(rows["w2d"])} ({pose})'
+    return f'{used} weighted correspondences of {len(rows["w2d"])} ({pose})'

@@ -55,10 +55,13 @@ class ObjectGeometry:
         option."""
         if self.symmetry_cfg is None:
             return None, None
-        template = self.library[name]
-        vertices = np.asarray(template.vertices, np.float64)
-        centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
-        return object_symmetries(vertices, template.faces, **self.symmetry_cfg), centre
+        key = ('symmetries', name)
+        if key not in self._cache:
+            template = self.library[name]
+            vertices = np.asarray(template.vertices, np.float64)
+            centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+            self._cache[key] = (object_symmetries(vertices, template.faces, **self.symmetry_cfg), centre)
+        return self._cache[key]
 
     def __getitem__(self, name: str):
         if name not in self._cache:
