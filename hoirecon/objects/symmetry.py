@@ -27,6 +27,13 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 
+def symmetry_centre(vertices: np.ndarray) -> np.ndarray:
+    """(3,) float64 centre of the template's axis-aligned bounding box, metres: the point the symmetries turn about
+    (also the centre of the correspondence network's normalised coordinates)."""
+    vertices = np.asarray(vertices, np.float64).reshape(-1, 3)
+    return (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+
+
 def candidate_rotations(axis_step_deg: float = 20.0) -> np.ndarray:
     """(K, 3, 3) candidate rotations: identity first, the other 23 of the cube group, then the axis turns.
 
@@ -85,7 +92,7 @@ def _find_symmetries(vertices: np.ndarray, faces: np.ndarray, axis_step_deg: flo
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     if mesh.area <= 0:
         raise ValueError('object_symmetries: the template has no surface area (degenerate faces).')
-    centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    centre = symmetry_centre(vertices)
     reference = trimesh.sample.sample_surface(mesh, dense, seed=seed)[0] - centre
     moved = trimesh.sample.sample_surface(mesh, queries, seed=seed + 1)[0] - centre
     tree = cKDTree(reference)

@@ -18,7 +18,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from hoirecon.objects import ObjectLibrary
-from hoirecon.objects.symmetry import object_symmetries
+from hoirecon.objects.symmetry import object_symmetries, symmetry_centre
 from hoirecon.registry import METRICS
 from hoirecon.structures.file_layout import correspondence_file
 from ..functional.array_utils import to_numpy
@@ -58,9 +58,8 @@ class ObjectGeometry:
         key = ('symmetries', name)
         if key not in self._cache:
             template = self.library[name]
-            vertices = np.asarray(template.vertices, np.float64)
-            centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
-            self._cache[key] = (object_symmetries(vertices, template.faces, **self.symmetry_cfg), centre)
+            self._cache[key] = (object_symmetries(template.vertices, template.faces, **self.symmetry_cfg),
+                                symmetry_centre(template.vertices))
         return self._cache[key]
 
     def __getitem__(self, name: str):
