@@ -100,3 +100,36 @@ def test_tiles_give_the_dense_result():
         grad_dense, = torch.autograd.grad((dense * weights).sum(), verts)
         grad_tiled, = torch.autograd.grad((tiled * weights).sum(), verts)
         torch.testing.assert_close(grad_tiled, grad_dense, rtol=1e-2, atol=1e-2 * float(grad_dense.abs().max()))
+
+
+@pytest.mark.parametrize('shape', ['box', 'ellipsoid'])
+def test_hard_silhouette_is_the_renderers_mask_and_the_zbuffers_coverage(shape):
+    """The scanline silhouette (the search's renderer) against pyrender's mask and, pixel for pixel, against the
+    coverage of the per-pixel z-buffer of the PHOSA fit (an independent inside test)."""
+    from hoirecon.models.baselines.phosa import render_depth
+    from hoirecon.models.utils.soft_silhouette import hard_silhouette
+    from hoirecon.visualization import Mesh, MeshRenderer
+    vertices, faces = _object(shape, distance=2.0)
+    with MeshRenderer() as renderer:
+        reference = renderer.render_layers([Mesh(vertices, faces)], K, SIZE).mask
+    verts = torch.tensor(vertices)[None]
+    hard = hard_silhouette(verts, torch.tensor(faces), torch.tensor(K), SIZE)[0].numpy()
+    assert hard.shape == (SIZE[1], SIZE[0]) and hard.sum() > 500
+    assert (hard & reference).sum() / (hard | reference).sum() >= 0.98
+    covered = np.isfinite(render_depth(verts, torch.tensor(faces), torch.tensor(K), SIZE)[0].numpy())
+    np.testing.assert_array_equal(hard, covered)
+
+
+def test_hard_silhouette_batches_chunks_and_leaves_out_faces_behind_the_camera():
+    from hoirecon.models.utils.soft_silhouette import hard_silhouette
+    vertices, faces = _object('box', distance=2.5)
+    batch = torch.stack([torch.tensor(vertices), torch.tensor(vertices) + torch.tensor([0.3, 0.0, 0.0]),
+                         torch.tensor(vertices) * torch.tensor([1.0, 1.0, -1.0])])  # the last one behind the camera
+    whole = hard_silhouette(batch, torch.tensor(faces), torch.tensor(K), SIZE)
+    chunked = hard_silhouette(batch, torch.tensor(faces), torch.tensor(K), SIZE, max_chunk_elements=1)
+    assert torch.equal(whole, chunked)
+    assert whole[0].sum() > 500 and not whole[2].any()
+    # moved 0.3 m sideways at 2.5 m: the mask moves by f * 0.3 / 2.5 = 18 pixels
+    shift = 150.0 * 0.3 / 2.5
+    cols = lambda m: torch.nonzero(m)[:, 1].double().mean()  # noqa: E731
+    assert float(cols(whole[1]) - cols(whole[0])) == pytest.approx(shift, abs=1.0)
