@@ -136,3 +136,29 @@ def test_rotation_error_up_to_symmetry():
     assert symmetric_rotation_error_deg(flipped, R_gt, half_turns) == pytest.approx(0.0, abs=1e-5)
     assert symmetric_rotation_error_deg(off, R_gt, half_turns) == pytest.approx(7.0, abs=1e-6)
     assert symmetric_rotation_error_deg(off, R_gt, half_turns[:1]) == pytest.approx(rotation_error_deg(off, R_gt))
+
+
+def test_rotation_error_over_continuous_symmetries():
+    """A bin (cylinder) and a ball, their symmetries found at 20-degree samples: a turn about the bin's axis by an
+    angle that is no sample (37 deg) costs nothing, a tilt of the axis costs its angle; any rotation of a ball costs
+    nothing; a box keeps the discrete error."""
+    from hoirecon.evaluation.functional.object_pose import revolution_axes, symmetric_rotation_error_deg
+    R_gt = Rotation.random(random_state=3).as_matrix()
+    cylinder = trimesh.creation.cylinder(radius=0.15, height=0.5, sections=64)
+    sym = object_symmetries(cylinder.vertices, cylinder.faces)
+    axes = revolution_axes(sym)
+    assert len(axes) == 1 and abs(axes[0] @ [0, 0, 1]) == pytest.approx(1.0, abs=1e-9)  # trimesh's along z
+    turned = R_gt @ Rotation.from_euler('z', 37, degrees=True).as_matrix()
+    tilted = R_gt @ Rotation.from_euler('x', 12, degrees=True).as_matrix()
+    assert symmetric_rotation_error_deg(turned, R_gt, sym) == pytest.approx(0.0, abs=1e-5)
+    assert symmetric_rotation_error_deg(tilted, R_gt, sym) == pytest.approx(12.0, abs=1e-5)
+    upside_down = R_gt @ Rotation.from_euler('x', 180 - 12, degrees=True).as_matrix()  # the flip is a symmetry
+    assert symmetric_rotation_error_deg(upside_down, R_gt, sym) == pytest.approx(12.0, abs=1e-5)
+    ball = trimesh.creation.icosphere(subdivisions=4, radius=0.2)
+    ball_sym = object_symmetries(ball.vertices, ball.faces)
+    assert len(revolution_axes(ball_sym)) >= 2
+    assert symmetric_rotation_error_deg(Rotation.random(random_state=4).as_matrix(), R_gt, ball_sym) == 0.0
+    box = trimesh.creation.box(extents=(0.5, 0.3, 0.2))
+    box_sym = object_symmetries(box.vertices, box.faces)
+    assert len(revolution_axes(box_sym)) == 0
+    assert symmetric_rotation_error_deg(tilted, R_gt, box_sym) == pytest.approx(12.0, abs=1e-5)

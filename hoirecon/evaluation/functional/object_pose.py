@@ -41,14 +41,41 @@ def rotation_error_deg(R_pred: np.ndarray, R_gt: np.ndarray) -> float:
     return float(np.degrees(np.arccos(cosine)))
 
 
+def revolution_axes(symmetries: np.ndarray, max_step_deg: float = 30.0) -> np.ndarray:
+    """(A, 3) distinct unit axes (object frame) of the symmetries that turn by less than ``max_step_deg`` (but not
+    0): a template symmetric under such a small step about an axis is a solid of revolution about it (the
+    symmetries are found at sampled angles, :func:`hoirecon.objects.symmetry.object_symmetries`), one with two
+    such axes is a ball."""
+    axes: list = []
+    for G in np.asarray(symmetries, np.float64).reshape(-1, 3, 3):
+        angle = np.degrees(np.arccos(np.clip((np.trace(G) - 1) / 2, -1, 1)))
+        if 1.0 < angle < max_step_deg:
+            axis = np.array([G[2, 1] - G[1, 2], G[0, 2] - G[2, 0], G[1, 0] - G[0, 1]])
+            axis /= np.linalg.norm(axis)
+            if all(abs(axis @ a) < 0.99 for a in axes):
+                axes.append(axis)
+    return np.asarray(axes, np.float64).reshape(-1, 3)
+
+
 def symmetric_rotation_error_deg(R_pred: np.ndarray, R_gt: np.ndarray, symmetries: np.ndarray) -> float:
     """The smallest :func:`rotation_error_deg` between ``R_pred`` and a symmetric twin ``R_gt G^T`` of the truth.
+
+    The symmetries are found at sampled angles; where they show a continuous symmetry (:func:`revolution_axes`) the
+    error is taken over the whole continuum: 0 for a ball; for a solid of revolution about ``a`` the angle between
+    the two poses' axes, ``R_pred a`` and the twins' ``R_gt G^T a`` (the turn about the axis does not count).
 
     Args:
         R_pred, R_gt: (3, 3); symmetries: (S, 3, 3) the object's symmetries (identity included,
             :func:`hoirecon.objects.symmetry.object_symmetries`).
     """
-    R_gt = np.asarray(R_gt, np.float64)
+    R_pred, R_gt = np.asarray(R_pred, np.float64), np.asarray(R_gt, np.float64)
+    axes = revolution_axes(symmetries)
+    if len(axes) >= 2:
+        return 0.0
+    if len(axes) == 1:
+        a = axes[0]
+        return min(float(np.degrees(np.arccos(np.clip((R_pred @ a) @ (R_gt @ np.asarray(G, np.float64).T @ a),
+                                                      -1.0, 1.0)))) for G in symmetries)
     return min(rotation_error_deg(R_pred, R_gt @ np.asarray(G, np.float64).T) for G in symmetries)
 
 
