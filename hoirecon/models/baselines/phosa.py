@@ -11,7 +11,7 @@ PHOSA places a known object template next to a person estimated by a body regres
    term              definition (per image; all in :class:`PHOSAObjectFitter`)
    ================  =====================================================================================
    ``silhouette``    occlusion-aware mean squared difference between the object's soft silhouette and its
-                     mask, over the joint region of interest, pixels claimed by the person mask alone ignored
+                     mask, over the object's square (stage 1's), pixels claimed by the person mask alone ignored
    ``interaction``   when the person's and the object's mask boxes overlap: mean over the active contact
                      parts (default the hands) of the distance from the part to the nearest object surface
                      point (a part is active when its projected centre falls in the object's mask box)
@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 
 from hoirecon.models.refiners.silhouette_fit import _random_rotations
-from hoirecon.models.utils import matrix_to_rot6d, rot6d_to_matrix
-from hoirecon.models.utils.soft_silhouette import project_vertices, silhouette_iou, soft_silhouette
+from hoirecon.models.utils import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
+from hoirecon.models.utils.soft_silhouette import hard_silhouette, project_vertices, silhouette_iou, soft_silhouette
 from hoirecon.registry import REFINERS
 
 #: Loss weights of the joint stage (chosen on the synthetic world, docs/refiners.md; PHOSA tunes its own per category).
@@ -299,6 +299,54 @@ def cluster_decimate(vertices: np.ndarray, faces: np.ndarray, max_faces: int) ->
     return best
 
 
+# ---------------------------------------------------------------------------------------------- pose search
+def place_in_box(vertices: torch.Tensor, R: torch.Tensor, K: torch.Tensor, box: torch.Tensor,
+                 extent: float, iterations: int = 3) -> torch.Tensor:
+    """(B, 3) translations that put a template turned by ``R`` where its projected vertices span a mask's box.
+
+    Starts on the ray through the box centre at the depth where the template's ``extent`` fills the box, then
+    ``iterations`` times scales the translation about the camera centre until the projection's longer side equals
+    the box's and moves it sideways (at its depth) until the centres agree.
+
+    Args:
+        vertices: (V, 3) template, metres. R: (B, 3, 3). K: (B, 3, 3) intrinsics of the image the box lives in.
+        box: (B, 4) xyxy pixel edges (a mask of pixels x0 .. x1 - 1). extent: the template's diagonal, metres.
+    """
+    side_box = (box[:, 2:] - box[:, :2]).amax(-1).clamp_min(1.0)
+    centre = (box[:, :2] + box[:, 2:]) / 2 - 0.5                 # edges -> pixel-centre coordinates
+    depth = K[:, 0, 0] * extent / side_box
+    t = torch.stack([(centre[:, 0] - K[:, 0, 2]) / K[:, 0, 0] * depth,
+                     (centre[:, 1] - K[:, 1, 2]) / K[:, 1, 1] * depth, depth], dim=-1)
+    turned = vertices.to(R) @ R.transpose(1, 2)                  # (B, V, 3)
+    for _ in range(iterations):
+        pixels, _ = project_vertices(turned + t[:, None], K)
+        low, high = pixels.amin(1), pixels.amax(1)
+        side = (high - low).amax(-1).clamp_min(1e-6)
+        t = t * (side / side_box).clamp(0.2, 5.0)[:, None]
+        pixels, _ = project_vertices(turned + t[:, None], K)
+        shift = centre - (pixels.amin(1) + pixels.amax(1)) / 2
+        t = t + torch.cat([shift[:, :1] / K[:, 0, :1] * t[:, 2:], shift[:, 1:] / K[:, 1, 1:2] * t[:, 2:],
+                           torch.zeros_like(t[:, 2:])], dim=-1)
+    return t
+
+
+def diverse_top(scores: torch.Tensor, rotations: torch.Tensor, k: int, min_angle_deg: float) -> torch.Tensor:
+    """Indices of the ``k`` best ``scores`` (M,) whose ``rotations`` (M, 3, 3) are pairwise more than
+    ``min_angle_deg`` apart (greedy, best first); fewer when not enough are that far apart."""
+    order = scores.argsort(descending=True)
+    cos_limit = float(np.cos(np.radians(min_angle_deg)))
+    picked: List[int] = []
+    for index in order.tolist():
+        if picked:
+            trace = torch.einsum('pij,ij->p', rotations[picked], rotations[index])
+            if bool(((trace - 1) / 2 > cos_limit).any()):
+                continue
+        picked.append(index)
+        if len(picked) == k:
+            break
+    return torch.as_tensor(picked, dtype=torch.long, device=scores.device)
+
+
 # ---------------------------------------------------------------------------------------------- the fitter
 @dataclass
 class PHOSAResult:
@@ -337,6 +385,15 @@ class PHOSAObjectFitter:
         max_rows: starts rendered in one forward/backward pass of stage 1 (memory); the gradients are the same.
         translation_lr: stage 1's Adam rate of the translation (metres), None: ``object_lr``.
         collision_candidates: body vertices per image tested against the object (those nearest its box).
+        num_search: rotations per image scored by their hard silhouette before stage 1 (:meth:`search_poses`); the
+            ``num_starts`` best (``search_min_angle`` degrees apart) start stage 1. 0: stage 1 starts from the identity
+            and random rotations.
+        search_min_angle: degrees between the searched starts.
+        local_search: the search's climbing rounds, a perturbation scale (degrees) each (:meth:`search_poses`).
+        local_samples: perturbations scored per kept pose and round.
+        max_search_rows: poses rendered at once in the search (memory).
+        slide_range, slide_samples: the factors tried by :meth:`slide_along_rays` before the joint stage (0 or 1
+            sample: no slide).
         seed: of the starts.
         show_progress: a progress bar over images.
     """
@@ -348,6 +405,10 @@ class PHOSAObjectFitter:
                  contact_parts: Sequence[int] = HAND_PARTS, scale_prior: Optional[dict] = None,
                  depth_temperature: float = 1.0, surface_points: int = 384, collision_candidates: int = 256,
                  render_faces: Optional[int] = 300, max_rows: int = 64, translation_lr: Optional[float] = None,
+                 num_search: int = 0, search_min_angle: float = 20.0,
+                 local_search: Sequence[float] = (16.0, 8.0, 4.0, 2.0), local_samples: int = 128,
+                 max_search_rows: int = 512, slide_range: Tuple[float, float] = (0.25, 4.0),
+                 slide_samples: int = 0,
                  seed: int = 0, show_progress: bool = False):
         self.object_library = dict(object_library or dict(dataset='behave'))
         self.num_starts, self.object_steps, self.object_lr = int(num_starts), int(object_steps), float(object_lr)
@@ -367,6 +428,10 @@ class PHOSAObjectFitter:
         self.render_faces = None if render_faces is None else int(render_faces)
         self.max_rows = max(1, int(max_rows))
         self.translation_lr = None if translation_lr is None else float(translation_lr)
+        self.num_search, self.search_min_angle = int(num_search), float(search_min_angle)
+        self.local_search, self.local_samples = tuple(float(a) for a in local_search), int(local_samples)
+        self.max_search_rows = max(1, int(max_search_rows))
+        self.slide_range, self.slide_samples = tuple(float(v) for v in slide_range), int(slide_samples)
         self.seed, self.show_progress = int(seed), bool(show_progress)
         self._library = None
         self._templates: Dict[int, dict] = {}
@@ -397,44 +462,111 @@ class PHOSAObjectFitter:
         start, end = self.sigma
         return start * (end / start) ** (step / max(steps - 1, 1))
 
+    def _search_iou(self, verts: torch.Tensor, faces: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
+                    K: torch.Tensor, target: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+        """(P,) occlusion-aware hard IoU of P poses (R (P, 3, 3), t (P, 3)) in one image: ``target`` / ``counted``
+        (S, S) bool, K (3, 3)."""
+        size = target.shape[-1]
+        ious = []
+        for start in range(0, len(R), self.max_search_rows):
+            rows = slice(start, start + self.max_search_rows)
+            sil = hard_silhouette(verts @ R[rows].transpose(1, 2) + t[rows, None], faces, K, (size, size))
+            inter = (sil & target & counted).sum(dim=(1, 2))
+            union = ((sil | target) & counted).sum(dim=(1, 2)).clamp_min(1)
+            ious.append(inter.to(K) / union.to(K))
+        return torch.cat(ious)
+
+    def search_poses(self, vertices: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor,
+                     mask: torch.Tensor, other: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 0, a search by the hard silhouette before any gradient (PHOSA's many initialisations, scored
+        without a gradient; :func:`~hoirecon.models.utils.soft_silhouette.hard_silhouette` costs about 1 ms a pose
+        at 64 px on 2 CPU cores):
+
+        1. ``num_search`` rotations (seeded, uniform) per image, each placed in the mask's box
+           (:func:`place_in_box`), scored by the occlusion-aware IoU of its hard silhouette; the ``num_starts``
+           best that lie more than ``search_min_angle`` degrees apart are kept;
+        2. each kept pose climbs: in every round of ``local_search`` (degrees), ``local_samples`` perturbations of
+           it (a rotation by a random axis and an angle of that scale, placed in the box again, then shifted by
+           ``angle / 8`` pixels and ``angle / 4`` % in depth at that scale: occlusion can cut the box) are scored and
+           the best of them and the pose itself is kept.
+
+        Args: as :meth:`fit_object`. Returns R (N, M, 3, 3), t (N, M, 3), IoU (N, M), M = ``num_starts``, the best
+        IoU first.
+        """
+        n = mask.shape[0]
+        rotations = _random_rotations(self.num_search, self.seed + 1, torch.float64).to(K)
+        target, occluded = mask > 0.5, (other > 0.5) & ~(mask > 0.5)
+        verts = vertices.to(K)
+        gen = torch.Generator().manual_seed(self.seed + 2)
+        out_R, out_t, out_iou = [], [], []
+        for i in range(n):
+            rows, cols = torch.nonzero(target[i] if target[i].any() else mask[i] > 0, as_tuple=True)
+            box = torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K)
+            Ki = K[i].expand(len(rotations), 3, 3)
+            t = place_in_box(verts, rotations, Ki, box.expand(len(rotations), 4), extent)
+            iou = self._search_iou(verts, faces, rotations, t, K[i], target[i], ~occluded[i])
+            keep = diverse_top(iou, rotations, self.num_starts, self.search_min_angle)
+            if len(keep) < self.num_starts:  # too few far apart: the next best fill the starts
+                rest = iou.argsort(descending=True)
+                rest = rest[~torch.isin(rest, keep)][:self.num_starts - len(keep)]
+                keep = torch.cat([keep, rest])
+            R, t, iou = rotations[keep], t[keep], iou[keep]
+            m, p = len(keep), self.local_samples
+            for angle in self.local_search:
+                axis = F.normalize(torch.randn(m, p, 3, generator=gen, dtype=torch.float64), dim=-1).to(K)
+                turn = axis * (torch.randn(m, p, 1, generator=gen, dtype=torch.float64).to(K) * np.radians(angle))
+                R_try = axis_angle_to_matrix(turn) @ R[:, None]                             # (m, p, 3, 3)
+                # each turned pose placed in the box again, then shifted a little (occlusion can cut the box)
+                placed = place_in_box(verts, R_try.reshape(-1, 3, 3), K[i].expand(m * p, 3, 3),
+                                      box.expand(m * p, 4), extent).reshape(m, p, 3)
+                noise = torch.randn(m, p, 3, generator=gen, dtype=torch.float64).to(K)
+                depth = placed[..., 2:] * (1 + noise[..., 2:] * angle / 400)
+                lateral = noise[..., :2] * angle / 8 / K[i, [0, 1], [0, 1]] * depth
+                t_try = torch.cat([placed[..., :2] * depth / placed[..., 2:] + lateral, depth], dim=-1)
+                score = self._search_iou(verts, faces, R_try.reshape(-1, 3, 3), t_try.reshape(-1, 3), K[i],
+                                         target[i], ~occluded[i]).reshape(m, p)
+                best = score.argmax(dim=1)
+                better = score[torch.arange(m), best] > iou
+                R = torch.where(better[:, None, None], R_try[torch.arange(m), best], R)
+                t = torch.where(better[:, None], t_try[torch.arange(m), best], t)
+                iou = torch.where(better, score[torch.arange(m), best], iou)
+            order = iou.argsort(descending=True)
+            out_R.append(R[order])
+            out_t.append(t[order])
+            out_iou.append(iou[order])
+        return torch.stack(out_R), torch.stack(out_t), torch.stack(out_iou)
+
     def fit_object(self, vertices: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor,
-                   mask: torch.Tensor, other: torch.Tensor, init_R: Optional[torch.Tensor] = None
-                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Stage 1 for N images of one template: ``num_starts`` rotations each, fitted to the masks together.
+                   mask: torch.Tensor, other: torch.Tensor, init_R: Optional[torch.Tensor] = None,
+                   init_t: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 1 for N images of one template: M starts each, fitted to the masks together by the soft silhouette.
 
         Args:
             vertices: (V, 3) template; faces: (F, 3); extent: its diagonal, metres.
             K: (N, 3, 3) intrinsics of the square crops; mask, other: (N, S, S) object / person masks in them.
-            init_R: (num_starts, 3, 3) starting rotations (default: the identity and seeded uniform ones).
+            init_R: (M, 3, 3) starting rotations shared by the images (default: the identity and seeded uniform
+                ones, M = ``num_starts``), or (N, M, 3, 3) per image (:meth:`search_poses`).
+            init_t: (N, M, 3) starting translations; default: each start placed in its mask's box
+                (:func:`place_in_box`).
 
         Returns:
-            R (N, M, 3, 3), t (N, M, 3) and the hard IoU (N, M) of every start after fitting, M = num_starts.
+            R (N, M, 3, 3), t (N, M, 3) and the hard IoU (N, M) of every start after fitting.
         """
         n, size = mask.shape[0], mask.shape[-1]
         R0 = (init_R if init_R is not None else _random_rotations(self.num_starts, self.seed, torch.float64)).to(K)
-        m = R0.shape[0]
-        # translation: on the ray through the mask box's centre, at the depth where the template fills the box
-        t0 = []
-        for i in range(n):
-            rows, cols = torch.nonzero(mask[i] > 0.5, as_tuple=True)
-            if rows.numel() == 0:
-                rows, cols = torch.nonzero(mask[i] > 0, as_tuple=True)
-            box = torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K)
-            depth = K[i, 0, 0] * extent / torch.maximum(box[2] - box[0], box[3] - box[1]).clamp_min(1.0)
-            centre = (box[:2] + box[2:]) / 2 - 0.5
-            t0.append(torch.stack([(centre[0] - K[i, 0, 2]) / K[i, 0, 0] * depth,
-                                   (centre[1] - K[i, 1, 2]) / K[i, 1, 1] * depth, depth]))
-        t0 = torch.stack(t0)
+        m = R0.shape[-3]
+        R_rows = R0.reshape(n * m, 3, 3) if R0.dim() == 4 else R0.repeat(n, 1, 1)
         K_rows, mask_rows, other_rows = (x.repeat_interleave(m, 0) for x in (K, mask, other))
         verts, faces = vertices.to(K), faces.to(K.device)
-        # each start's depth: where its own projected box is as large as the mask's (the extent is only a guess)
-        t0 = t0.repeat_interleave(m, 0)
-        R_rows = R0.repeat(n, 1, 1)
-        with torch.no_grad():
-            pixels, _ = project_vertices(verts @ R_rows.transpose(1, 2) + t0[:, None], K_rows)
-            side = (pixels.amax(1) - pixels.amin(1)).amax(-1)
-            box_side = K_rows[:, 0, 0] * extent / t0[:, 2]  # the box side the extent-based depth was made from
-            t0 = t0 * (side / box_side.clamp_min(1e-6)).clamp(0.2, 5.0)[:, None]
+        if init_t is not None:
+            t0 = init_t.to(K).reshape(n * m, 3)
+        else:
+            boxes = []
+            for i in range(n):
+                rows, cols = torch.nonzero(mask[i] > 0.5 if (mask[i] > 0.5).any() else mask[i] > 0, as_tuple=True)
+                boxes.append(torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K))
+            with torch.no_grad():
+                t0 = place_in_box(verts, R_rows, K_rows, torch.stack(boxes).repeat_interleave(m, 0), extent)
         rot6d = matrix_to_rot6d(R_rows).clone().requires_grad_(True)                 # (N M, 6)
         trans = t0.clone().requires_grad_(True)                                      # (N M, 3)
         optimizer = torch.optim.Adam([dict(params=[rot6d], lr=self.object_lr),
@@ -466,14 +598,22 @@ class PHOSAObjectFitter:
         size = data['joint_object'].shape[-1]
         verts = template['vertices_t']
         posed = scale[:, None, None] * (verts @ R.transpose(1, 2)) + t[:, None]
-        sil = soft_silhouette(posed, template['faces_t'], data['K_joint'], (size, size), sigma=sigma)
-        losses = dict(silhouette=silhouette_loss(sil, data['joint_object'], data['joint_person']))
+        # the silhouette in the object's own square (stage 1's resolution: the object is small in the joint one)
+        object_size = data['object_mask'].shape[-1]
+        sil = soft_silhouette(posed, template['faces_t'], data['K_object'], (object_size, object_size), sigma=sigma)
+        losses = dict(silhouette=silhouette_loss(sil, data['object_mask'], data['object_person']))
         depth = render_depth(posed, template['faces_t'], data['K_joint'], (size, size))
         losses['depth'] = ordinal_depth_loss(depth, data['human_depth'], data['joint_object'], data['joint_person'],
                                              self.depth_temperature)
+        losses.update(self.contact_terms(R, t, scale, template, data))
+        return losses
+
+    def contact_terms(self, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, template: dict,
+                      data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The joint stage's terms that do not render: ``interaction``, ``collision``, ``scale`` (each (B,))."""
         surface = scale[:, None, None] * (template['surface_t'] @ R.transpose(1, 2)) + t[:, None]
         parts = [data[f'part_{p}'] for p in range(len(self.contact_parts))]
-        losses['interaction'] = interaction_loss(parts, surface, data['active']) * data['interacting']
+        losses = dict(interaction=interaction_loss(parts, surface, data['active']) * data['interacting'])
         # collision in the object's frame, for the body vertices nearest its box
         local = ((data['human_vertices'] - t[:, None]) @ R) / scale[:, None, None]
         with torch.no_grad():
@@ -486,6 +626,25 @@ class PHOSAObjectFitter:
                                              template['normals_t'].expand(rows, -1, -1)) * scale ** 2
         losses['scale'] = scale_prior_loss(scale, data['scale_mean'], data['scale_std'])
         return losses
+
+    @torch.no_grad()
+    def slide_along_rays(self, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, template: dict,
+                         data: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Before the joint stage: scaling an object about the camera centre, ``(s, t) -> (a s, a t)``, leaves its
+        image unchanged, so a silhouette cannot tell how far a mask's object is (and a person hiding part of it
+        makes its box a poor ruler). Per row, ``a`` is picked among ``slide_samples`` factors spread
+        log-uniformly over ``slide_range`` (1 included) to minimise the joint stage's terms that do not render
+        (:meth:`contact_terms`: interaction, collision, scale prior; the silhouette does not change and the ordinal
+        depth is left to the joint stage): an object held by the person moves to the hands' depth without entering
+        the body, one alone keeps the size of its template. Returns the new t (B, 3) and scale (B,)."""
+        if self.slide_samples <= 1:
+            return t, scale
+        low, high = (float(np.log(v)) for v in self.slide_range)
+        factors = torch.cat([torch.linspace(low, high, self.slide_samples, dtype=t.dtype, device=t.device).exp(),
+                             torch.ones(1, dtype=t.dtype, device=t.device)])
+        costs = [self._total(self.contact_terms(R, a * t, a * scale, template, data)) for a in factors]
+        best = factors[torch.stack(costs, dim=1).argmin(dim=1)]
+        return t * best[:, None], scale * best
 
     def _total(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.loss_weights[key] * value for key, value in losses.items())
@@ -549,8 +708,11 @@ class PHOSAObjectFitter:
         faces = torch.as_tensor(tmpl['render_faces'], dtype=torch.long, device=like.device)
         stack = lambda key: torch.as_tensor(np.stack([getattr(masks[i], key) for i in index]), **as_t)  # noqa: E731
         K_obj = roi_intrinsics(K[idx], stack('object_roi'), self.object_size)
-        R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, stack('object_mask'),
-                                       stack('object_person'))
+        object_mask, object_person = stack('object_mask'), stack('object_person')
+        starts = (None, None)
+        if self.num_search > 0:
+            starts = self.search_poses(verts, faces, tmpl['extent'], K_obj, object_mask, object_person)[:2]
+        R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, object_mask, object_person, *starts)
         k = self.num_candidates
         top = iou1.topk(k, dim=1).indices                                                # (n, k)
         R = torch.gather(R1, 1, top[..., None, None].expand(-1, -1, 3, 3)).reshape(n * k, 3, 3)
@@ -561,9 +723,10 @@ class PHOSAObjectFitter:
         template = dict(vertices_t=verts, faces_t=faces, surface_t=torch.as_tensor(tmpl['surface'], **as_t),
                         normals_t=torch.as_tensor(tmpl['normals'], **as_t),
                         half_extent_t=torch.as_tensor(np.abs(tmpl['vertices']).max(0), **as_t))
+        t, scale = self.slide_along_rays(R, t, data['scale_mean'].clone(), template, data)
         rot6d = matrix_to_rot6d(R).clone().requires_grad_(True)
         trans = t.clone().requires_grad_(True)
-        log_scale = torch.log(data['scale_mean']).clone().requires_grad_(True)
+        log_scale = torch.log(scale).clone().requires_grad_(True)
         optimizer = torch.optim.Adam([rot6d, trans, log_scale], lr=self.joint_lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(self.joint_steps, 1))
         start_sigma = self.sigma[1] * 4
@@ -595,7 +758,11 @@ class PHOSAObjectFitter:
         body = human_vertices[idx].detach()
         with torch.no_grad():
             human_depth = render_depth(body, human_faces, K_joint, (self.joint_size, self.joint_size))
+        object_roi = torch.as_tensor(np.stack([masks[i].object_roi for i in index]), **as_t)
         data = dict(K_joint=K_joint, human_vertices=body, human_depth=human_depth,
+                    K_object=roi_intrinsics(K[idx], object_roi, self.object_size),
+                    object_mask=torch.as_tensor(np.stack([masks[i].object_mask for i in index]), **as_t),
+                    object_person=torch.as_tensor(np.stack([masks[i].object_person for i in index]), **as_t),
                     joint_object=torch.as_tensor(np.stack([masks[i].joint_object for i in index]), **as_t),
                     joint_person=torch.as_tensor(np.stack([masks[i].joint_person for i in index]), **as_t))
         part_labels = torch.as_tensor(part_labels, device=like.device)
