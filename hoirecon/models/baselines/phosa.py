@@ -2,9 +2,11 @@
 
 PHOSA places a known object template next to a person estimated by a body regressor, from instance masks only:
 
+0. **search** (``num_search`` > 0): thousands of rotations per image placed in the mask's box and scored by the IoU
+   of their hard silhouette, the best few climbed by random perturbations (:meth:`PHOSAObjectFitter.search_poses`);
 1. **object alone**: per image, the template's differentiable silhouette is fitted to the object's instance mask from
-   many random rotations (the person's mask is ignored where it covers the object: occlusion-aware), the best starts
-   by IoU are kept (``num_candidates``);
+   those starts, or from random rotations (the person's mask is ignored where it covers the object:
+   occlusion-aware), the best starts by IoU are kept (``num_candidates``; 1 is PHOSA's choice);
 2. **jointly with the person**: the candidates' rotation, translation and intrinsic scale are refined under
 
    ================  =====================================================================================
