@@ -332,6 +332,14 @@ def place_in_box(vertices: torch.Tensor, R: torch.Tensor, K: torch.Tensor, box: 
     return t
 
 
+def crop_mask_box(mask: torch.Tensor) -> torch.Tensor:
+    """(4,) xyxy pixel edges of the cells of a (S, S) cropped mask (:func:`crop_mask`) that are more than half
+    covered, or of every touched cell when none is."""
+    covered = mask > 0.5 if bool((mask > 0.5).any()) else mask > 0
+    rows, cols = torch.nonzero(covered, as_tuple=True)
+    return torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+
+
 def diverse_top(scores: torch.Tensor, rotations: torch.Tensor, k: int, min_angle_deg: float) -> torch.Tensor:
     """Indices of the ``k`` best ``scores`` (M,) whose ``rotations`` (M, 3, 3) are pairwise more than
     ``min_angle_deg`` apart (greedy, best first); fewer when not enough are that far apart."""
@@ -502,8 +510,7 @@ class PHOSAObjectFitter:
         gen = torch.Generator().manual_seed(self.seed + 2)
         out_R, out_t, out_iou = [], [], []
         for i in range(n):
-            rows, cols = torch.nonzero(target[i] if target[i].any() else mask[i] > 0, as_tuple=True)
-            box = torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K)
+            box = crop_mask_box(mask[i]).to(K)
             Ki = K[i].expand(len(rotations), 3, 3)
             t = place_in_box(verts, rotations, Ki, box.expand(len(rotations), 4), extent)
             iou = self._search_iou(verts, faces, rotations, t, K[i], target[i], ~occluded[i])
@@ -563,10 +570,7 @@ class PHOSAObjectFitter:
         if init_t is not None:
             t0 = init_t.to(K).reshape(n * m, 3)
         else:
-            boxes = []
-            for i in range(n):
-                rows, cols = torch.nonzero(mask[i] > 0.5 if (mask[i] > 0.5).any() else mask[i] > 0, as_tuple=True)
-                boxes.append(torch.stack([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]).to(K))
+            boxes = [crop_mask_box(mask[i]).to(K) for i in range(n)]
             with torch.no_grad():
                 t0 = place_in_box(verts, R_rows, K_rows, torch.stack(boxes).repeat_interleave(m, 0), extent)
         rot6d = matrix_to_rot6d(R_rows).clone().requires_grad_(True)                 # (N M, 6)
