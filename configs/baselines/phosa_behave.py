@@ -9,8 +9,8 @@
 # - object stage: PHOSA fits many random rotations (hundreds) per object with the Neural Mesh Renderer and keeps the
 #   best; here 8192 rotations scored by their hard silhouette and climbed (stage 0), the 8 best refined by our torch
 #   soft silhouette (full templates: render_faces=None, a GPU setting), the single best kept (num_candidates=1).
-#   Unmeasured (no BEHAVE here); the synthetic config's measurement is in docs/refiners.md (96 px recovered more
-#   rotations than 64 px there: 52 % against 42 % within 10 degrees up to symmetry).
+#   Unmeasured (no BEHAVE here); on the synthetic world (docs/refiners.md) 96 px, as here, recovered more rotations
+#   than 64 px (52 % against 42 % within 10 degrees up to symmetry) but scored a worse object Chamfer on 16 images.
 # - joint stage: PHOSA's occlusion-aware silhouette, interaction (part pairs per category, from the web), ordinal
 #   depth, collision (SDF) and a scale prior learnt from web sizes; here the same terms with the hands as contact
 #   parts, nearest-surface-normal collision and a scale prior around the template's true size (BEHAVE's scans).
