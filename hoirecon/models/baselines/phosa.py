@@ -42,7 +42,8 @@ import torch.nn.functional as F
 
 from hoirecon.models.refiners.silhouette_fit import _random_rotations
 from hoirecon.models.utils import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
-from hoirecon.models.utils.soft_silhouette import hard_silhouette, project_vertices, silhouette_iou, soft_silhouette
+from hoirecon.models.utils.soft_silhouette import (hard_silhouette, mask_iou, project_vertices, silhouette_iou,
+                                                   soft_silhouette)
 from hoirecon.registry import REFINERS
 
 #: Loss weights of the joint stage (chosen on the synthetic world, docs/refiners.md; PHOSA tunes its own per category).
@@ -473,17 +474,15 @@ class PHOSAObjectFitter:
         return start * (end / start) ** (step / max(steps - 1, 1))
 
     def _search_iou(self, verts: torch.Tensor, faces: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
-                    K: torch.Tensor, target: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
-        """(P,) occlusion-aware hard IoU of P poses (R (P, 3, 3), t (P, 3)) in one image: ``target`` / ``counted``
-        (S, S) bool, K (3, 3)."""
-        size = target.shape[-1]
+                    K: torch.Tensor, mask: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """(P,) occlusion-aware hard IoU (:func:`mask_iou`) of P poses (R (P, 3, 3), t (P, 3)) in one image:
+        ``mask`` / ``other`` (S, S) the object / person masks, K (3, 3)."""
+        size = mask.shape[-1]
         ious = []
         for start in range(0, len(R), self.max_search_rows):
             rows = slice(start, start + self.max_search_rows)
             sil = hard_silhouette(verts @ R[rows].transpose(1, 2) + t[rows, None], faces, K, (size, size))
-            inter = (sil & target & counted).sum(dim=(1, 2))
-            union = ((sil | target) & counted).sum(dim=(1, 2)).clamp_min(1)
-            ious.append(inter.to(K) / union.to(K))
+            ious.append(mask_iou(sil, mask, other, K.dtype))
         return torch.cat(ious)
 
     def search_poses(self, vertices: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor,
@@ -505,7 +504,6 @@ class PHOSAObjectFitter:
         """
         n = mask.shape[0]
         rotations = _random_rotations(self.num_search, self.seed + 1, torch.float64).to(K)
-        target, occluded = mask > 0.5, (other > 0.5) & ~(mask > 0.5)
         verts = vertices.to(K)
         gen = torch.Generator().manual_seed(self.seed + 2)
         out_R, out_t, out_iou = [], [], []
@@ -513,7 +511,7 @@ class PHOSAObjectFitter:
             box = crop_mask_box(mask[i]).to(K)
             Ki = K[i].expand(len(rotations), 3, 3)
             t = place_in_box(verts, rotations, Ki, box.expand(len(rotations), 4), extent)
-            iou = self._search_iou(verts, faces, rotations, t, K[i], target[i], ~occluded[i])
+            iou = self._search_iou(verts, faces, rotations, t, K[i], mask[i], other[i])
             keep = diverse_top(iou, rotations, self.num_starts, self.search_min_angle)
             if len(keep) < self.num_starts:  # too few far apart: the next best fill the starts
                 rest = iou.argsort(descending=True)
@@ -533,7 +531,7 @@ class PHOSAObjectFitter:
                 lateral = noise[..., :2] * angle / 8 / K[i, [0, 1], [0, 1]] * depth
                 t_try = torch.cat([placed[..., :2] * depth / placed[..., 2:] + lateral, depth], dim=-1)
                 score = self._search_iou(verts, faces, R_try.reshape(-1, 3, 3), t_try.reshape(-1, 3), K[i],
-                                         target[i], ~occluded[i]).reshape(m, p)
+                                         mask[i], other[i]).reshape(m, p)
                 best = score.argmax(dim=1)
                 better = score[torch.arange(m), best] > iou
                 R = torch.where(better[:, None, None], R_try[torch.arange(m), best], R)

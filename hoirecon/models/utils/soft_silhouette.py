@@ -186,8 +186,15 @@ def silhouette_iou(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor,
     (B, H, W) ``target`` masks (> 0.5), in ``vertices``' dtype. Pixels of ``occluder`` (> 0.5; e.g. the person in
     front of the object) outside the target are not counted: they may hide the mesh. An empty union counts as 1."""
     hard = soft_silhouette(vertices, faces, K, image_size, sigma=0.05) > 0.5
+    return mask_iou(hard, target, occluder, vertices.dtype)
+
+
+def mask_iou(masks: torch.Tensor, target: torch.Tensor, occluder: Optional[torch.Tensor] = None,
+             dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B,) occlusion-aware IoU of (B, H, W) bool ``masks`` against ``target`` (> 0.5; (B, H, W) or (H, W)):
+    pixels of ``occluder`` (> 0.5) outside the target are not counted. An empty union counts as 1."""
     target = target > 0.5
     counted = torch.ones_like(target) if occluder is None else ~((occluder > 0.5) & ~target)
-    inter = (hard & target & counted).sum(dim=(1, 2)).to(vertices.dtype)
-    union = ((hard | target) & counted).sum(dim=(1, 2)).to(vertices.dtype).clamp_min(1)
+    inter = (masks & target & counted).sum(dim=(-2, -1)).to(dtype)
+    union = ((masks | target) & counted).sum(dim=(-2, -1)).to(dtype).clamp_min(1)
     return inter / union
