@@ -21,6 +21,7 @@ uniform_ratio = 0.05
 num_parts = 14  # CHORE
 clamp = 0.1  # ours (CHORE clamps its distance targets; we use 10 cm)
 depth_ref = 2.2  # CHORE's fixed person depth (BEHAVE)
+body_start = 'estimate'  # CHORE: the body starts from BEHAVE's FrankMocap estimates (k*.mocap.json), required here
 batch_size = 8
 num_workers = 8
 max_epochs = 30  # ours
@@ -47,11 +48,12 @@ val_pipeline = [
 test_pipeline = [
     dict(type='LoadHOIImage', with_masks=True),
     dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='LoadBodyEstimate', num_body_joints=21, missing='error' if body_start == 'estimate' else 'skip'),
     dict(type='PackCHOREInputs', object_mask='visible', body_target='gendered', meta_keys=_base_.test_meta_keys),
 ]
 # ours: a finer grid and longer fits than the synthetic config's (sized for a GPU; CHORE's schedule differs)
-fitting = dict(grid_resolution=64, depth_margin=(-1.0, 1.0), near=0.02, body_steps=300, body_lr=0.02,
-               vertex_stride=4, object_steps=200, object_lr=0.01, object_points=1000)
+fitting = dict(body_start=body_start, grid_resolution=64, depth_margin=(-1.0, 1.0), near=0.02, body_steps=300,
+               body_lr=0.02, vertex_stride=4, object_steps=200, object_lr=0.01, object_points=1000)
 model = dict(encoder=dict(depth=depth, num_stages=num_stages, channels_last=False), hidden=hidden,
              num_parts=num_parts, clamp=clamp, depth_ref=depth_ref, object_radius=clamp, body_model=body_model,
              object_library=object_library, fitting=fitting)

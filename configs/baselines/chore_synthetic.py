@@ -33,6 +33,11 @@ clamp = 0.1  # distances clamped at 10 cm (picked; IF-Net-style clamping, docs/c
 # depth (CHORE: 2.2 m on BEHAVE).
 depth_ref = 2.6
 depth_scale = 1.0
+# CHORE starts the body from a FrankMocap estimate (BEHAVE's k*.mocap.json beside each image). The synthetic world has
+# none: tools/misc/export_body_estimates.py writes StackFLOW's network body in their place (docs/chore.md, "Body
+# start"). 'auto': an image's estimate when its file exists, else a start from the fields (a warning counts them);
+# 'estimate': required; 'fields': ignored.
+body_start = 'auto'
 batch_size = 16
 num_workers = 1  # the targets (68 ms / image) are computed in a worker beside the training process
 # Measured with tools/train.py on the 2-core VM while another training job ran (load average 3.7; 1 torch thread +
@@ -70,11 +75,15 @@ test_meta_keys = ('img_id', 'img_path', 'cam_K', 'ori_shape', 'img_shape', 'foca
 test_pipeline = [
     dict(type='LoadHOIImage', with_masks=True),
     dict(type='HOICrop', img_size=img_size, rot_prob=0.0),
+    dict(type='LoadBodyEstimate', num_body_joints=21, missing='error' if body_start == 'estimate' else 'skip'),
     dict(type='PackCHOREInputs', object_mask='visible', body_target='gendered', meta_keys=test_meta_keys),
 ]
-# Test-time fitting (CHOREReconstructor, docs/chore.md): fields on a 32^3 frustum grid, body and object starts from
-# the near-surface grid points, then 100 Adam steps each for the body (every 8th vertex) and the object (500 samples).
-fitting = dict(grid_resolution=32, depth_margin=depth_margin, near=0.03, body_steps=100, body_lr=0.02,
+# Test-time fitting (CHOREReconstructor, docs/chore.md): fields on a 32^3 frustum grid, the body start from the
+# estimate (body_start) placed on the near-human grid points, the object's from the near-object votes, then 100 Adam
+# steps each for the body (every 8th vertex; each joint pulled back to the estimate with weight 0.1, picked on 48
+# training images) and the object (500 samples).
+fitting = dict(body_start=body_start, grid_resolution=32, depth_margin=depth_margin, near=0.03, body_steps=100,
+               body_lr=0.02, w_pose_estimate=0.1,
                vertex_stride=8, object_steps=100, object_lr=0.01, object_points=500)
 model = dict(
     type='CHOREReconstructor',

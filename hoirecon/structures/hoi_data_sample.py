@@ -8,7 +8,9 @@ Fields (all per image; ``InstanceData`` holds one "instance", the person-object 
     ``rel_t`` (1,3) [m, HOI frame], ``hoi_R`` (1,3,3), ``hoi_t`` (1,3), 2D targets in crop coordinates, ...
 ``observations`` (filled by the dataset pipeline; detector outputs available at test time, read by refiners)
     ``person_kpts`` (1,25,3) OpenPose BODY_25 ``(x px, y px, confidence)``, ``corr_x3d`` (1,N,3) object frame [m],
-    ``corr_x2d`` (1,N,2) [px], ``corr_w2d`` (1,N,2) 2D-3D object correspondences (weight 0 = padding)
+    ``corr_x2d`` (1,N,2) [px], ``corr_w2d`` (1,N,2) 2D-3D object correspondences (weight 0 = padding);
+    ``estimate_global_orient`` (1,3,3), ``estimate_body_pose`` (1,J,3,3), ``estimate_betas`` (1,10) a body estimate
+    (``LoadBodyEstimate``, FrankMocap's ``mocap.json``: the CHORE-style fit's start)
 ``pred_instances`` (filled by the model's ``predict``)
     the same parameter names, plus optional ``*_samples`` (1,k,...) hypotheses and their ``log_prob`` (1,k);
     after a refiner, the refined reconstruction

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.structures import InstanceData
 
 from hoirecon.models.body_models import SMPLH
 from hoirecon.models.chore import CHOREReconstructor, group_parts, initial_body, kabsch
@@ -171,3 +172,70 @@ def test_the_fit_runs_with_every_body_family(test_batch, body_type, gender):
     pred = out[0].pred_instances
     assert pred.body_pose.shape == (1, joints, 3, 3) and pred.human_vertices.shape == (1, body.num_vertices, 3)
     assert torch.isfinite(pred.human_vertices).all() and torch.isfinite(pred.object_t).all()
+
+
+def with_estimates(samples, noise_rad, seed=0):
+    """Copies of ``samples`` carrying their ground-truth body, each joint turned by a random ``noise_rad``, as the
+    estimate (what LoadBodyEstimate packs)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for sample in samples:
+        sample = copy.deepcopy(sample)
+        gt = sample.gt_instances
+        turn = axis_angle_to_matrix(torch.randn(1, 21, 3, generator=gen) * noise_rad / 3 ** 0.5)
+        sample.observations = InstanceData(estimate_global_orient=gt.global_orient.clone(),
+                                           estimate_body_pose=turn @ gt.body_pose, estimate_betas=gt.betas.clone())
+        out.append(sample)
+    return out
+
+
+def test_the_fit_starts_from_the_estimate(behave_synthetic_root, test_batch):  # noqa: F811
+    """On exact fields of the true meshes (each scene scaled to the fixed person depth, as in
+    test_chore_reconstructor), a body estimate 0.15 rad per joint off the truth starts the fit much closer than the
+    fields-only start, and the fit ends within a few cm; body_start='fields' ignores it, 'estimate' requires it."""
+    torch.manual_seed(0)
+    library = dict(dataset='behave', template_dir=f'{behave_synthetic_root}/objects')
+    samples = test_batch['data_samples']
+    keys = ('betas', 'global_orient', 'body_pose', 'transl', 'object_R', 'object_t', 'hoi_t')
+    gt = {k: torch.cat([s.gt_instances[k] for s in samples]) for k in keys}
+    body = SMPLH('surrogate', gender='male')
+    parts = torch.as_tensor(group_parts(body.part_labels, 14))
+    with torch.no_grad():
+        truth = body(betas=gt['betas'], global_orient=gt['global_orient'], body_pose=gt['body_pose'],
+                     transl=gt['transl']).vertices
+    s = 2.6 / gt['hoi_t'][:, 2]
+    blobs = [s[i] * gt['object_t'][i] + 0.05 * torch.randn(400, 3) for i in range(len(samples))]
+    field_fn = exact_fields(s[:, None, None] * truth[:, ::3], parts[::3].expand(len(samples), -1),
+                            torch.stack(blobs), gt['object_R'], s[:, None] * gt['object_t'])
+
+    def run(batch, body_start, steps=60):
+        model = CHOREReconstructor(encoder=dict(depth=18, num_stages=1), hidden=(8, ), depth_ref=2.6,
+                                   body_model=SURROGATE, object_library=library,
+                                   fitting=dict(grid_resolution=20, body_steps=steps, scale_steps=30,
+                                                object_steps=2, vertex_stride=16, body_start=body_start))
+        out = model.reconstruct(test_batch['inputs'], batch, field_fn=field_fn)
+        scale = torch.cat([o.pred_instances.scene_scale for o in out])
+        pred = torch.cat([o.pred_instances.human_vertices for o in out]) * scale[:, None, None]
+        init = torch.cat([o.init_instances.human_vertices for o in out])
+        errors = [(v - s[:, None, None] * truth).norm(dim=-1).mean(-1) for v in (init, pred)]
+        return out, errors
+
+    estimated = with_estimates(samples, 0.15)
+    out, (start_est, fit_est) = run(estimated, 'auto')
+    _, (start_fields, fit_fields) = run(samples, 'auto')
+    print('start (cm) estimate', (start_est * 100).tolist(), 'fields', (start_fields * 100).tolist())
+    print('fit (cm) estimate', (fit_est * 100).tolist(), 'fields', (fit_fields * 100).tolist())
+    # the start keeps the estimate's orientation, pose and shape
+    for o, e in zip(out, estimated):
+        torch.testing.assert_close(o.init_instances.global_orient, e.observations.estimate_global_orient)
+        torch.testing.assert_close(o.init_instances.body_pose, e.observations.estimate_body_pose)
+        torch.testing.assert_close(o.pred_instances.betas, e.observations.estimate_betas)
+    assert bool((start_est < 0.6 * start_fields).all())
+    assert float(fit_est.max()) < 0.04 and bool((fit_est <= fit_fields + 0.005).all())
+    # 'fields' ignores an estimate: the same start as without one
+    _, (start_ignored, _) = run(estimated, 'fields', steps=1)
+    torch.testing.assert_close(start_ignored, start_fields)
+    with pytest.raises(ValueError, match='has no body estimate'):
+        run(samples, 'estimate', steps=1)
+    with pytest.raises(ValueError, match="body_start"):
+        CHOREReconstructor(encoder=dict(depth=18, num_stages=1), hidden=(8, ), fitting=dict(body_start='mocap'))

@@ -14,6 +14,7 @@ from hoirecon.registry import BODY_MODELS, TRANSFORMS
 from hoirecon.structures import HOIDataSample
 from ..behave_io import load_mask
 from .formatting import BODY_TARGETS, pack_hoi_targets
+from .loading import BODY_ESTIMATE_FIELDS
 
 #: Targets written by :class:`CHOREQueryTargets` and packed into ``gt_instances`` by :class:`PackCHOREInputs`.
 CHORE_GT_FIELDS = ('query_points', 'udf_human', 'udf_object', 'part_labels', 'centre_offset', 'object_rot6d')
@@ -170,7 +171,8 @@ class PackCHOREInputs(BaseTransform):
     """Pack the crop and its masks as a (5, H, W) uint8 tensor (RGB, person mask, object mask as 0 / 255) and the
     targets of :class:`CHOREQueryTargets` as ``gt_instances`` (each with a leading 1) of an :class:`HOIDataSample`;
     metainfo: the ``meta_keys`` present (``focal``, ``principal``, ``box_center``, ``box_size`` are what the model
-    needs).
+    needs); :class:`~hoirecon.datasets.transforms.LoadBodyEstimate`'s body, when loaded, as ``observations``
+    (``estimate_global_orient`` (1, 3, 3), ``estimate_body_pose`` (1, J, 3, 3), ``estimate_betas`` (1, 10)).
 
     Args:
         object_mask: 'full': the whole object silhouette ``object_full_mask`` (HOICrop warps it;
@@ -214,6 +216,10 @@ class PackCHOREInputs(BaseTransform):
                 gt[key] = torch.as_tensor(np.asarray(results[key]))[None]
         sample = HOIDataSample()
         sample.gt_instances = gt
+        estimate = {key: torch.as_tensor(np.asarray(results[key]))[None] for key in BODY_ESTIMATE_FIELDS
+                    if key in results}
+        if estimate:  # LoadBodyEstimate's body, the fit's start
+            sample.observations = InstanceData(**estimate)
         sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
         return dict(inputs=inputs, data_samples=sample)
 

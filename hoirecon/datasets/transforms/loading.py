@@ -9,6 +9,7 @@ from hoirecon.registry import TRANSFORMS
 from hoirecon.structures.file_layout import correspondence_file
 from ..annotations import upsample_half_mask
 from ..behave_io import BehaveFormatError, load_correspondences, load_image, load_mask
+from ..body_estimates import body_estimate_path, read_body_estimate
 
 
 @TRANSFORMS.register_module()
@@ -51,6 +52,43 @@ class LoadHOIImage(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(with_masks={self.with_masks})'
+
+
+#: Keys :class:`LoadBodyEstimate` adds (and ``PackCHOREInputs`` packs into ``observations``).
+BODY_ESTIMATE_FIELDS = ('estimate_global_orient', 'estimate_body_pose', 'estimate_betas')
+
+
+@TRANSFORMS.register_module()
+class LoadBodyEstimate(BaseTransform):
+    """Read the body estimate beside ``results['img_path']`` (BEHAVE's ``k{k}.mocap.json``, a FrankMocap
+    estimate; :mod:`hoirecon.datasets.body_estimates`), the body CHORE starts its fit from.
+
+    Added keys: ``estimate_global_orient`` (3, 3), ``estimate_body_pose`` (J, 3, 3) and ``estimate_betas`` (10,),
+    float32 (none of them when the file is missing and ``missing='skip'``).
+
+    Args:
+        num_body_joints: body joints after the root of the fitted body model (21: SMPL-H / SMPL-X, 23: SMPL).
+        missing: 'error' (default: a missing file raises, naming it and the tool that writes one) or 'skip' (the
+            sample goes on without an estimate: the CHORE-style fit then starts that body from its fields).
+    """
+
+    def __init__(self, num_body_joints: int = 21, missing: str = 'error'):
+        if missing not in ('error', 'skip'):
+            raise ValueError(f"LoadBodyEstimate: missing must be 'error' or 'skip', got {missing!r}.")
+        self.num_body_joints = int(num_body_joints)
+        self.missing = missing
+
+    def transform(self, results: dict) -> dict:
+        path = body_estimate_path(results['img_path'])
+        if self.missing == 'skip' and not osp.isfile(path):
+            return results
+        estimate = read_body_estimate(path, self.num_body_joints)
+        results.update(estimate_global_orient=estimate['global_orient'], estimate_body_pose=estimate['body_pose'],
+                       estimate_betas=estimate['betas'])
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(num_body_joints={self.num_body_joints}, missing={self.missing!r})'
 
 
 def fixed_size_correspondences(corr: dict, num_points: int) -> dict:

@@ -6,7 +6,7 @@ A *field function* maps (B, N, 3) camera-frame points to the raw fields of :meth
 (B, N, 6). :func:`network_field_fn` makes one from a trained network and a batch; the tests use exact fields of known
 meshes. Everything is batched over images and differentiable in the points, so the losses reach the pose parameters.
 """
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -83,7 +83,7 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
 
 def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: torch.Tensor,
              body_pose: torch.Tensor, transl: torch.Tensor, vertex_parts: torch.Tensor, steps: int = 100,
-             lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: float = 0.01,
+             lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: Union[float, torch.Tensor] = 0.01,
              vertex_subset: Optional[torch.Tensor] = None,
              scale: Optional[torch.Tensor] = None, root_depth: Optional[float] = None,
              w_root: float = 10.0) -> Dict[str, torch.Tensor]:
@@ -91,7 +91,8 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
     posed vertices and the cross-entropy of the predicted parts at them against the vertices' own parts.
 
     Rotations are updated as ``exp(w) R0`` per joint (Adam on ``w``), with ``w_pose`` x ``|w_body|^2`` keeping the
-    pose near its initial value (a stand-in for CHORE's pose prior); betas stay fixed.
+    pose near its initial value (a stand-in for CHORE's pose prior; a (B,) tensor weighs each image's: a start from a
+    body estimate is held closer to it than a rest-pose start); betas stay fixed.
 
     Args:
         betas (B, 10), global_orient (B, 3, 3), body_pose (B, J, 3, 3), transl (B, 3): the initial body.
@@ -135,7 +136,7 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
         fields = field_fn(local[:, ids] * log_scale.exp()[:, None, None] + shift[:, None])
         loss = w_udf * fields['udf'][..., 0].clamp(min=0).mean()
         loss = loss + w_parts * F.cross_entropy(fields['parts'].flatten(0, 1), labels.repeat(batch))
-        loss = loss + w_pose * (w_body**2).sum((-1, -2)).mean()
+        loss = loss + (w_pose * (w_body**2).sum((-1, -2))).mean()
         if root_depth is not None:
             root_z = root[:, 2] * log_scale.exp() + shift[:, 2]
             loss = loss + w_root * ((root_z - root_depth)**2).mean()

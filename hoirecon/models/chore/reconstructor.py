@@ -9,11 +9,14 @@ step   what
 1      the fields on a ``grid_resolution``\\ :sup:`3` grid of each crop's frustum (crop-pixel cells x depths
        ``depth_ref + depth_margin``), chunked; the grid points predicted within ``near`` of the human / object surface
        are the evidence of the next two steps
-2      body start (:func:`initial_body`): the mean shape in its rest pose, turned and moved so that the rest pose's
-       centroids of the anchor parts (torso, head, thighs) land on the centroids of the near-human grid points
-       labelled with those parts (weighted Kabsch); with fewer than three anchor parts seen, facing the camera at
-       the near-human centroid; then slid along the camera ray through its root joint to the fixed depth
-       (``fixed_depth``). CHORE starts from a FrankMocap pose instead (no such regressor ships here)
+2      body start. With a body estimate (``fitting['body_start']`` 'auto' or 'estimate'; BEHAVE's FrankMocap
+       ``k*.mocap.json``, loaded by :class:`~hoirecon.datasets.transforms.LoadBodyEstimate`), CHORE's start: the
+       estimate's global orientation, pose and shape, moved (:func:`place_posed_body`) so that its anchor parts'
+       centroids (torso, head, thighs) land on those of the near-human grid points labelled with those parts.
+       Without one (``body_start='fields'``, or 'auto' on a sample with no file), :func:`initial_body`: the mean
+       shape in its rest pose, turned and moved onto the same centroids (weighted Kabsch); with fewer than three
+       anchor parts seen, facing the camera at the near-human centroid. Either start is then slid along the camera
+       ray through its root joint to the fixed depth (``fixed_depth``)
 3      object start (:func:`~.fitting.votes_to_pose`): the mean centre vote and mean 6D rotation of the near-object
        grid points
 4      :func:`~.fitting.fit_body` (human distance + part labels at the posed vertices + pose regulariser + the root
@@ -24,9 +27,10 @@ step   what
 
 **Scale.** The fields live in a scene scaled so that the person's root is at ``depth_ref`` (CHORE's fixed depth,
 ``CHOREQueryTargets(fixed_depth=...)``): a body of the mean shape fits it at a scale ``s`` (fitted), and the object
-template is fitted at the same scale. The output undoes it by assuming the person has the mean size: the body as
-fitted, unscaled, and the object's translation divided by ``s``. ``scene_scale`` records ``s`` (1 in
-``init_instances``, whose object is the raw votes). ``fit_scale=False`` fits fields of metric scenes.
+template is fitted at the same scale. The output undoes it by assuming the person has the start's size (the mean
+shape, or the estimate's betas): the body as fitted, unscaled, and the object's translation divided by ``s``.
+``scene_scale`` records ``s`` (1 in ``init_instances``, whose object is the raw votes). ``fit_scale=False`` fits
+fields of metric scenes.
 
 ``pred_instances`` per image: ``human_vertices`` (1, V, 3), ``betas`` (1, 10), ``global_orient`` (1, 3, 3),
 ``body_pose`` (1, J, 3, 3), ``transl`` (1, 3) of the configured body model; ``object_R`` (1, 3, 3), ``object_t``
@@ -35,10 +39,12 @@ step 4. The training path
 (``mode='loss'``) and the field prediction on packed query points are :class:`CHOREFieldNet`'s, and the checkpoint
 is the field network's (the body model and the templates are not parameters).
 """
+import logging
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 
 from hoirecon.registry import BODY_MODELS, MODELS
@@ -56,12 +62,17 @@ DEFAULT_FITTING = dict(
     grid_resolution=32,  # grid cells per side of the crop and depth steps
     depth_margin=(-1.0, 1.0),  # grid depths: depth_ref + margin (metres; the training frustum's range)
     near=0.03,  # grid points predicted within this of a surface are its evidence (metres)
+    body_start='auto',  # 'auto': a sample's body estimate when it has one, else 'fields'; 'estimate'; 'fields'
     fit_scale=True,  # the fields' scene is scaled to a fixed person depth: fit the body's scale in it (module doc)
     fixed_depth=True,  # ... and its root joint sits at depth_ref: the body start and fit keep it there
     w_root=10.0,  # weight of the squared root-depth difference (m^2)
     min_points=20,  # fewer near points: the lowest-distance ones are used
     chunk=8192,  # grid points per network call and image
-    body_steps=100, body_lr=0.02, vertex_stride=8, w_parts=0.02, w_pose=0.001,
+    body_steps=100, body_lr=0.02, vertex_stride=8, w_parts=0.02,
+    w_pose=0.001,  # the pull of each joint back to its start: a rest-pose start (from the fields)
+    # ... a start from a body estimate (CHORE's FrankMocap start): picked among 0.001-10 on 48 training images
+    # (docs/chore.md, "Body start")
+    w_pose_estimate=0.1,
     scale_steps=50,  # steps of a second body fit with the scale free (fit_scale)
     object_steps=100, object_lr=0.01, object_points=500, w_centre=0.1, w_rotation=0.01,
     seed=0)
@@ -118,6 +129,28 @@ def initial_body(points: torch.Tensor, part_ids: torch.Tensor, rest_vertices: to
     return dict(R=R, t=t, anchors=torch.tensor(len(src)))
 
 
+def place_posed_body(points: torch.Tensor, part_ids: torch.Tensor, posed_vertices: torch.Tensor,
+                     vertex_parts: torch.Tensor, anchors: Sequence[int], min_per_part: int = 5) -> torch.Tensor:
+    """(3,) translation putting a posed body (orientation and pose known, e.g. a body estimate's) on near-human points:
+    the point-count-weighted mean offset between the centroids of the anchor parts' points and of the same parts of
+    the body; with no anchor part seen, between the centroids of all points and of the body.
+
+    Args:
+        points: (K, 3) points predicted on the human surface. part_ids: (K,) their predicted parts.
+        posed_vertices: (V, 3) the posed body at translation 0. vertex_parts: (V,) its parts.
+    """
+    offsets, counts = [], []
+    for part in anchors:
+        here = part_ids == part
+        if int(here.sum()) >= min_per_part and bool((vertex_parts == part).any()):
+            offsets.append(points[here].mean(0) - posed_vertices[vertex_parts == part].mean(0))
+            counts.append(here.sum().to(points.dtype))
+    if not offsets:
+        return points.mean(0) - posed_vertices.mean(0)
+    w = torch.stack(counts)
+    return (w[:, None] * torch.stack(offsets)).sum(0) / w.sum()
+
+
 @MODELS.register_module()
 class CHOREReconstructor(CHOREFieldNet):
     """:class:`CHOREFieldNet` whose ``predict`` on images without query points fits a body and the object template
@@ -142,12 +175,16 @@ class CHOREReconstructor(CHOREFieldNet):
         if unknown:
             raise ValueError(f'CHOREReconstructor: unknown fitting settings {sorted(unknown)}; '
                              f'known: {sorted(DEFAULT_FITTING)}.')
+        if (fitting or {}).get('body_start', 'auto') not in ('auto', 'estimate', 'fields'):
+            raise ValueError("CHOREReconstructor: fitting['body_start'] must be 'auto', 'estimate' or 'fields', got "
+                             f"{fitting['body_start']!r}.")
         self.fitting = dict(DEFAULT_FITTING, **(fitting or {}))
         self.body_model_cfg = body_model or dict(type='SMPLH', model_path='surrogate', gender='male')
         self.object_library_cfg = object_library or dict(dataset='behave')
         self._body_model = None  # built on first use, kept out of the state dict
         self._library = None
         self._template_points: Dict[str, torch.Tensor] = {}
+        self._fields_starts, self._warned_fields_starts = 0, False  # images started without an estimate ('auto')
 
     # ---------------------------------------------------------------- assets
     def body_model(self, device) -> torch.nn.Module:
@@ -185,6 +222,39 @@ class CHOREReconstructor(CHOREFieldNet):
             near[udf.topk(min(int(self.fitting['min_points']), len(udf)), largest=False).indices] = True
         return near
 
+    def _body_estimates(self, samples: List[HOIDataSample], joints: int, device) -> List[Optional[dict]]:
+        """Per sample the body estimate the fit starts from (``observations.estimate_*`` of
+        :class:`~hoirecon.datasets.transforms.LoadBodyEstimate`), or None, by ``fitting['body_start']``."""
+        mode = self.fitting['body_start']
+        out = []
+        for sample in samples:
+            obs = sample.observations if 'observations' in sample else None
+            has = obs is not None and 'estimate_body_pose' in obs
+            if mode == 'estimate' and not has:
+                raise ValueError(
+                    f"CHOREReconstructor(fitting=dict(body_start='estimate')): {sample.metainfo.get('img_path')} has "
+                    'no body estimate. Add LoadBodyEstimate to the test pipeline (configs/baselines/'
+                    'chore_synthetic.py does) and write the k*.mocap.json files (tools/misc/export_body_estimates.py), '
+                    "or set body_start='auto' / 'fields'.")
+            if mode == 'fields' or not has:
+                self._fields_starts += int(mode == 'auto')
+                out.append(None)
+                continue
+            pose = obs.estimate_body_pose[0].to(device=device, dtype=torch.float32)
+            if pose.shape[0] != joints:
+                raise ValueError(f"CHOREReconstructor: the body estimate of {sample.metainfo.get('img_path')} has "
+                                 f'{pose.shape[0]} body joints, the body model {joints}; set '
+                                 f'LoadBodyEstimate(num_body_joints={joints}).')
+            out.append(dict(global_orient=obs.estimate_global_orient[0].to(pose), body_pose=pose,
+                            betas=obs.estimate_betas[0].to(pose)))
+        if self._fields_starts and not self._warned_fields_starts:
+            self._warned_fields_starts = True
+            print_log(f'CHOREReconstructor: {self._fields_starts} image(s) so far have no body estimate '
+                      '(k*.mocap.json, loaded by LoadBodyEstimate): their bodies start from the fields, not from an '
+                      "estimate as CHORE's do. Write them with tools/misc/export_body_estimates.py, or set "
+                      "fitting=dict(body_start='estimate') to require them.", logger='current', level=logging.WARNING)
+        return out
+
     def reconstruct(self, inputs, samples: List[HOIDataSample], field_fn=None) -> List[HOIDataSample]:
         """Fields -> body and object start -> fits (module docstring); fills ``pred_instances`` and
         ``init_instances``. ``field_fn`` replaces the network's fields (a function of (B, N, 3) points, as
@@ -213,26 +283,34 @@ class CHOREReconstructor(CHOREFieldNet):
                         global_orient=eye[None], body_pose=eye.expand(1, joints, 3, 3)).vertices[0]
         vertex_parts = torch.as_tensor(group_parts(body.part_labels, self.num_parts), device=device)
         anchors = ANCHOR_PARTS_14 if self.num_parts == 14 else ANCHOR_PARTS_22
-        go0, transl0, centre0, R0 = [], [], [], []
+        estimates = self._body_estimates(samples, joints, device)
+        betas = torch.zeros(batch, 10, dtype=dtype, device=device)
+        go0 = eye.expand(batch, 3, 3).clone()
+        body_pose0 = eye.expand(batch, joints, 3, 3).clone()
+        for i, estimate in enumerate(estimates):
+            if estimate is not None:
+                betas[i], go0[i], body_pose0[i] = estimate['betas'], estimate['global_orient'], estimate['body_pose']
+        with torch.no_grad():
+            # the body model turns about its root joint: body(global_orient=R, transl=x) = R (v - root) + root + x;
+            # posed0: each start's posed body with transl 0 (the estimate's pose and shape, or the rest body)
+            root = body(betas=betas, global_orient=eye.expand(batch, 3, 3), body_pose=body_pose0).joints[:, 0]
+            posed0 = body(betas=betas, global_orient=go0, body_pose=body_pose0).vertices
+        transl0_body = torch.zeros(batch, 3, dtype=dtype, device=device)
+        centre0, R0 = [], []
         for i in range(batch):
             near_h = self._near(udf[i, :, 0])
-            start = initial_body(grid[i][near_h], fields['parts'][i][near_h].argmax(-1), rest, vertex_parts,
-                                 anchors)
-            go0.append(start['R'])
-            transl0.append(start['t'])
+            points, part_ids = grid[i][near_h], fields['parts'][i][near_h].argmax(-1)
+            if estimates[i] is not None:  # CHORE: the estimate's pose and shape, placed on the fields
+                transl0_body[i] = place_posed_body(points, part_ids, posed0[i], vertex_parts, anchors)
+            else:  # the rest body turned and moved onto the fields' parts
+                start = initial_body(points, part_ids, rest, vertex_parts, anchors)
+                go0[i] = start['R']
+                transl0_body[i] = start['t'] + start['R'] @ root[i] - root[i]  # R v + t as body(..., transl=x)
             near_o = self._near(udf[i, :, 1])
             votes = votes_to_pose({k: v[i:i + 1, near_o] for k, v in fields.items()}, grid[i:i + 1, near_o],
                                   radius=float('inf'))
             centre0.append(votes['centre'][0])
             R0.append(votes['R'][0])
-        go0, t_rest = torch.stack(go0), torch.stack(transl0)
-        betas = torch.zeros(batch, 10, dtype=dtype, device=device)
-        body_pose0 = eye.expand(batch, joints, 3, 3).contiguous()
-        # the body model turns about its root joint: body(global_orient=R, transl=x) = R (v - root) + root + x,
-        # which is R v + t for x = t + R root - root
-        with torch.no_grad():
-            root = body(betas=betas, global_orient=eye.expand(batch, 3, 3), body_pose=body_pose0).joints[:, 0]
-        transl0_body = t_rest + (go0 @ root[..., None])[..., 0] - root
         if cfg['fixed_depth']:  # slide the start along the camera ray through its root to the fixed depth
             root0 = transl0_body + root
             transl0_body = transl0_body + root0 * (self.depth_ref / root0[:, 2:3].clamp(min=0.1)) - root0
@@ -241,7 +319,9 @@ class CHOREReconstructor(CHOREFieldNet):
                                  transl=transl0_body).vertices
         subset = torch.arange(0, rest.shape[0], int(cfg['vertex_stride']), device=device)
         with torch.enable_grad():
-            common = dict(lr=float(cfg['body_lr']), w_parts=float(cfg['w_parts']), w_pose=float(cfg['w_pose']),
+            w_pose = torch.tensor([float(cfg['w_pose' if e is None else 'w_pose_estimate']) for e in estimates],
+                                  dtype=dtype, device=device)
+            common = dict(lr=float(cfg['body_lr']), w_parts=float(cfg['w_parts']), w_pose=w_pose,
                           vertex_subset=subset, root_depth=self.depth_ref if cfg['fixed_depth'] else None,
                           w_root=float(cfg['w_root']))
             fitted_body = fit_body(field_fn, body, betas, go0, body_pose0, transl0_body, vertex_parts,
@@ -275,4 +355,4 @@ class CHOREReconstructor(CHOREFieldNet):
         return samples
 
 
-__all__ = ['CHOREReconstructor', 'DEFAULT_FITTING', 'initial_body', 'kabsch', 'umeyama']
+__all__ = ['CHOREReconstructor', 'DEFAULT_FITTING', 'initial_body', 'kabsch', 'place_posed_body', 'umeyama']
