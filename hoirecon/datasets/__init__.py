@@ -14,6 +14,7 @@ from .behave_io import (FRAME_FILE_NAMES, NUM_KINECTS, BehaveFormatError, find_f
                         load_mask, load_object_fit, load_person_fit, load_sequence_info,
                         load_split, object_pose_to_camera, object_vertices, smplh_params_to_camera,
                         transform_points, transform_smplh_params, world_to_camera_points)
+from .body_estimates import DumpBodyEstimates, body_estimate_path, read_body_estimate, write_body_estimate
 from .transforms import BackgroundSwap, ColorGain, HOICrop, LoadHOIImage, PackHOIInputs
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     'BackgroundSwap', 'ColorGain', 'HOICrop', 'InterCapDataset', 'LoadHOIImage', 'PackHOIInputs', 'RandomMixDataset',
     'ObjectCorrespondenceDataset', 'InterCapCorrespondenceDataset', 'BEHAVEExtendedCorrespondenceDataset',
     'CHOREFrameDataset',
+    'DumpBodyEstimates', 'body_estimate_path', 'read_body_estimate', 'write_body_estimate',
     'build_annotations', 'load_annotations',
     'FRAME_FILE_NAMES', 'NUM_KINECTS', 'BehaveFormatError', 'find_frame_file', 'find_object_fit',
     'frame_folder_name', 'intrinsic_matrix', 'invert_rigid', 'list_frame_folders',

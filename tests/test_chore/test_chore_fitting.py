@@ -78,3 +78,82 @@ def test_fit_body_recovers_a_perturbed_body():
     assert out['loss'][-1] < out['loss'][0]
     print(f"mean vertex error {float(before) * 100:.2f} -> {float(after) * 100:.2f} cm")
     assert float(after) < 0.3 * float(before) and float(after) < 0.015, (float(before), float(after))
+
+
+def test_the_keypoint_term_pulls_the_projected_joints_onto_the_keypoints():
+    """Fields that say nothing (a constant distance, no parts): only CHORE's 2D term moves the body, and its projected
+    BODY_25 joints come onto keypoints projected from a body turned and shifted away from the start (one of them
+    undetected, confidence 0). Without the term nothing moves."""
+    from hoirecon.models.refiners.reprojection import keypoint_reprojection_loss
+    from hoirecon.models.utils import perspective_project
+    torch.manual_seed(0)
+    model = SMPLH('surrogate', gender='male', dtype=torch.float64)
+    parts = torch.as_tensor(group_parts(model.part_labels, 14))
+    betas = torch.zeros(1, 10, dtype=torch.float64)
+    go = axis_angle_to_matrix(torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64))
+    pose = axis_angle_to_matrix(0.2 * torch.randn(1, 21, 3, dtype=torch.float64))
+    transl = torch.tensor([[0.0, 0.2, 2.5]], dtype=torch.float64)
+    camera = dict(focal=torch.tensor([[600.0, 600.0]], dtype=torch.float64),
+                  principal=torch.tensor([[256.0, 192.0]], dtype=torch.float64),
+                  box_size=torch.tensor([300.0], dtype=torch.float64))
+    with torch.no_grad():
+        truth25 = model.body25(model(betas=betas, global_orient=go, body_pose=pose, transl=transl).vertices)
+    keypoints = torch.cat([perspective_project(truth25, camera['focal'], camera['principal']),
+                           torch.ones(1, 25, 1, dtype=torch.float64)], -1)
+    keypoints[0, 0, 2] = 0.0  # the nose undetected
+
+    def blank(points):
+        return dict(udf=torch.full(points.shape[:2] + (2, ), 0.05, dtype=points.dtype) + 0 * points[..., :2],
+                    parts=torch.zeros(points.shape[:2] + (14, ), dtype=points.dtype) + 0 * points[..., :1])
+
+    go0 = axis_angle_to_matrix(torch.tensor([[0.0, math.radians(10), 0.0]], dtype=torch.float64)) @ go
+    transl0 = transl + torch.tensor([[0.06, -0.05, 0.0]], dtype=torch.float64)
+
+    def error(out):
+        return float(keypoint_reprojection_loss(model.body25(out['vertices']), keypoints, camera['focal'],
+                                                camera['principal']))
+
+    common = dict(steps=150, lr=0.01, vertex_subset=torch.arange(0, model.num_vertices, 12), camera=camera,
+                  keypoints=keypoints)
+    still = fit_body(blank, model, betas, go0, pose, transl0, parts, w_keypoints=0.0, **common)
+    pulled = fit_body(blank, model, betas, go0, pose, transl0, parts, w_keypoints=10.0, **common)
+    print(f'projected joint L1 {error(still):.2f} px (no term) -> {error(pulled):.2f} px')
+    assert error(still) > 10.0
+    assert error(pulled) < 0.15 * error(still)
+
+
+def test_the_contact_term_brings_the_object_surface_to_the_contacts():
+    """Fields whose object distance says nothing (constant): only CHORE's contact term moves the object, and the
+    contact points (on the true surface; padded rows of weight 0 far away) end on the fitted surface. contact_vertices
+    keeps the points the fields put within the threshold of the object."""
+    from hoirecon.models.chore.fitting import contact_vertices
+    template = ObjectLibrary('behave')['boxlarge']
+    rng = np.random.default_rng(1)
+    surface = torch.tensor(sample_surface(template.vertices, template.faces, 400, rng)[0])
+    t = torch.tensor([0.1, 0.2, 2.5], dtype=torch.float64)
+    contacts = torch.cat([surface[:40] + t, torch.full((5, 3), 9.0, dtype=torch.float64)])[None]
+    weight = torch.cat([torch.ones(40), torch.zeros(5)]).to(torch.float64)[None]
+
+    def blank(points):
+        return dict(udf=torch.full(points.shape[:2] + (2, ), 0.05, dtype=points.dtype) + 0 * points[..., :2])
+
+    t0 = (t + torch.tensor([0.06, -0.05, 0.04], dtype=torch.float64))[None]
+    R0 = torch.eye(3, dtype=torch.float64)[None]
+
+    def gap(out):
+        posed = surface @ out['R'][0].T + out['t'][0]
+        return float(torch.cdist(contacts[0, :40], posed).min(-1).values.mean())
+
+    still = fit_object(blank, surface[None], R0, t0, steps=150, lr=0.005, contact_points=contacts,
+                       contact_weight=weight, w_contact=0.0)
+    pulled = fit_object(blank, surface[None], R0, t0, steps=150, lr=0.005, contact_points=contacts,
+                        contact_weight=weight, w_contact=1.0)
+    print(f'contact gap {gap(still) * 100:.2f} cm (no term) -> {gap(pulled) * 100:.2f} cm')
+    assert gap(still) > 0.02 and gap(pulled) < 0.25 * gap(still)
+
+    def near_object(points):
+        d = torch.cdist(points, surface[None] + t).min(-1).values
+        return dict(udf=torch.stack([d, d], -1))
+
+    picked = contact_vertices(near_object, contacts, threshold=0.03)
+    assert picked['weight'][0, :40].sum() == 40 and picked['weight'][0, 40:].sum() == 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hoirecon.datasets.body_estimates import read_body_estimate
-from hoirecon.evaluation.metrics import DumpBodyEstimates
+from hoirecon.datasets.body_estimates import DumpBodyEstimates
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 from hoirecon.testing.tools import load_tool
 
@@ -50,8 +50,8 @@ def test_the_writer_needs_a_body_and_a_data_root(tmp_path):
     with pytest.raises(ValueError, match='needs data_root'):
         DumpBodyEstimates(out_root=str(tmp_path))
     writer = DumpBodyEstimates(out_root=str(tmp_path / 'o'), data_root=str(tmp_path / 'data'))
-    assert writer.target_path(str(tmp_path / 'data' / 'a' / 'k1.color.jpg')) == str(tmp_path / 'o' / 'a' /
-                                                                                     'k1.mocap.json')
+    expected = str(tmp_path / 'o' / 'a' / 'k1.mocap.json')
+    assert writer.target_path(str(tmp_path / 'data' / 'a' / 'k1.color.jpg')) == expected
     with pytest.raises(ValueError, match='not under data_root'):
         writer.target_path('/elsewhere/k1.color.jpg')
     with pytest.raises(KeyError, match='predicts no parametric body'):

@@ -172,7 +172,8 @@ class PackCHOREInputs(BaseTransform):
     targets of :class:`CHOREQueryTargets` as ``gt_instances`` (each with a leading 1) of an :class:`HOIDataSample`;
     metainfo: the ``meta_keys`` present (``focal``, ``principal``, ``box_center``, ``box_size`` are what the model
     needs); :class:`~hoirecon.datasets.transforms.LoadBodyEstimate`'s body, when loaded, as ``observations``
-    (``estimate_global_orient`` (1, 3, 3), ``estimate_body_pose`` (1, J, 3, 3), ``estimate_betas`` (1, 10)).
+    (``estimate_global_orient`` (1, 3, 3), ``estimate_body_pose`` (1, J, 3, 3), ``estimate_betas`` (1, 10)), and the
+    OpenPose keypoints ``person_kpts`` (1, 25, 3) when the record has them, as ``observations`` too.
 
     Args:
         object_mask: 'full': the whole object silhouette ``object_full_mask`` (HOICrop warps it;
@@ -216,10 +217,10 @@ class PackCHOREInputs(BaseTransform):
                 gt[key] = torch.as_tensor(np.asarray(results[key]))[None]
         sample = HOIDataSample()
         sample.gt_instances = gt
-        estimate = {key: torch.as_tensor(np.asarray(results[key]))[None] for key in BODY_ESTIMATE_FIELDS
-                    if key in results}
-        if estimate:  # LoadBodyEstimate's body, the fit's start
-            sample.observations = InstanceData(**estimate)
+        observed = {key: torch.as_tensor(np.asarray(results[key], np.float32))[None]
+                    for key in BODY_ESTIMATE_FIELDS + ('person_kpts', ) if key in results}
+        if observed:  # LoadBodyEstimate's body (the fit's start) and the OpenPose keypoints (its 2D term)
+            sample.observations = InstanceData(**observed)
         sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
         return dict(inputs=inputs, data_samples=sample)
 

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional, Union
 import torch
 import torch.nn.functional as F
 
+from hoirecon.models.refiners.reprojection import keypoint_reprojection_loss
 from hoirecon.models.utils import axis_angle_to_matrix
 from .field_net import rot6d_to_matrix
 
@@ -41,7 +42,9 @@ def _step(optimiser: torch.optim.Optimizer, loss: torch.Tensor, params: List[tor
 def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tensor, t0: torch.Tensor,
                steps: int = 100, lr: float = 0.01, vote_centre: Optional[torch.Tensor] = None,
                vote_R: Optional[torch.Tensor] = None, w_udf: float = 1.0, w_centre: float = 0.1,
-               w_rotation: float = 0.01, scale: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+               w_rotation: float = 0.01, scale: Optional[torch.Tensor] = None,
+               contact_points: Optional[torch.Tensor] = None, contact_weight: Optional[torch.Tensor] = None,
+               w_contact: float = 0.0) -> Dict[str, torch.Tensor]:
     """Object pose ``(R, t)`` per image minimising the predicted object distance at the posed template points.
 
     ``R = exp(w) R0``, ``t = t0 + dt`` with ``w``, ``dt`` optimised by Adam. Terms: ``w_udf`` x mean ``udf_object``
@@ -53,6 +56,10 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
         R0, t0: (B, 3, 3), (B, 3) the initial pose (e.g. the votes of ``CHOREFieldNet.predict``).
         scale: (B,) fixed size of the template in the fields' scene (the scene scale of :func:`fit_body`), so the
             posed points are ``scale R p + t``; None: 1.
+        contact_points: (B, K, 3) points of the fitted body in contact (CHORE's contact term: body vertices whose
+            predicted object distance is small, :func:`contact_vertices`), with ``contact_weight`` (B, K) 1 / 0 (0:
+            padding); ``w_contact`` x the weighted mean of each one's distance to the nearest posed template point
+            (images without contacts add 0).
 
     Returns:
         ``R`` (B, 3, 3), ``t`` (B, 3), ``loss`` (steps,) the total loss per step (detached).
@@ -75,6 +82,10 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
             loss = loss + w_centre * ((t - vote_centre)**2).sum(-1).mean()
         if vote_R is not None:
             loss = loss + w_rotation * ((R - vote_R)**2).sum((-1, -2)).mean()
+        if contact_points is not None and w_contact > 0:
+            nearest = torch.cdist(contact_points, points).min(-1).values  # (B, K)
+            per_image = (nearest * contact_weight).sum(1) / contact_weight.sum(1).clamp(min=1)
+            loss = loss + w_contact * per_image.mean()
         _step(optimiser, loss, [w, dt])
         history.append(float(loss.detach()))
     R, t = pose()
@@ -86,7 +97,8 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
              lr: float = 0.01, w_udf: float = 1.0, w_parts: float = 0.01, w_pose: Union[float, torch.Tensor] = 0.01,
              vertex_subset: Optional[torch.Tensor] = None,
              scale: Optional[torch.Tensor] = None, root_depth: Optional[float] = None,
-             w_root: float = 10.0) -> Dict[str, torch.Tensor]:
+             w_root: float = 10.0, keypoints: Optional[torch.Tensor] = None,
+             camera: Optional[Dict[str, torch.Tensor]] = None, w_keypoints: float = 0.0) -> Dict[str, torch.Tensor]:
     """Body translation, global orientation and body pose per image minimising the predicted human distance at the
     posed vertices and the cross-entropy of the predicted parts at them against the vertices' own parts.
 
@@ -106,6 +118,11 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
         root_depth: the root joint's depth in the fields' scene (metres): the scene of fields trained with a fixed
             person depth puts every root there, so ``w_root`` x its squared difference pins the body's depth, which
             the blurred human distance field alone does not. None: no term.
+        keypoints: (B, 25, 3) detected OpenPose BODY_25 keypoints ``(x px, y px, confidence)`` in the full image
+            (CHORE's 2D term): ``w_keypoints`` x the confidence-weighted L1 between them and the projected BODY_25
+            joints of the body in the fields' scene (scaling about the camera leaves projections unchanged), in units
+            of the crop side. Needs ``camera``: ``focal``, ``principal`` (B, 2) px and ``box_size`` (B,) px. None: no
+            term.
 
     Returns:
         ``global_orient``, ``body_pose``, ``transl`` fitted (detached), ``vertices`` (B, V, 3) of the body model
@@ -140,6 +157,10 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
         if root_depth is not None:
             root_z = root[:, 2] * log_scale.exp() + shift[:, 2]
             loss = loss + w_root * ((root_z - root_depth)**2).mean()
+        if keypoints is not None and w_keypoints > 0:
+            joints25 = body_model.body25(local * log_scale.exp()[:, None, None] + shift[:, None])
+            loss = loss + w_keypoints * keypoint_reprojection_loss(joints25, keypoints, camera['focal'],
+                                                                   camera['principal'], 1.0 / camera['box_size']).mean()
         _step(optimiser, loss, params)
         history.append(float(loss.detach()))
     go, bp, local, shift, _ = posed()
@@ -147,6 +168,15 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
     fitted = (shift / scale[:, None]).detach()  # the body's translation in the unscaled scene
     return dict(global_orient=go.detach(), body_pose=bp.detach(), transl=fitted,
                 vertices=(local + fitted[:, None]).detach(), scale=scale, loss=torch.tensor(history))
+
+
+def contact_vertices(field_fn: FieldFn, vertices: torch.Tensor, threshold: float) -> Dict[str, torch.Tensor]:
+    """CHORE's contacts: the points among ``vertices`` (B, K, 3) (a fitted body in the fields' scene) whose predicted
+    object distance is below ``threshold`` (metres): ``points`` (B, K, 3) the vertices and ``weight`` (B, K) 1 at the
+    contacts, 0 elsewhere."""
+    with torch.no_grad():
+        udf_object = field_fn(vertices)['udf'][..., 1]
+    return dict(points=vertices, weight=(udf_object < threshold).to(vertices.dtype))
 
 
 def votes_to_pose(fields: Dict[str, torch.Tensor], points: torch.Tensor, radius: float) -> Dict[str, torch.Tensor]:

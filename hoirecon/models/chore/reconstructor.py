@@ -50,7 +50,7 @@ from mmengine.structures import InstanceData
 from hoirecon.registry import BODY_MODELS, MODELS
 from hoirecon.structures import HOIDataSample
 from .field_net import CHOREFieldNet
-from .fitting import fit_body, fit_object, network_field_fn, votes_to_pose
+from .fitting import contact_vertices, fit_body, fit_object, network_field_fn, votes_to_pose
 from .geometry import chunked_fields, frustum_grid, group_parts, sample_surface
 
 #: Parts (of the 14) whose rest-pose centroids anchor the body start: torso, head, left / right thigh.
@@ -73,8 +73,11 @@ DEFAULT_FITTING = dict(
     # ... a start from a body estimate (CHORE's FrankMocap start): picked among 0.001-10 on 48 training images
     # (docs/chore.md, "Body start")
     w_pose_estimate=0.1,
+    w_keypoints=0.0,  # CHORE's 2D term: projected BODY_25 joints against the detected keypoints (crop-side units)
     scale_steps=50,  # steps of a second body fit with the scale free (fit_scale)
     object_steps=100, object_lr=0.01, object_points=500, w_centre=0.1, w_rotation=0.01,
+    w_contact=0.0,  # CHORE's contact term: fitted body vertices predicted within contact_threshold of the object
+    contact_threshold=0.03,  # pull the object's surface to them (metres, in the fields' scene)
     seed=0)
 
 
@@ -255,6 +258,16 @@ class CHOREReconstructor(CHOREFieldNet):
                       "fitting=dict(body_start='estimate') to require them.", logger='current', level=logging.WARNING)
         return out
 
+    @staticmethod
+    def _keypoints(samples: List[HOIDataSample], device) -> torch.Tensor:
+        """(B, 25, 3) OpenPose keypoints (``observations.person_kpts``; zero confidence where a sample has none)."""
+        rows = []
+        for sample in samples:
+            obs = sample.observations if 'observations' in sample else None
+            has = obs is not None and 'person_kpts' in obs
+            rows.append(obs.person_kpts[0].float() if has else torch.zeros(25, 3))
+        return torch.stack(rows).to(device)
+
     def reconstruct(self, inputs, samples: List[HOIDataSample], field_fn=None) -> List[HOIDataSample]:
         """Fields -> body and object start -> fits (module docstring); fills ``pred_instances`` and
         ``init_instances``. ``field_fn`` replaces the network's fields (a function of (B, N, 3) points, as
@@ -321,7 +334,9 @@ class CHOREReconstructor(CHOREFieldNet):
         with torch.enable_grad():
             w_pose = torch.tensor([float(cfg['w_pose' if e is None else 'w_pose_estimate']) for e in estimates],
                                   dtype=dtype, device=device)
+            keypoints = self._keypoints(samples, device) if float(cfg['w_keypoints']) > 0 else None
             common = dict(lr=float(cfg['body_lr']), w_parts=float(cfg['w_parts']), w_pose=w_pose,
+                          keypoints=keypoints, camera=meta, w_keypoints=float(cfg['w_keypoints']),
                           vertex_subset=subset, root_depth=self.depth_ref if cfg['fixed_depth'] else None,
                           w_root=float(cfg['w_root']))
             fitted_body = fit_body(field_fn, body, betas, go0, body_pose0, transl0_body, vertex_parts,
@@ -333,10 +348,15 @@ class CHOREReconstructor(CHOREFieldNet):
             names = [str(s.metainfo['object_name']) for s in samples]
             template = torch.stack([self.template_points(n, device) for n in names])
             centre0, R0 = torch.stack(centre0), torch.stack(R0)
+            contacts = dict(points=None, weight=None)
+            if float(cfg['w_contact']) > 0:  # the fitted body's vertices, in the fields' scene
+                scene_body = (fitted_body['vertices'][:, subset] * fitted_body['scale'][:, None, None])
+                contacts = contact_vertices(field_fn, scene_body, float(cfg['contact_threshold']))
             fitted_object = fit_object(field_fn, template, R0, centre0, steps=int(cfg['object_steps']),
                                        lr=float(cfg['object_lr']), vote_centre=centre0, vote_R=R0,
                                        w_centre=float(cfg['w_centre']), w_rotation=float(cfg['w_rotation']),
-                                       scale=fitted_body['scale'])
+                                       scale=fitted_body['scale'], contact_points=contacts['points'],
+                                       contact_weight=contacts['weight'], w_contact=float(cfg['w_contact']))
         scale = fitted_body['scale']
         for i, sample in enumerate(samples):
             init = InstanceData(human_vertices=init_vertices[i:i + 1].cpu(), betas=betas[i:i + 1].cpu(),
