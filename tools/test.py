@@ -16,13 +16,11 @@ import argparse
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from hoirecon.apis import configure_refinement, prepare_experiment, refinement_table
-from hoirecon.apis.cli import (merge_common_args, parse_tool_args, place_metric_files, register_adaptive_threads,
-                               tool_parser)
+from hoirecon.apis import refinement_table
+from hoirecon.apis.cli import merge_test_args, parse_tool_args, place_metric_files, run_test_loop, tool_parser
 from hoirecon.apis.refinement import test_evaluators
-from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading, setup_distributed
+from hoirecon.engine import configure_threads
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,10 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to ``cfg``: the shared arguments (``--cfg-options`` first), then the flags."""
-    merge_common_args(cfg, args)
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    configure_refinement(cfg, args.refine)
+    merge_test_args(cfg, args)
     place_metric_files(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
@@ -65,12 +60,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     configure_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
-    setup_distributed(cfg, args.launcher)
-    prepare_experiment(cfg, args.checkpoint)  # synthetic data on first use; the PCA from the checkpoint
-    runner = Runner.from_cfg(cfg)
-    register_adaptive_threads(runner, args.threads)  # fewer threads while other programs take cores
-    with hoirecon_checkpoint_loading():
-        metrics = runner.test()
+    runner, metrics = run_test_loop(cfg, args)
     table = refinement_table(metrics or {})
     if table:
         runner.logger.info('\n' + table)

@@ -81,10 +81,11 @@ test_pipeline = [
 # Test-time fitting (CHOREReconstructor, docs/chore.md): fields on a 32^3 frustum grid, the body start from the
 # estimate (body_start) placed on the near-human grid points, the object's from the near-object votes, then 100 Adam
 # steps each for the body (every 8th vertex; each joint pulled back to the estimate with weight 0.1 and the projected
-# BODY_25 joints to the OpenPose keypoints with weight 3, both picked on 48 training images) and the object (500
-# samples).
+# BODY_25 joints to the OpenPose keypoints with weight 3) and the object (500 samples; CHORE's contacts, the fitted
+# body's vertices predicted within 3 cm of the object, pull its surface with weight 0.3); the weights picked on 48
+# training images (docs/chore.md).
 fitting = dict(body_start=body_start, grid_resolution=32, depth_margin=depth_margin, near=0.03, body_steps=100,
-               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0,
+               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3,
                vertex_stride=8, object_steps=100, object_lr=0.01, object_points=500)
 model = dict(
     type='CHOREReconstructor',

@@ -123,3 +123,30 @@ def register_adaptive_threads(runner, threads: Optional[int]) -> bool:
     if adapt:
         runner.register_hook(AdaptiveThreadsHook())
     return adapt
+
+
+def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """What every test-loop tool applies first: the shared arguments, ``args.checkpoint`` loaded (no resume) and the
+    config's refiner switched by ``args.refine`` (``tools/test.py``, ``tools/misc/export_body_estimates.py``)."""
+    from .refinement import configure_refinement
+    merge_common_args(cfg, args)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    configure_refinement(cfg, args.refine)
+    return cfg
+
+
+def run_test_loop(cfg: Config, args: argparse.Namespace):
+    """Run the test loop of a merged ``cfg``: the launcher, the experiment's data and PCA prepared, the checkpoint
+    loaded under hoirecon's loading policy, adaptive threads. Returns ``(runner, metrics)``."""
+    from mmengine.runner import Runner
+
+    from hoirecon.engine import hoirecon_checkpoint_loading, setup_distributed
+    from .prepare import prepare_experiment
+    setup_distributed(cfg, args.launcher)
+    prepare_experiment(cfg, args.checkpoint)  # synthetic data on first use; the PCA from the checkpoint
+    runner = Runner.from_cfg(cfg)
+    register_adaptive_threads(runner, args.threads)  # fewer threads while other programs take cores
+    with hoirecon_checkpoint_loading():
+        metrics = runner.test()
+    return runner, metrics

@@ -110,7 +110,9 @@ def test_both_tools_merge_the_shared_arguments_alike(train_tool, test_tool):
                            for tool, args in ((train_tool, train_args), (test_tool, test_args)))
     for cfg in (train_cfg, test_cfg):
         assert cfg.work_dir == 'w' and cfg.launcher == 'slurm' and cfg.train_cfg.max_epochs == 5
-    assert train_tool.merge_common_args is test_tool.merge_common_args
+    from hoirecon.apis import cli
+    assert train_tool.merge_common_args is cli.merge_common_args
+    assert test_tool.merge_test_args is cli.merge_test_args  # which applies cli.merge_common_args first
 
 
 def test_a_choice_changed_alone_on_the_command_line_is_refused(train_tool, test_tool):

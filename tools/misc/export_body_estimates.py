@@ -19,11 +19,9 @@ import argparse
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from hoirecon.apis import configure_refinement, prepare_experiment
-from hoirecon.apis.cli import merge_common_args, parse_tool_args, register_adaptive_threads, tool_parser
-from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading, setup_distributed
+from hoirecon.apis.cli import merge_test_args, parse_tool_args, run_test_loop, tool_parser
+from hoirecon.engine import configure_threads
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,10 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """The test run of ``cfg`` with the estimate writer as its only evaluator."""
-    merge_common_args(cfg, args)
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    configure_refinement(cfg, args.refine)
+    merge_test_args(cfg, args)
     data_root = cfg.test_dataloader.dataset.get('data_root')
     cfg.test_evaluator = dict(type='DumpBodyEstimates', out_root=args.out_root, data_root=data_root,
                               overwrite=args.overwrite)
@@ -54,12 +49,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     configure_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
-    setup_distributed(cfg, args.launcher)
-    prepare_experiment(cfg, args.checkpoint)  # synthetic data on first use
-    runner = Runner.from_cfg(cfg)
-    register_adaptive_threads(runner, args.threads)
-    with hoirecon_checkpoint_loading():
-        metrics = runner.test()
+    runner, metrics = run_test_loop(cfg, args)
     runner.logger.info(f"body estimates: {int(metrics.get('body_estimates/written', 0))} written, "
                        f"{int(metrics.get('body_estimates/skipped', 0))} kept (--overwrite replaces them), "
                        f"{'under ' + args.out_root if args.out_root else 'beside the images'}")
