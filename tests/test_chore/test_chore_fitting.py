@@ -56,14 +56,20 @@ def test_fit_object_recovers_a_perturbed_pose():
     torch.testing.assert_close(pose['R'][0], R)
 
 
-def test_fit_body_recovers_a_perturbed_body():
+def upright_test_body():
+    """(model, vertex parts, betas, global_orient, body_pose, transl) of an upright surrogate body 2.5 m in front of
+    the camera, its joints turned by a seeded 0.2 rad noise."""
     torch.manual_seed(0)
     model = SMPLH('surrogate', gender='male', dtype=torch.float64)
     parts = torch.as_tensor(group_parts(model.part_labels, 14))
-    betas = torch.zeros(1, 10, dtype=torch.float64)
     go = axis_angle_to_matrix(torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64))
     body_pose = axis_angle_to_matrix(0.2 * torch.randn(1, 21, 3, dtype=torch.float64))
     transl = torch.tensor([[0.0, 0.2, 2.5]], dtype=torch.float64)
+    return model, parts, torch.zeros(1, 10, dtype=torch.float64), go, body_pose, transl
+
+
+def test_fit_body_recovers_a_perturbed_body():
+    model, parts, betas, go, body_pose, transl = upright_test_body()
     with torch.no_grad():
         truth = model(betas=betas, global_orient=go, body_pose=body_pose, transl=transl).vertices[0]
     field_fn = oracle_field_fn(truth, parts, truth[:10], torch.eye(3, dtype=torch.float64),
@@ -86,13 +92,7 @@ def test_the_keypoint_term_pulls_the_projected_joints_onto_the_keypoints():
     undetected, confidence 0). Without the term nothing moves."""
     from hoirecon.models.refiners.reprojection import keypoint_reprojection_loss
     from hoirecon.models.utils import perspective_project
-    torch.manual_seed(0)
-    model = SMPLH('surrogate', gender='male', dtype=torch.float64)
-    parts = torch.as_tensor(group_parts(model.part_labels, 14))
-    betas = torch.zeros(1, 10, dtype=torch.float64)
-    go = axis_angle_to_matrix(torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64))
-    pose = axis_angle_to_matrix(0.2 * torch.randn(1, 21, 3, dtype=torch.float64))
-    transl = torch.tensor([[0.0, 0.2, 2.5]], dtype=torch.float64)
+    model, parts, betas, go, pose, transl = upright_test_body()
     camera = dict(focal=torch.tensor([[600.0, 600.0]], dtype=torch.float64),
                   principal=torch.tensor([[256.0, 192.0]], dtype=torch.float64),
                   box_size=torch.tensor([300.0], dtype=torch.float64))
