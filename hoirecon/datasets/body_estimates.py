@@ -1,7 +1,7 @@
 """Body estimates beside the images: BEHAVE's ``k{k}.mocap.json`` (a FrankMocap estimate of the person, which CHORE
 starts its body fit from) read and written in its own layout.
 
-The file (docs/data_formats.md of the reference material, BEHAVE frame folders)::
+The file (BEHAVE frame folders; CHORE's example frame ships one; docs/chore.md, "Body start")::
 
     {"pose": [72 floats], "betas": [10 floats]}
 
