@@ -7,6 +7,9 @@ Examples (from the repository root, with ``pip install -e .`` done)::
     python tools/benchmark.py configs/stackflow_synthetic.py --refine --out work_dirs/bench   # + post-optimised rows
     python tools/benchmark.py configs/baselines/regression_head_synthetic.py=work_dirs/rh/epoch_12.pth ...
     python tools/benchmark.py CONFIG ... --train         # train the configs that have no checkpoint first
+    # the CHORE-style fit starts from StackFLOW's network body, written first as k*.mocap.json estimates
+    python tools/benchmark.py configs/baselines/chore_synthetic.py --train \\
+        --body-estimates configs/stackflow_synthetic.py=work_dirs/stackflow_synthetic/epoch_12.pth
     python tools/benchmark.py CONFIG ... --meshes chore=work_dirs/chore_meshes --gt-meshes data/gt_meshes
 
 A config's checkpoint: ``CONFIG=CKPT``, else its place in ``--checkpoints``, else the newest one that
@@ -50,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='{frame key: visibility ratio} for the vis rows of --meshes')
     parser.add_argument('--mesh-suffixes', nargs=2, metavar=('HUMAN', 'OBJECT'),
                         help='file suffixes of the --meshes files (default: .human.ply .object.ply)')
+    parser.add_argument('--body-estimates', metavar='CONFIG=CKPT',
+                        help="write this body network's predictions as the split's k*.mocap.json body estimates "
+                        'first (existing files kept): the start of the CHORE-style fit (docs/chore.md, "Body start")')
     parser.add_argument('--title', help='title above the Markdown table')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override entries of every config, e.g. test_dataloader.batch_size=8')
@@ -60,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.meshes and not args.gt_meshes:
         parser.error('--meshes needs --gt-meshes')
+    if args.body_estimates is not None and '=' not in args.body_estimates:
+        parser.error(f'--body-estimates takes CONFIG=CKPT, got {args.body_estimates!r}')
     if args.checkpoints is not None and len(args.checkpoints) != len(args.configs):
         parser.error(f'--checkpoints gives {len(args.checkpoints)} checkpoints for {len(args.configs)} configs')
     return args
@@ -73,6 +81,13 @@ def methods_from_args(args: argparse.Namespace) -> list:
             checkpoint = args.checkpoints[index]
         methods.append(dict(config=config, checkpoint=checkpoint or None))
     return methods
+
+
+def body_estimates_from_args(args: argparse.Namespace):
+    if args.body_estimates is None:
+        return None
+    config, _, checkpoint = args.body_estimates.partition('=')
+    return dict(config=config, checkpoint=checkpoint)
 
 
 def meshes_from_args(args: argparse.Namespace) -> list:
@@ -96,7 +111,7 @@ def main(argv=None) -> list:
                             shared_checkpoint=args.checkpoint, train_root=args.train_root,
                             cfg_options=args.cfg_options, data_root=args.data_root, threads=args.threads,
                             meshes=meshes_from_args(args), evaluate_meshes_tool=EVALUATE_MESHES,
-                            isolate=not args.in_process)
+                            isolate=not args.in_process, body_estimates=body_estimates_from_args(args))
     paths = write_benchmark(records, args.out, args.title)
     print('\n' + benchmark_table(records, args.title) + '\n')
     print('written: ' + ', '.join(paths.values()))

@@ -71,7 +71,7 @@ val_pipeline = [
 # all 416 test images (the frames StackFLOW's configs score); the ground truth packed in PackHOIInputs' layout
 test_meta_keys = ('img_id', 'img_path', 'cam_K', 'ori_shape', 'img_shape', 'focal', 'principal', 'box_center',
                   'box_size', 'crop_affine', 'object_name', 'object_label', 'gender', 'visibility', 'sequence',
-                  'frame', 'kinect')
+                  'frame', 'kinect', 'person_mask_path', 'object_mask_path')  # the masks: the object mask term
 test_pipeline = [
     dict(type='LoadHOIImage', with_masks=True),
     dict(type='HOICrop', img_size=img_size, rot_prob=0.0),

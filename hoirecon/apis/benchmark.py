@@ -568,7 +568,8 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
                   shared_checkpoint: Optional[str] = None, train_root: str = 'work_dirs',
                   cfg_options: Optional[dict] = None, data_root: Optional[str] = None, threads: Optional[int] = None,
                   meshes: Sequence[Dict[str, Any]] = (), evaluate_meshes_tool: Optional[str] = None,
-                  isolate: bool = True, log: Callable[[str], None] = print) -> List[Record]:
+                  isolate: bool = True, body_estimates: Optional[Dict[str, str]] = None,
+                  log: Callable[[str], None] = print) -> List[Record]:
     """Run every method and mesh folder; never stop on one that fails.
 
     Args:
@@ -582,6 +583,9 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
         evaluate_meshes_tool: path of ``tools/evaluate_meshes.py`` (needed with ``meshes``).
         isolate: each run in a fresh process (:func:`run_isolated`); False runs them here (peak RSS then the
             process's since :func:`reset_peak_rss`).
+        body_estimates: ``dict(config=..., checkpoint=...)`` of a body network whose predictions are written first
+            as the split's ``k*.mocap.json`` body estimates (:func:`~.body_estimates.export_body_estimates`, existing
+            files kept), the start of the CHORE-style fit; a failure is logged and the methods still run.
         log: progress lines.
 
     Returns:
@@ -613,6 +617,11 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
             log(f'    HOI-aligned human / object {numbers} cm on {cells.get("frames")} frames{extra}')
         return record
 
+    if body_estimates is not None:
+        log_file = osp.join(out_dir, LOGS, 'body_estimates.log')
+        log(f'[0/{total}] body estimates from {body_estimates["config"]} ({body_estimates["checkpoint"]}); log '
+            f'{log_file}')
+        log(f'    {write_body_estimates(body_estimates, out_dir, call, log_file, common)}')
     for index, method in enumerate(methods, 1):
         config, checkpoint = method['config'], method.get('checkpoint')
         name = method_name(config)
@@ -666,6 +675,23 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
                                 f'failed: {type(error).__name__}: {error}')
         finish(record)
     return records
+
+
+def write_body_estimates(source: Dict[str, str], out_dir: str, call: Callable, log_file: str,
+                         common: Dict[str, Any]) -> str:
+    """Write the body estimates of ``source`` (``config``, ``checkpoint``) by ``call`` (run_benchmark's runner: a
+    child process) and return one line saying what happened (never raises)."""
+    from .body_estimates import export_body_estimates
+    for key in ('config', 'checkpoint'):
+        if not osp.isfile(source[key]):
+            return f'not written: {key} {source[key]} not found (the CHORE-style fit starts from its fields)'
+    try:
+        metrics = call(export_body_estimates, log_file, config=source['config'], checkpoint=source['checkpoint'],
+                       work_dir=osp.join(out_dir, RUNS, 'body_estimates'), **common)
+    except Exception as error:  # noqa: B902  (the methods still run, CHORE-style from its fields)
+        return f'not written: {error}'
+    return (f"{int(metrics.get('body_estimates/written', 0))} written, "
+            f"{int(metrics.get('body_estimates/skipped', 0))} already there (kept)")
 
 
 def write_benchmark(records: Sequence[Record], out_dir: str, title: Optional[str] = None) -> Dict[str, str]:

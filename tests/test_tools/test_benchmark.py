@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, checkpoint_fit, csv_text, new_record,
-                                     own_checkpoint, write_chart)
+                                     own_checkpoint, run_benchmark, write_body_estimates, write_chart)
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 from hoirecon.testing.tools import load_tool
 
@@ -128,6 +128,45 @@ def _write_meshes(folder, key, shift):
         path = osp.join(folder, key + suffix)
         os.makedirs(osp.dirname(path), exist_ok=True)
         mesh.export(path)
+
+
+def test_body_estimates_are_written_first_and_never_stop_the_run(tmp_path):
+    """--body-estimates: the export runs (through the benchmark's runner) with the benchmark's options and its own
+    work dir; a missing file or a failed export is one line, and the methods still run."""
+    config, checkpoint = tmp_path / 'body.py', tmp_path / 'body.pth'
+    config.write_text('')
+    checkpoint.write_bytes(b'')
+    calls = []
+
+    def call(function, log_file, **kwargs):
+        calls.append((function.__name__, log_file, kwargs))
+        return {'body_estimates/written': 3.0, 'body_estimates/skipped': 1.0}
+
+    source = dict(config=str(config), checkpoint=str(checkpoint))
+    common = dict(cfg_options={'test_dataloader.dataset.indices': 4}, data_root=None, threads=1)
+    line = write_body_estimates(source, str(tmp_path / 'out'), call, 'estimates.log', common)
+    assert line == '3 written, 1 already there (kept)'
+    name, log_file, kwargs = calls[0]
+    assert name == 'export_body_estimates' and log_file == 'estimates.log'
+    assert kwargs['cfg_options'] == {'test_dataloader.dataset.indices': 4} and kwargs['threads'] == 1
+    assert kwargs['work_dir'] == osp.join(str(tmp_path / 'out'), 'runs', 'body_estimates')
+    assert kwargs['config'] == str(config) and kwargs['checkpoint'] == str(checkpoint)
+
+    def failing(function, log_file, **kwargs):
+        raise RuntimeError('KeyError: no body in this model (traceback in estimates.log)')
+
+    assert write_body_estimates(source, str(tmp_path), failing, 'x.log', common) == \
+        'not written: KeyError: no body in this model (traceback in estimates.log)'
+    gone = dict(source, checkpoint=str(tmp_path / 'gone.pth'))
+    assert write_body_estimates(gone, str(tmp_path), call, 'x.log', common).startswith(
+        f'not written: checkpoint {tmp_path / "gone.pth"} not found')
+    printed = []
+    records = run_benchmark([dict(config=str(tmp_path / 'nope.py'))], str(tmp_path / 'b'), isolate=False,
+                            body_estimates=gone, log=printed.append)
+    assert printed[0].startswith('[0/1] body estimates from') and printed[1].strip().startswith('not written')
+    assert records[0]['reason'] == f'not run: config {tmp_path / "nope.py"} not found'
+    with pytest.raises(SystemExit):
+        _load_tool().parse_args(['a.py', '--body-estimates', 'no_checkpoint.py'])
 
 
 @pytest.mark.slow

@@ -18,10 +18,9 @@ files are kept unless ``--overwrite``. With ``--refine`` the config's refiner ru
 import argparse
 
 import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
-from mmengine.config import Config
 
-from hoirecon.apis.cli import merge_test_args, parse_tool_args, run_test_loop, tool_parser
-from hoirecon.engine import configure_threads
+from hoirecon.apis.body_estimates import export_body_estimates
+from hoirecon.apis.cli import parse_tool_args, tool_parser
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,24 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parse_tool_args(parser, argv, 'test_dataloader.dataset.indices=16', 'tools/dist_test.sh')
 
 
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """The test run of ``cfg`` with the estimate writer as its only evaluator."""
-    merge_test_args(cfg, args)
-    data_root = cfg.test_dataloader.dataset.get('data_root')
-    cfg.test_evaluator = dict(type='DumpBodyEstimates', out_root=args.out_root, data_root=data_root,
-                              overwrite=args.overwrite)
-    return cfg
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    configure_threads(args.threads)
-    cfg = merge_args(Config.fromfile(args.config), args)
-    runner, metrics = run_test_loop(cfg, args)
-    runner.logger.info(f"body estimates: {int(metrics.get('body_estimates/written', 0))} written, "
-                       f"{int(metrics.get('body_estimates/skipped', 0))} kept (--overwrite replaces them), "
-                       f"{'under ' + args.out_root if args.out_root else 'beside the images'}")
-    return metrics
+    return export_body_estimates(args.config, args.checkpoint, out_root=args.out_root, overwrite=args.overwrite,
+                                 refine=args.refine, cfg_options=args.cfg_options, data_root=args.data_root,
+                                 threads=args.threads, work_dir=args.work_dir, launcher=args.launcher)
 
 
 if __name__ == '__main__':

@@ -44,9 +44,9 @@ def sample_masks(sample: HOIDataSample) -> Tuple[Optional[np.ndarray], Optional[
     shape = sample.metainfo.get('ori_shape')
     paths = [sample.metainfo.get(key) or None for key in MASK_META_KEYS]
     if paths[1] is None:
-        raise KeyError('PHOSAReconstructor: the sample has neither observations.object_mask nor the metainfo '
-                       f'{MASK_META_KEYS} (add them to PackHOIInputs(meta_keys=...), as '
-                       'configs/baselines/phosa_synthetic.py does).')
+        raise KeyError(f"{sample.metainfo.get('img_path')}: the sample has neither observations.object_mask nor the "
+                       f'metainfo {MASK_META_KEYS} that the object mask term reads (add them to the pack '
+                       "transform's meta_keys, as configs/baselines/phosa_synthetic.py and chore_synthetic.py do).")
     return tuple(None if p is None else _read_mask(p, shape) for p in paths)
 
 

@@ -44,12 +44,13 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
                vote_R: Optional[torch.Tensor] = None, w_udf: float = 1.0, w_centre: float = 0.1,
                w_rotation: float = 0.01, scale: Optional[torch.Tensor] = None,
                contact_points: Optional[torch.Tensor] = None, contact_weight: Optional[torch.Tensor] = None,
-               w_contact: float = 0.0) -> Dict[str, torch.Tensor]:
+               w_contact: float = 0.0, mask_term: Optional[Callable[..., torch.Tensor]] = None,
+               w_mask: float = 0.0, mask_steps: Optional[int] = None) -> Dict[str, torch.Tensor]:
     """Object pose ``(R, t)`` per image minimising the predicted object distance at the posed template points.
 
     ``R = exp(w) R0``, ``t = t0 + dt`` with ``w``, ``dt`` optimised by Adam. Terms: ``w_udf`` x mean ``udf_object``
     at ``R p + t``; with votes (CHORE's centre offsets / orientation predictions) ``w_centre`` x ``|t - vote_centre|^2``
-    and ``w_rotation`` x ``|R - vote_R|_F^2``.
+    and ``w_rotation`` x ``|R - vote_R|_F^2``; with contacts and a mask term, theirs (below).
 
     Args:
         template_points: (B, M, 3) object-frame surface samples of each image's template.
@@ -60,6 +61,9 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
             predicted object distance is small, :func:`contact_vertices`), with ``contact_weight`` (B, K) 1 / 0 (0:
             padding); ``w_contact`` x the weighted mean of each one's distance to the nearest posed template point
             (images without contacts add 0).
+        mask_term: CHORE's 2D object term, ``(R, t, scale) -> (B,)`` loss (an :class:`~.mask_term.ObjectMaskTerm`:
+            the occlusion-aware soft silhouette against the object's mask), weighted by ``w_mask``, in the last
+            ``mask_steps`` steps (None: all; the renderer costs more than the rest of a step).
 
     Returns:
         ``R`` (B, 3, 3), ``t`` (B, 3), ``loss`` (steps,) the total loss per step (detached).
@@ -74,7 +78,8 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
         R = axis_angle_to_matrix(w) @ R0
         return R, t0 + dt
 
-    for _ in range(steps):
+    first_mask_step = 0 if mask_steps is None else steps - int(mask_steps)
+    for step in range(steps):
         R, t = pose()
         points = size * template_points @ R.transpose(1, 2) + t[:, None]
         loss = w_udf * field_fn(points)['udf'][..., 1].clamp(min=0).mean()
@@ -86,6 +91,8 @@ def fit_object(field_fn: FieldFn, template_points: torch.Tensor, R0: torch.Tenso
             nearest = torch.cdist(contact_points, points).min(-1).values  # (B, K)
             per_image = (nearest * contact_weight).sum(1) / contact_weight.sum(1).clamp(min=1)
             loss = loss + w_contact * per_image.mean()
+        if mask_term is not None and w_mask > 0 and step >= first_mask_step:
+            loss = loss + w_mask * mask_term(R, t, scale).mean()
         _step(optimiser, loss, [w, dt])
         history.append(float(loss.detach()))
     R, t = pose()

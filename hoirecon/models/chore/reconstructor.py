@@ -52,6 +52,7 @@ from hoirecon.structures import HOIDataSample
 from .field_net import CHOREFieldNet
 from .fitting import contact_vertices, fit_body, fit_object, network_field_fn, votes_to_pose
 from .geometry import chunked_fields, frustum_grid, group_parts, sample_surface
+from .mask_term import ObjectMaskTerm
 
 #: Parts (of the 14) whose rest-pose centroids anchor the body start: torso, head, left / right thigh.
 ANCHOR_PARTS_14 = (0, 1, 8, 9)
@@ -78,6 +79,11 @@ DEFAULT_FITTING = dict(
     object_steps=100, object_lr=0.01, object_points=500, w_centre=0.1, w_rotation=0.01,
     w_contact=0.0,  # CHORE's contact term: fitted body vertices predicted within contact_threshold of the object
     contact_threshold=0.03,  # pull the object's surface to them (metres, in the fields' scene)
+    # CHORE's object mask term (ObjectMaskTerm): the template's soft silhouette against the object's visible mask
+    # (person_mask_path / object_mask_path in the metainfo), in a mask_size square around the mask's box grown by
+    # mask_padding, the template decimated to mask_faces, edges of sharpness mask_sigma (pixels^2), in the last
+    # mask_steps steps of the object fit (None: all)
+    w_mask=0.0, mask_size=64, mask_padding=0.15, mask_faces=300, mask_sigma=1.0, mask_steps=None,
     seed=0)
 
 
@@ -198,13 +204,17 @@ class CHOREReconstructor(CHOREFieldNet):
             self.__dict__['_body_model'] = model  # not a submodule: no keys in the checkpoint
         return self._body_model.to(device)
 
+    def template(self, name: str):
+        """The :class:`~hoirecon.objects.ObjectLibrary` template ``name`` (``vertices``, ``faces`` in its frame)."""
+        if self._library is None:
+            from hoirecon.objects import ObjectLibrary
+            self._library = ObjectLibrary(**self.object_library_cfg)
+        return self._library[name]
+
     def template_points(self, name: str, device) -> torch.Tensor:
         """(M, 3) object-frame surface samples of the template ``name`` (area-uniform, fixed seed)."""
         if name not in self._template_points:
-            if self._library is None:
-                from hoirecon.objects import ObjectLibrary
-                self._library = ObjectLibrary(**self.object_library_cfg)
-            template = self._library[name]
+            template = self.template(name)
             points, _ = sample_surface(template.vertices, template.faces, int(self.fitting['object_points']),
                                        np.random.default_rng(self.fitting['seed']))
             self._template_points[name] = torch.as_tensor(points, dtype=torch.float32)
@@ -267,6 +277,21 @@ class CHOREReconstructor(CHOREFieldNet):
             has = obs is not None and 'person_kpts' in obs
             rows.append(obs.person_kpts[0].float() if has else torch.zeros(25, 3))
         return torch.stack(rows).to(device)
+
+    def _mask_term(self, samples: List[HOIDataSample], names: List[str], meta: Dict[str, torch.Tensor]
+                   ) -> ObjectMaskTerm:
+        """CHORE's object mask term of a batch: each sample's person and visible object masks (``observations``, or
+        the files of its metainfo ``person_mask_path`` / ``object_mask_path``) against its template's silhouette."""
+        from hoirecon.models.baselines.phosa_reconstructor import sample_masks
+        cfg = self.fitting
+        person, objects = zip(*[sample_masks(s) for s in samples])
+        K = torch.zeros(len(samples), 3, 3, dtype=torch.float32, device=meta['focal'].device)
+        K[:, 0, 0], K[:, 1, 1] = meta['focal'][:, 0], meta['focal'][:, 1]
+        K[:, :2, 2], K[:, 2, 2] = meta['principal'], 1.0
+        meshes = [(self.template(n).vertices, self.template(n).faces) for n in names]
+        return ObjectMaskTerm.from_masks(meshes, names, person, objects, K, size=int(cfg['mask_size']),
+                                         padding=float(cfg['mask_padding']), sigma=float(cfg['mask_sigma']),
+                                         max_faces=cfg['mask_faces'])
 
     def reconstruct(self, inputs, samples: List[HOIDataSample], field_fn=None) -> List[HOIDataSample]:
         """Fields -> body and object start -> fits (module docstring); fills ``pred_instances`` and
@@ -331,6 +356,9 @@ class CHOREReconstructor(CHOREFieldNet):
             init_vertices = body(betas=betas, global_orient=go0, body_pose=body_pose0,
                                  transl=transl0_body).vertices
         subset = torch.arange(0, rest.shape[0], int(cfg['vertex_stride']), device=device)
+        names = [str(s.metainfo['object_name']) for s in samples]
+        # read before the fits, so that a sample without masks fails at once
+        mask_term = self._mask_term(samples, names, meta) if float(cfg['w_mask']) > 0 else None
         with torch.enable_grad():
             w_pose = torch.tensor([float(cfg['w_pose' if e is None else 'w_pose_estimate']) for e in estimates],
                                   dtype=dtype, device=device)
@@ -345,7 +373,6 @@ class CHOREReconstructor(CHOREFieldNet):
                 fitted_body = fit_body(field_fn, body, betas, fitted_body['global_orient'], fitted_body['body_pose'],
                                        fitted_body['transl'], vertex_parts, steps=int(cfg['scale_steps']),
                                        scale=torch.ones(batch, dtype=dtype, device=device), **common)
-            names = [str(s.metainfo['object_name']) for s in samples]
             template = torch.stack([self.template_points(n, device) for n in names])
             centre0, R0 = torch.stack(centre0), torch.stack(R0)
             contacts = dict(points=None, weight=None)
@@ -356,7 +383,9 @@ class CHOREReconstructor(CHOREFieldNet):
                                        lr=float(cfg['object_lr']), vote_centre=centre0, vote_R=R0,
                                        w_centre=float(cfg['w_centre']), w_rotation=float(cfg['w_rotation']),
                                        scale=fitted_body['scale'], contact_points=contacts['points'],
-                                       contact_weight=contacts['weight'], w_contact=float(cfg['w_contact']))
+                                       contact_weight=contacts['weight'], w_contact=float(cfg['w_contact']),
+                                       mask_term=mask_term, w_mask=float(cfg['w_mask']),
+                                       mask_steps=cfg['mask_steps'])
         scale = fitted_body['scale']
         for i, sample in enumerate(samples):
             init = InstanceData(human_vertices=init_vertices[i:i + 1].cpu(), betas=betas[i:i + 1].cpu(),
