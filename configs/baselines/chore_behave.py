@@ -52,11 +52,12 @@ test_pipeline = [
     dict(type='PackCHOREInputs', object_mask='visible', body_target='gendered', meta_keys=_base_.test_meta_keys),
 ]
 # ours: a finer grid and longer fits than the synthetic config's (sized for a GPU; CHORE's schedule differs)
-# w_pose_estimate, w_keypoints, w_contact: chore_synthetic.py's (picked on its training images; the keypoint term is in
-# crop-side units, so it does not depend on the image size)
+# w_pose_estimate, w_keypoints, w_contact, w_mask: chore_synthetic.py's (picked on its training images; the keypoint
+# term is in crop-side units and the mask term a mean over its square, so neither depends on the image size); the mask
+# square and the rendered faces larger (a GPU setting, unmeasured)
 fitting = dict(body_start=body_start, grid_resolution=64, depth_margin=(-1.0, 1.0), near=0.02, body_steps=300,
-               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3, vertex_stride=4, object_steps=200,
-               object_lr=0.01, object_points=1000)
+               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3, w_mask=1.0, mask_size=96,
+               mask_faces=1000, vertex_stride=4, object_steps=200, object_lr=0.01, object_points=1000)
 model = dict(encoder=dict(depth=depth, num_stages=num_stages, channels_last=False), hidden=hidden,
              num_parts=num_parts, clamp=clamp, depth_ref=depth_ref, object_radius=clamp, body_model=body_model,
              object_library=object_library, fitting=fitting)

@@ -82,11 +82,13 @@ test_pipeline = [
 # estimate (body_start) placed on the near-human grid points, the object's from the near-object votes, then 100 Adam
 # steps each for the body (every 8th vertex; each joint pulled back to the estimate with weight 0.1 and the projected
 # BODY_25 joints to the OpenPose keypoints with weight 3) and the object (500 samples; CHORE's contacts, the fitted
-# body's vertices predicted within 3 cm of the object, pull its surface with weight 0.3); the weights picked on 48
-# training images (docs/chore.md).
+# body's vertices predicted within 3 cm of the object, pull its surface with weight 0.3; CHORE's object mask term, the
+# template's soft silhouette against the visible object mask in a 64 px square, weight 1); the weights picked on 48
+# training images (docs/chore.md). The mask term is most of the time: about 7.8 s per image on 2 CPU cores against
+# 1.9 s with model.fitting.w_mask=0.
 fitting = dict(body_start=body_start, grid_resolution=32, depth_margin=depth_margin, near=0.03, body_steps=100,
-               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3,
-               vertex_stride=8, object_steps=100, object_lr=0.01, object_points=500)
+               body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3, w_mask=1.0, mask_size=64,
+               mask_faces=300, vertex_stride=8, object_steps=100, object_lr=0.01, object_points=500)
 model = dict(
     type='CHOREReconstructor',
     body_model=body_model,

@@ -22,7 +22,8 @@ step   what
 4      :func:`~.fitting.fit_body` (human distance + part labels at the posed vertices + pose regulariser + the root
        joint held at ``depth_ref`` with ``fixed_depth``): pose and translation for ``body_steps``, then with the
        scale free too for ``scale_steps``; :func:`~.fitting.fit_object`
-       (object distance at the template samples, posed and sized by that scale, + pulls to the votes)
+       (object distance at the template samples, posed and sized by that scale, + pulls to the votes; with
+       ``w_contact`` CHORE's contacts, with ``w_mask`` its object mask term, :class:`~.mask_term.ObjectMaskTerm`)
 =====  ==============================================================================================================
 
 **Scale.** The fields live in a scene scaled so that the person's root is at ``depth_ref`` (CHORE's fixed depth,
