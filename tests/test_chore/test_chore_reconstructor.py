@@ -177,6 +177,18 @@ def test_the_fit_runs_with_every_body_family(test_batch, body_type, gender):
     assert torch.isfinite(pred.human_vertices).all() and torch.isfinite(pred.object_t).all()
 
 
+def true_scene(samples):
+    """The ground truth of ``samples``: their packed ``gt_instances`` fields (dict of (B, ...)), the posed true
+    bodies (B, V, 3), each vertex's part (V,) and the scale that puts each root joint at depth_ref = 2.6 m (B,)."""
+    keys = ('betas', 'global_orient', 'body_pose', 'transl', 'object_R', 'object_t', 'hoi_t')
+    gt = {k: torch.cat([s.gt_instances[k] for s in samples]) for k in keys}
+    body = SMPLH('surrogate', gender='male')
+    with torch.no_grad():
+        truth = body(betas=gt['betas'], global_orient=gt['global_orient'], body_pose=gt['body_pose'],
+                     transl=gt['transl']).vertices
+    return gt, truth, torch.as_tensor(group_parts(body.part_labels, 14)), 2.6 / gt['hoi_t'][:, 2]
+
+
 def with_estimates(samples, noise_rad, seed=0):
     """Copies of ``samples`` carrying their ground-truth body, each joint turned by a random ``noise_rad``, as the
     estimate (what LoadBodyEstimate packs)."""
@@ -199,14 +211,7 @@ def test_the_fit_starts_from_the_estimate(behave_synthetic_root, test_batch):  #
     torch.manual_seed(0)
     library = dict(dataset='behave', template_dir=f'{behave_synthetic_root}/objects')
     samples = test_batch['data_samples']
-    keys = ('betas', 'global_orient', 'body_pose', 'transl', 'object_R', 'object_t', 'hoi_t')
-    gt = {k: torch.cat([s.gt_instances[k] for s in samples]) for k in keys}
-    body = SMPLH('surrogate', gender='male')
-    parts = torch.as_tensor(group_parts(body.part_labels, 14))
-    with torch.no_grad():
-        truth = body(betas=gt['betas'], global_orient=gt['global_orient'], body_pose=gt['body_pose'],
-                     transl=gt['transl']).vertices
-    s = 2.6 / gt['hoi_t'][:, 2]
+    gt, truth, parts, s = true_scene(samples)
     blobs = [s[i] * gt['object_t'][i] + 0.05 * torch.randn(400, 3) for i in range(len(samples))]
     field_fn = exact_fields(s[:, None, None] * truth[:, ::3], parts[::3].expand(len(samples), -1),
                             torch.stack(blobs), gt['object_R'], s[:, None] * gt['object_t'])
@@ -251,14 +256,7 @@ def test_the_mask_term_moves_the_object_onto_its_mask(behave_synthetic_root, tes
     without mask paths is named in the error."""
     library = dict(dataset='behave', template_dir=f'{behave_synthetic_root}/objects')
     samples = test_batch['data_samples']
-    keys = ('betas', 'global_orient', 'body_pose', 'transl', 'object_R', 'object_t', 'hoi_t', 'focal', 'principal')
-    gt = {k: torch.cat([s.gt_instances[k] for s in samples]) for k in keys[:7]}
-    body = SMPLH('surrogate', gender='male')
-    parts = torch.as_tensor(group_parts(body.part_labels, 14))
-    with torch.no_grad():
-        truth = body(betas=gt['betas'], global_orient=gt['global_orient'], body_pose=gt['body_pose'],
-                     transl=gt['transl']).vertices
-    s = 2.6 / gt['hoi_t'][:, 2]
+    gt, truth, parts, s = true_scene(samples)
     shift = torch.tensor([0.15, -0.08, 0.0])
     human = exact_fields(s[:, None, None] * truth[:, ::3], parts[::3].expand(len(samples), -1),
                          s[:, None, None] * truth[:, ::50], gt['object_R'], s[:, None] * gt['object_t'] + shift)
