@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 
+from hoirecon.models.baselines.phosa import cluster_decimate
 from hoirecon.models.chore.fitting import fit_object
 from hoirecon.models.chore.mask_term import ObjectMaskTerm
 from hoirecon.models.utils import axis_angle_to_matrix
@@ -37,9 +38,11 @@ def scene():
 
 def term_of(s, objects, persons, sigma=0.3, max_faces=None):
     meshes = [(s['box'].vertices, s['box'].faces), (s['stool'].vertices, s['stool'].faces)][:len(objects)]
+    if max_faces is not None:
+        meshes = [cluster_decimate(v, f, max_faces) for v, f in meshes]
     names = ['boxlarge', 'stool'][:len(objects)]
     return ObjectMaskTerm.from_masks(meshes, names, persons, objects, K.expand(len(objects), 3, 3), size=64,
-                                     sigma=sigma, max_faces=max_faces)
+                                     sigma=sigma)
 
 
 def test_the_term_is_small_at_the_truth_and_ignores_what_the_person_claims():

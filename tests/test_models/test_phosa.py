@@ -275,7 +275,7 @@ def _world_frames(root, count):
     person / visible object masks rendered from them at 4x (512 x 384)."""
     from mmengine.registry import DefaultScope
 
-    from hoirecon.models.baselines.phosa_reconstructor import PHOSAReconstructor
+    from hoirecon.models.baselines.phosa_reconstructor import sample_intrinsics
     from hoirecon.objects.library import ObjectLibrary
     from hoirecon.registry import BODY_MODELS, DATASETS
     from hoirecon.visualization import Mesh, MeshRenderer
@@ -293,7 +293,7 @@ def _world_frames(root, count):
             gt, body = sample.gt_instances, bodies[sample.metainfo.get('gender', 'male')]
             human = body(betas=gt.betas, global_orient=gt.global_orient, body_pose=gt.body_pose,
                          transl=gt.transl).vertices[0].double()
-            K4 = PHOSAReconstructor._intrinsics(sample).numpy()
+            K4 = sample_intrinsics(sample).numpy()
             K4[:2] *= 4
             K4[:2, 2] += 1.5
             template = library.by_index(int(gt.object_label))

@@ -50,6 +50,14 @@ def sample_masks(sample: HOIDataSample) -> Tuple[Optional[np.ndarray], Optional[
     return tuple(None if p is None else _read_mask(p, shape) for p in paths)
 
 
+def sample_intrinsics(sample: HOIDataSample) -> torch.Tensor:
+    """(3, 3) float64 full-image intrinsics of a sample: its metainfo ``focal`` (one or two values) and
+    ``principal``, pixels."""
+    focal = np.broadcast_to(np.asarray(sample.metainfo['focal'], np.float64).reshape(-1), (2, ))
+    principal = np.asarray(sample.metainfo['principal'], np.float64).reshape(2)
+    return torch.tensor([[focal[0], 0, principal[0]], [0, focal[1], principal[1]], [0, 0, 1]])
+
+
 @MODELS.register_module()
 class PHOSAReconstructor(HOIReconstructor):
     """:class:`HOIReconstructor` whose test-time object is PHOSA-style (module docstring).
@@ -76,7 +84,7 @@ class PHOSAReconstructor(HOIReconstructor):
             person, obj = sample_masks(sample)
             masks.append(None if obj is None else prepare_masks(person, obj, fitter.object_size, fitter.joint_size,
                                                                 fitter.padding))
-        K = torch.stack([self._intrinsics(s) for s in data_samples]).to(first)
+        K = torch.stack([sample_intrinsics(s) for s in data_samples]).to(first)
         result = fitter(stack('human_vertices'), torch.as_tensor(self.body_model.faces, dtype=torch.long),
                         torch.as_tensor(self.body_model.part_labels), self._labels(data_samples), K, masks,
                         stack('object_R'), stack('object_t'))
@@ -91,10 +99,3 @@ class PHOSAReconstructor(HOIReconstructor):
             sample.pred_instances = InstanceData(**new)
             sample.set_metainfo(dict(phosa_status=result.status[i]))
         return data_samples
-
-    @staticmethod
-    def _intrinsics(sample: HOIDataSample) -> torch.Tensor:
-        """(3, 3) full-image intrinsics of a sample: its ``focal`` and ``principal`` (those of the network's body)."""
-        focal = np.broadcast_to(np.asarray(sample.metainfo['focal'], np.float64).reshape(-1), (2, ))
-        principal = np.asarray(sample.metainfo['principal'], np.float64).reshape(2)
-        return torch.tensor([[focal[0], 0, principal[0]], [0, focal[1], principal[1]], [0, 0, 1]])

@@ -5,21 +5,20 @@ cover its (occlusion-aware) instance mask, pixels that the person's mask claims 
 the pieces of the PHOSA-style baseline are reused unchanged: :func:`~hoirecon.models.baselines.phosa.prepare_masks`
 crops each image's masks to a square around the object's mask box (``size`` pixels a side),
 :func:`~hoirecon.models.baselines.phosa.roi_intrinsics` gives that square's camera,
-:func:`~hoirecon.models.utils.soft_silhouette.soft_silhouette` renders the template (decimated to ``max_faces`` by
-:func:`~hoirecon.models.baselines.phosa.cluster_decimate`) and
+:func:`~hoirecon.models.utils.soft_silhouette.soft_silhouette` renders the template (decimated by
+:func:`~hoirecon.models.baselines.phosa.cluster_decimate`, once per template, by the caller) and
 :func:`~hoirecon.models.baselines.phosa.silhouette_loss` compares them.
 
 The fitted object lives in the fields' scene (scaled about the camera centre by the fitted scene scale ``s``):
 ``s R p + t``. Scaling about the camera centre leaves the image unchanged, so the silhouette is rendered there as it
 is, with the full image's camera.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from hoirecon.models.baselines.phosa import (PHOSAMasks, cluster_decimate, prepare_masks, roi_intrinsics,
-                                             silhouette_loss)
+from hoirecon.models.baselines.phosa import PHOSAMasks, prepare_masks, roi_intrinsics, silhouette_loss
 from hoirecon.models.utils.soft_silhouette import soft_silhouette
 
 
@@ -28,7 +27,8 @@ class ObjectMaskTerm:
 
     Args:
         meshes: per image the template to render, ``(vertices (V, 3), faces (F, 3))`` numpy in the object frame
-            (images with the same template share one entry of ``names``).
+            (the renderer's cost is proportional to the faces: pass a decimated template, e.g.
+            :func:`~hoirecon.models.baselines.phosa.cluster_decimate`; images of the same name share the first one).
         names: (B,) template name per image (images are rendered in one call per name: the renderer shares faces).
         masks: (B,) :class:`~hoirecon.models.baselines.phosa.PHOSAMasks` of each image (``prepare_masks``), None for
             an image without an object mask (its loss is 0).
@@ -44,7 +44,7 @@ class ObjectMaskTerm:
         self.sigma = float(sigma)
         self.batch = len(names)
         device, dtype = K.device, K.dtype
-        self.groups: List[Dict[str, torch.Tensor]] = []
+        self.groups: List[Dict[str, Any]] = []
         for name in dict.fromkeys(names):
             idx = [i for i, (n, m) in enumerate(zip(names, masks)) if n == name and m is not None]
             if not idx:
@@ -59,22 +59,17 @@ class ObjectMaskTerm:
                 K=roi_intrinsics(K[idx], roi, size),
                 mask=torch.as_tensor(np.stack([masks[i].object_mask for i in idx]), dtype=dtype, device=device),
                 person=torch.as_tensor(np.stack([masks[i].object_person for i in idx]), dtype=dtype, device=device),
-                size=torch.tensor(size)))
+                size=size))
 
     @classmethod
     def from_masks(cls, meshes: Sequence[Tuple[np.ndarray, np.ndarray]], names: Sequence[str],
                    person_masks: Sequence[Optional[np.ndarray]], object_masks: Sequence[Optional[np.ndarray]],
-                   K: torch.Tensor, size: int = 64, padding: float = 0.15, sigma: float = 1.0,
-                   max_faces: Optional[int] = 300) -> 'ObjectMaskTerm':
-        """The term from full-image (H, W) bool masks (None: no mask); each template decimated to ``max_faces``
-        (None: as it is)."""
+                   K: torch.Tensor, size: int = 64, padding: float = 0.15, sigma: float = 1.0) -> 'ObjectMaskTerm':
+        """The term from full-image (H, W) bool masks (None: no mask), cropped to ``size`` squares around the
+        object masks' boxes grown by ``padding`` (:func:`~hoirecon.models.baselines.phosa.prepare_masks`)."""
         masks = [None if obj is None else prepare_masks(person, obj, size, size, padding)
                  for person, obj in zip(person_masks, object_masks)]
-        cache: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
-        for name, (vertices, faces) in zip(names, meshes):
-            if name not in cache:
-                cache[name] = (vertices, faces) if max_faces is None else cluster_decimate(vertices, faces, max_faces)
-        return cls([cache[n] for n in names], names, masks, K, sigma)
+        return cls(meshes, names, masks, K, sigma)
 
     def silhouettes(self, R: torch.Tensor, t: torch.Tensor, scale: Optional[torch.Tensor] = None
                     ) -> List[Tuple[torch.Tensor, torch.Tensor]]:
@@ -85,8 +80,7 @@ class ObjectMaskTerm:
             idx = g['index']
             size = 1.0 if scale is None else scale[idx].to(t)[:, None, None]
             posed = size * g['vertices'] @ R[idx].transpose(1, 2) + t[idx][:, None]
-            side = int(g['size'])
-            out.append((idx, soft_silhouette(posed, g['faces'], g['K'], (side, side), sigma=self.sigma)))
+            out.append((idx, soft_silhouette(posed, g['faces'], g['K'], (g['size'], g['size']), sigma=self.sigma)))
         return out
 
     def __call__(self, R: torch.Tensor, t: torch.Tensor, scale: Optional[torch.Tensor] = None) -> torch.Tensor:

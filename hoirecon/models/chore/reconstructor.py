@@ -41,7 +41,7 @@ step 4. The training path
 is the field network's (the body model and the templates are not parameters).
 """
 import logging
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -194,6 +194,7 @@ class CHOREReconstructor(CHOREFieldNet):
         self._body_model = None  # built on first use, kept out of the state dict
         self._library = None
         self._template_points: Dict[str, torch.Tensor] = {}
+        self._render_meshes: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}  # the mask term's decimated templates
         self._fields_starts, self._warned_fields_starts = 0, False  # images started without an estimate ('auto')
 
     # ---------------------------------------------------------------- assets
@@ -211,6 +212,17 @@ class CHOREReconstructor(CHOREFieldNet):
             from hoirecon.objects import ObjectLibrary
             self._library = ObjectLibrary(**self.object_library_cfg)
         return self._library[name]
+
+    def render_mesh(self, name: str) -> Tuple[np.ndarray, np.ndarray]:
+        """``(vertices, faces)`` of the template ``name`` as the mask term renders it: decimated to
+        ``fitting['mask_faces']`` faces (:func:`~hoirecon.models.baselines.phosa.cluster_decimate`; None: as it is),
+        once per template."""
+        if name not in self._render_meshes:
+            from hoirecon.models.baselines.phosa import cluster_decimate
+            template, max_faces = self.template(name), self.fitting['mask_faces']
+            self._render_meshes[name] = (template.vertices, template.faces) if max_faces is None else \
+                cluster_decimate(template.vertices, template.faces, int(max_faces))
+        return self._render_meshes[name]
 
     def template_points(self, name: str, device) -> torch.Tensor:
         """(M, 3) object-frame surface samples of the template ``name`` (area-uniform, fixed seed)."""
@@ -283,16 +295,13 @@ class CHOREReconstructor(CHOREFieldNet):
                    ) -> ObjectMaskTerm:
         """CHORE's object mask term of a batch: each sample's person and visible object masks (``observations``, or
         the files of its metainfo ``person_mask_path`` / ``object_mask_path``) against its template's silhouette."""
-        from hoirecon.models.baselines.phosa_reconstructor import sample_masks
+        from hoirecon.models.baselines.phosa_reconstructor import sample_intrinsics, sample_masks
         cfg = self.fitting
         person, objects = zip(*[sample_masks(s) for s in samples])
-        K = torch.zeros(len(samples), 3, 3, dtype=torch.float32, device=meta['focal'].device)
-        K[:, 0, 0], K[:, 1, 1] = meta['focal'][:, 0], meta['focal'][:, 1]
-        K[:, :2, 2], K[:, 2, 2] = meta['principal'], 1.0
-        meshes = [(self.template(n).vertices, self.template(n).faces) for n in names]
-        return ObjectMaskTerm.from_masks(meshes, names, person, objects, K, size=int(cfg['mask_size']),
-                                         padding=float(cfg['mask_padding']), sigma=float(cfg['mask_sigma']),
-                                         max_faces=cfg['mask_faces'])
+        K = torch.stack([sample_intrinsics(s) for s in samples]).to(meta['focal'])
+        return ObjectMaskTerm.from_masks([self.render_mesh(n) for n in names], names, person, objects, K,
+                                         size=int(cfg['mask_size']), padding=float(cfg['mask_padding']),
+                                         sigma=float(cfg['mask_sigma']))
 
     def reconstruct(self, inputs, samples: List[HOIDataSample], field_fn=None) -> List[HOIDataSample]:
         """Fields -> body and object start -> fits (module docstring); fills ``pred_instances`` and
