@@ -24,7 +24,7 @@ from tqdm import tqdm
 from hoirecon.datasets.transforms.loading import LoadHOIImage
 from hoirecon.evaluation.functional.object_pose import rotation_error_deg, symmetric_rotation_error_deg
 from hoirecon.models.baselines.phosa import prepare_masks, roi_intrinsics
-from hoirecon.models.baselines.phosa_reconstructor import PHOSAReconstructor, sample_masks
+from hoirecon.models.baselines.phosa_reconstructor import sample_intrinsics, sample_masks
 from hoirecon.objects import ObjectLibrary
 from hoirecon.models.utils.soft_silhouette import silhouette_iou
 from hoirecon.objects.symmetry import object_symmetries
@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
         if obj is None or not obj.any():
             continue
         masks = [prepare_masks(person, obj, fitter.object_size, fitter.joint_size, fitter.padding)]
-        K = PHOSAReconstructor._intrinsics(sample)[None]
+        K = sample_intrinsics(sample)[None]
         label = int(gt.object_label[0])
         result = fitter(human, torch.as_tensor(body.faces, dtype=torch.long), torch.as_tensor(body.part_labels),
                         torch.tensor([label]), K, masks, torch.eye(3, dtype=torch.float64)[None],
