@@ -54,7 +54,9 @@ test_pipeline = [
 # ours: a finer grid and longer fits than the synthetic config's (sized for a GPU; CHORE's schedule differs)
 # w_pose_estimate, w_keypoints, w_contact, w_mask: chore_synthetic.py's (picked on its training images; the keypoint
 # term is in crop-side units and the mask term a mean over its square, so neither depends on the image size); the mask
-# square and the rendered faces larger (a GPU setting, unmeasured)
+# square and the rendered faces larger (a GPU setting, unmeasured). CHORE's joint stage and its pose prior are off as in
+# chore_synthetic.py (docs/chore.md, "Joint stage", "Pose prior"); with SMPLify's mixture: --cfg-options
+# model.fitting.joint_steps=50 model.fitting.pose_prior=data/body_models/gmm_08.pkl model.fitting.w_pose_prior=W
 fitting = dict(body_start=body_start, grid_resolution=64, depth_margin=(-1.0, 1.0), near=0.02, body_steps=300,
                body_lr=0.02, w_pose_estimate=0.1, w_keypoints=3.0, w_contact=0.3, w_mask=1.0, mask_size=96,
                mask_faces=1000, vertex_stride=4, object_steps=200, object_lr=0.01, object_points=1000)

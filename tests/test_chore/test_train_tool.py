@@ -85,3 +85,13 @@ default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
                                      '--threads', '1'])
     assert metrics['hoi_chamfer/num_frames'] == 4 and metrics['hoi_chamfer/num_skipped'] == 0
     assert 0 < metrics['hoi_chamfer/human_hoi'] < 200 and 0 < metrics['hoi_chamfer/object_hoi'] < 500
+    # CHORE's joint stage with its learnt pose prior (tools/misc/fit_pose_prior.py on the config's training poses)
+    prior_file = str(tmp_path / 'prior.npz')
+    prior = load_tool('misc/fit_pose_prior').main([str(config), '--out', prior_file, '--components', '2',
+                                                   '--cfg-options', 'train_dataloader.dataset.indices=None'])
+    assert osp.isfile(prior_file) and prior.dim == 63 and len(prior.weights) == 2
+    joint = load_tool('test').main([str(config), osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+                                    '--threads', '1', '--cfg-options', 'model.fitting.joint_steps=2',
+                                    'model.fitting.w_collision=10', f'model.fitting.pose_prior={prior_file}',
+                                    'model.fitting.w_pose_prior=0.001'])
+    assert joint['hoi_chamfer/num_frames'] == 4 and 0 < joint['hoi_chamfer/object_hoi'] < 500

@@ -6,5 +6,6 @@ The skeleton facts and BODY_25 regressors they use live in :mod:`hoirecon.struct
 """
 from .body_model import SMPL, SMPLH, SMPLX, BodyModelOutput
 from .model_files import resolve_model_file
+from .pose_prior import GMMPosePrior
 
-__all__ = ['SMPL', 'SMPLH', 'SMPLX', 'BodyModelOutput', 'resolve_model_file']
+__all__ = ['SMPL', 'SMPLH', 'SMPLX', 'BodyModelOutput', 'GMMPosePrior', 'resolve_model_file']

@@ -24,6 +24,9 @@ step   what
        scale free too for ``scale_steps``; :func:`~.fitting.fit_object`
        (object distance at the template samples, posed and sized by that scale, + pulls to the votes; with
        ``w_contact`` CHORE's contacts, with ``w_mask`` its object mask term, :class:`~.mask_term.ObjectMaskTerm`)
+5      with ``joint_steps`` > 0, CHORE's joint stage (:func:`~.fitting.fit_joint`): the body (scale kept) and the
+       object in one loop, both fits' terms plus the contacts in both directions and, with ``w_collision``,
+       interpenetration
 =====  ==============================================================================================================
 
 **Scale.** The fields live in a scene scaled so that the person's root is at ``depth_ref`` (CHORE's fixed depth,
@@ -51,7 +54,7 @@ from mmengine.structures import InstanceData
 from hoirecon.registry import BODY_MODELS, MODELS
 from hoirecon.structures import HOIDataSample
 from .field_net import CHOREFieldNet
-from .fitting import contact_vertices, fit_body, fit_object, network_field_fn, votes_to_pose
+from .fitting import contact_vertices, fit_body, fit_joint, fit_object, network_field_fn, votes_to_pose
 from .geometry import chunked_fields, frustum_grid, group_parts, sample_surface
 from .mask_term import ObjectMaskTerm
 
@@ -85,6 +88,14 @@ DEFAULT_FITTING = dict(
     # mask_padding, the template decimated to mask_faces, edges of sharpness mask_sigma (pixels^2), in the last
     # mask_steps steps of the object fit (None: all)
     w_mask=0.0, mask_size=64, mask_padding=0.15, mask_faces=300, mask_sigma=1.0, mask_steps=None,
+    # CHORE's joint stage (fit_joint) after the separate fits: body and object in one loop, the body's and the
+    # object's terms above plus the contacts both ways (w_joint_contact: body vertices near the object onto it;
+    # w_joint_contact_object: template points near the body onto it) and interpenetration (w_collision: the body's
+    # vertices inside the template, by their winding number, pulled out to its surface); 0 steps: off
+    joint_steps=0, joint_lr=0.005, w_joint_contact=0.3, w_joint_contact_object=0.3, w_collision=0.0,
+    # CHORE's learnt pose prior in every body fit: a GMMPosePrior file (.npz of tools/misc/fit_pose_prior.py, or
+    # SMPLify's gmm_08.pkl) and its weight; None / 0: off
+    pose_prior=None, w_pose_prior=0.0,
     seed=0)
 
 
@@ -195,6 +206,8 @@ class CHOREReconstructor(CHOREFieldNet):
         self._library = None
         self._template_points: Dict[str, torch.Tensor] = {}
         self._render_meshes: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}  # the mask term's decimated templates
+        self._collision_meshes: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}  # the joint stage's
+        self._pose_prior = None
         self._fields_starts, self._warned_fields_starts = 0, False  # images started without an estimate ('auto')
 
     # ---------------------------------------------------------------- assets
@@ -232,6 +245,25 @@ class CHOREReconstructor(CHOREFieldNet):
                                        np.random.default_rng(self.fitting['seed']))
             self._template_points[name] = torch.as_tensor(points, dtype=torch.float32)
         return self._template_points[name].to(device)
+
+    def pose_prior(self, joints: int):
+        """The :class:`~hoirecon.models.body_models.GMMPosePrior` of ``fitting['pose_prior']`` over ``joints`` body
+        joints (read once), or None without a file or weight."""
+        path = self.fitting['pose_prior']
+        if not path or float(self.fitting['w_pose_prior']) <= 0:
+            return None
+        if self._pose_prior is None:
+            from hoirecon.models.body_models import GMMPosePrior
+            self._pose_prior = GMMPosePrior.from_file(str(path)).for_joints(joints)
+        return self._pose_prior
+
+    def collision_mesh(self, name: str, device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(vertices (V, 3), faces (F, 3))`` of the template ``name`` as tensors (the joint stage's inside test)."""
+        if name not in self._collision_meshes:
+            template = self.template(name)
+            self._collision_meshes[name] = (torch.as_tensor(template.vertices, dtype=torch.float32),
+                                            torch.as_tensor(template.faces, dtype=torch.long))
+        return tuple(x.to(device) for x in self._collision_meshes[name])
 
     # ---------------------------------------------------------------- forward
     def forward(self, inputs, data_samples: Optional[List[HOIDataSample]] = None, mode: str = 'tensor'):
@@ -373,10 +405,11 @@ class CHOREReconstructor(CHOREFieldNet):
             w_pose = torch.tensor([float(cfg['w_pose' if e is None else 'w_pose_estimate']) for e in estimates],
                                   dtype=dtype, device=device)
             keypoints = self._keypoints(samples, device) if float(cfg['w_keypoints']) > 0 else None
-            common = dict(lr=float(cfg['body_lr']), w_parts=float(cfg['w_parts']), w_pose=w_pose,
-                          keypoints=keypoints, camera=meta, w_keypoints=float(cfg['w_keypoints']),
-                          vertex_subset=subset, root_depth=self.depth_ref if cfg['fixed_depth'] else None,
-                          w_root=float(cfg['w_root']))
+            body_terms = dict(w_parts=float(cfg['w_parts']), w_pose=w_pose, keypoints=keypoints, camera=meta,
+                              w_keypoints=float(cfg['w_keypoints']), w_root=float(cfg['w_root']),
+                              root_depth=self.depth_ref if cfg['fixed_depth'] else None,
+                              pose_prior=self.pose_prior(joints), w_pose_prior=float(cfg['w_pose_prior']))
+            common = dict(lr=float(cfg['body_lr']), vertex_subset=subset, **body_terms)
             fitted_body = fit_body(field_fn, body, betas, go0, body_pose0, transl0_body, vertex_parts,
                                    steps=int(cfg['body_steps']), **common)
             if cfg['fit_scale'] and int(cfg['scale_steps']) > 0:  # then the scale too, from the posed body
@@ -396,6 +429,22 @@ class CHOREReconstructor(CHOREFieldNet):
                                        contact_weight=contacts['weight'], w_contact=float(cfg['w_contact']),
                                        mask_term=mask_term, w_mask=float(cfg['w_mask']),
                                        mask_steps=cfg['mask_steps'])
+            if int(cfg['joint_steps']) > 0:  # CHORE's joint stage: body and object together
+                object_terms = dict(vote_centre=centre0, vote_R=R0, w_centre=float(cfg['w_centre']),
+                                    w_rotation=float(cfg['w_rotation']), mask_term=mask_term,
+                                    w_mask=float(cfg['w_mask']))
+                collision = None
+                if float(cfg['w_collision']) > 0:  # the template samples of the object terms are its surface
+                    collision = dict(meshes=[self.collision_mesh(n, device) for n in names], samples=template)
+                joint = fit_joint(field_fn, body, dict(fitted_body, betas=betas), fitted_object['R'],
+                                  fitted_object['t'], template, vertex_parts, steps=int(cfg['joint_steps']),
+                                  lr=float(cfg['joint_lr']), vertex_subset=subset,
+                                  body_terms=body_terms,
+                                  object_terms=object_terms, contact_threshold=float(cfg['contact_threshold']),
+                                  w_contact=float(cfg['w_joint_contact']),
+                                  w_contact_object=float(cfg['w_joint_contact_object']),
+                                  collision=collision, w_collision=float(cfg['w_collision']))
+                fitted_body, fitted_object = joint['body'], dict(R=joint['R'], t=joint['t'])
         scale = fitted_body['scale']
         for i, sample in enumerate(samples):
             init = InstanceData(human_vertices=init_vertices[i:i + 1].cpu(), betas=betas[i:i + 1].cpu(),
