@@ -15,19 +15,6 @@ def centred_vertices(vertices: np.ndarray) -> np.ndarray:
     return vertices - vertices.mean(axis=0)
 
 
-def outward_face_normals(vertices: np.ndarray, faces: np.ndarray):
-    """``(normals, areas)``: (F, 3) unit normals of the faces, pointing out of the closed mesh whatever its winding
-    (a mesh wound inwards, with a negative signed volume, has them flipped), and (F,) twice the faces' areas."""
-    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
-    corners = vertices[faces]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    area = np.linalg.norm(cross, axis=1)
-    normals = cross / np.maximum(area, 1e-12)[:, None]
-    if np.einsum('ij,ij->', corners[:, 0], cross) < 0:
-        normals = -normals
-    return normals, area
-
-
 def keypoints_from_groups(vertices: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
     """(K, 3) float64 keypoints, each the mean of its group of vertex ids."""
     return np.stack([vertices[np.asarray(group, dtype=np.int64)].mean(axis=0) for group in groups])

@@ -247,7 +247,7 @@ def test_the_interpenetration_term_pushes_the_body_out_of_the_object():
 
     common = dict(steps=60, lr=0.003, vertex_subset=torch.arange(0, model.num_vertices, 4),
                   body_terms=dict(w_pose=0.0, w_root=0.0), object_terms=dict(w_centre=0.0, w_rotation=0.0),
-                  collision=dict(meshes=[mesh], samples=samples[None]))
+                  collision_meshes=[mesh])
     still = fit_joint(blank, model, body, R[None], t0, samples[None], parts, w_collision=0.0, **common)
     pushed = fit_joint(blank, model, body, R[None], t0, samples[None], parts, w_collision=10.0, **common)
     print(f'body vertices inside the box: {inside(still)} (no term) -> {inside(pushed)}')
@@ -266,8 +266,9 @@ def test_the_interpenetration_loss_against_the_box_itself():
     t = torch.tensor([0.1, -0.2, 2.4], dtype=torch.float64)
     points = torch.tensor(np.random.default_rng(6).uniform(-0.12, 0.12, (400, 3))) @ R.T + t
     scale = torch.tensor([1.1], dtype=torch.float64)
+    surface = (1.1 * samples @ R.T + t)[None]
     loss = interpenetration_loss(points[None], [(torch.tensor(template.vertices), torch.tensor(template.faces))],
-                                 samples[None], R[None], t[None], scale)
+                                 surface, R[None], t[None], scale)
     local = ((points - t) @ R) / 1.1
     inside = box_distance(local, half, torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)) < 0
     depth = 1.1 * box_distance(local, half, torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))

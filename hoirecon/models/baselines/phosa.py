@@ -44,7 +44,6 @@ from hoirecon.models.refiners.silhouette_fit import _random_rotations
 from hoirecon.models.utils import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
 from hoirecon.models.utils.soft_silhouette import (hard_silhouette, mask_iou, project_vertices, silhouette_iou,
                                                    soft_silhouette)
-from hoirecon.objects.template import outward_face_normals
 from hoirecon.registry import REFINERS
 
 #: Loss weights of the joint stage (chosen on the synthetic world, docs/refiners.md; PHOSA tunes its own per category).
@@ -255,7 +254,12 @@ def surface_samples(vertices: np.ndarray, faces: np.ndarray, count: int,
     vertices themselves (so that corners count): (count + V, 3) each."""
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     corners = vertices[faces]
-    normals, area = outward_face_normals(vertices, faces)
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area = np.linalg.norm(cross, axis=1)
+    normals = cross / np.maximum(area, 1e-12)[:, None]
+    # a mesh wound inwards (negative volume) has its normals flipped
+    if np.einsum('ij,ij->', corners[:, 0], cross) < 0:
+        normals = -normals
     rng = np.random.default_rng(seed)
     face = rng.choice(len(faces), size=count, p=area / area.sum())
     r1, r2 = rng.random(count), rng.random(count)

@@ -106,12 +106,13 @@ def body_loss(field_fn: FieldFn, body_model, posed: Dict[str, torch.Tensor], w_b
               w_pose: Union[float, torch.Tensor] = 0.01, root_depth: Optional[float] = None, w_root: float = 10.0,
               keypoints: Optional[torch.Tensor] = None, camera: Optional[Dict[str, torch.Tensor]] = None,
               w_keypoints: float = 0.0, pose_prior: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-              w_pose_prior: float = 0.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+              w_pose_prior: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor, Dict[str, torch.Tensor]]:
     """The body's terms (:func:`fit_body` documents them) on a posed body (:meth:`BodyVariables.posed`); returns the
-    loss and the fields at the scene vertices ``ids``."""
+    loss, the scene vertices ``ids`` (B, K, 3) in the fields' scene and the fields there."""
     batch = posed['local'].shape[0]
     local, size, shift = posed['local'], posed['size'], posed['shift']
-    fields = field_fn(local[:, ids] * size + shift[:, None])
+    points = local[:, ids] * size + shift[:, None]
+    fields = field_fn(points)
     loss = w_udf * fields['udf'][..., 0].clamp(min=0).mean()
     loss = loss + w_parts * F.cross_entropy(fields['parts'].flatten(0, 1), labels.repeat(batch))
     loss = loss + (w_pose * (w_body**2).sum((-1, -2))).mean()
@@ -124,7 +125,7 @@ def body_loss(field_fn: FieldFn, body_model, posed: Dict[str, torch.Tensor], w_b
                                                                camera['principal'], 1.0 / camera['box_size']).mean()
     if pose_prior is not None and w_pose_prior > 0:
         loss = loss + w_pose_prior * pose_prior(posed['body_pose']).mean()
-    return loss, fields
+    return loss, points, fields
 
 
 def object_field_loss(field_fn: FieldFn, points: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
@@ -150,11 +151,11 @@ def contact_loss(points: torch.Tensor, weight: torch.Tensor, surface: torch.Tens
 
 
 def interpenetration_loss(points: torch.Tensor, meshes: List[Tuple[torch.Tensor, torch.Tensor]],
-                          samples: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
+                          surface: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
                           scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(B,) the sum over the ``points`` (B, N, 3) inside each image's object of the squared distance to its nearest
     surface sample (metres^2): the object is ``meshes[b]`` (object-frame ``(vertices, faces)``, closed) posed as
-    ``scale R v + t``, ``samples`` (B, S, 3) its object-frame surface samples. Inside is decided by the winding number
+    ``scale R v + t``, ``surface`` (B, S, 3) samples of its surface so posed. Inside is decided by the winding number
     (:func:`~hoirecon.models.utils.winding.inside_mesh`, exact for any closed shape, no gradient); the distance
     carries the gradient to the points and to the pose."""
     size = torch.ones(len(t), dtype=t.dtype, device=t.device) if scale is None else scale.to(t)
@@ -162,8 +163,7 @@ def interpenetration_loss(points: torch.Tensor, meshes: List[Tuple[torch.Tensor,
         local = (points - t[:, None]) @ R / size[:, None, None]
         inside = torch.stack([inside_mesh(local[b], vertices.to(t), faces.to(t.device))
                               for b, (vertices, faces) in enumerate(meshes)]).to(t)
-    posed = size[:, None, None] * samples @ R.transpose(1, 2) + t[:, None]
-    depth = torch.cdist(points, posed).min(-1).values
+    depth = torch.cdist(points, surface).min(-1).values
     return (inside * depth**2).sum(1)
 
 
@@ -263,7 +263,8 @@ def fit_body(field_fn: FieldFn, body_model, betas: torch.Tensor, global_orient: 
                  w_pose_prior=w_pose_prior)
     history = []
     for _ in range(steps):
-        loss, _ = body_loss(field_fn, body_model, variables.posed(body_model), variables.w_body, ids, labels, **terms)
+        loss, _, _ = body_loss(field_fn, body_model, variables.posed(body_model), variables.w_body, ids, labels,
+                               **terms)
         _step(optimiser, loss, variables.params)
         history.append(float(loss.detach()))
     return dict(variables.result(body_model), loss=torch.tensor(history))
@@ -273,7 +274,8 @@ def fit_joint(field_fn: FieldFn, body_model, body: Dict[str, torch.Tensor], R0: 
               template_points: torch.Tensor, vertex_parts: torch.Tensor, steps: int = 50, lr: float = 0.005,
               vertex_subset: Optional[torch.Tensor] = None, body_terms: Optional[dict] = None,
               object_terms: Optional[dict] = None, contact_threshold: float = 0.03, w_contact: float = 0.0,
-              w_contact_object: float = 0.0, collision: Optional[Dict] = None,
+              w_contact_object: float = 0.0,
+              collision_meshes: Optional[List[Tuple[torch.Tensor, torch.Tensor]]] = None,
               w_collision: float = 0.0) -> Dict[str, torch.Tensor]:
     """CHORE's joint stage: the body (orientation, pose, translation; scene scale and betas fixed) and the object pose,
     one Adam loop, from the separate fits.
@@ -292,8 +294,8 @@ def fit_joint(field_fn: FieldFn, body_model, body: Dict[str, torch.Tensor], R0: 
 
     both move the body and the object (the contact labels themselves carry no gradient), + ``w_collision`` x
     :func:`interpenetration_loss` (the body vertices inside the posed template, found by their winding number about
-    it, pulled out to its surface). ``collision``: ``meshes`` B ``(vertices (V, 3), faces (F, 3))`` tensors and
-    ``samples`` (B, S, 3) surface samples, all in the object's frame.
+    it, pulled out to its posed ``template_points``). ``collision_meshes``: B object-frame ``(vertices (V, 3),
+    faces (F, 3))`` tensors, the closed templates.
 
     Args:
         body: :func:`fit_body`'s result plus ``betas`` (B, 10): ``global_orient``, ``body_pose``, ``transl`` (B, 3)
@@ -321,12 +323,12 @@ def fit_joint(field_fn: FieldFn, body_model, body: Dict[str, torch.Tensor], R0: 
     counts = (torch.zeros(len(t0)), torch.zeros(len(t0)))
     for _ in range(steps):
         posed = body_vars.posed(body_model)
-        loss, body_fields = body_loss(field_fn, body_model, posed, body_vars.w_body, ids, labels, **body_terms)
+        loss, scene_body, body_fields = body_loss(field_fn, body_model, posed, body_vars.w_body, ids, labels,
+                                                  **body_terms)
         R, t = object_vars.pose()
         points = size * template_points @ R.transpose(1, 2) + t[:, None]
         object_loss, object_fields = object_field_loss(field_fn, points, R, t, **object_terms)
         loss = loss + object_loss
-        scene_body = posed['local'][:, ids] * posed['size'] + posed['shift'][:, None]
         human_contacts = (body_fields['udf'][..., 1] < contact_threshold).to(t0).detach()
         object_contacts = (object_fields['udf'][..., 0] < contact_threshold).to(t0).detach()
         counts = (human_contacts.sum(1), object_contacts.sum(1))
@@ -336,9 +338,9 @@ def fit_joint(field_fn: FieldFn, body_model, body: Dict[str, torch.Tensor], R0: 
             loss = loss + w_contact_object * contact_loss(points, object_contacts, scene_body).mean()
         if mask_term is not None and w_mask > 0:
             loss = loss + w_mask * mask_term(R, t, scale).mean()
-        if collision is not None and w_collision > 0:
-            loss = loss + w_collision * interpenetration_loss(scene_body, collision['meshes'], collision['samples'],
-                                                              R, t, scale).mean()
+        if collision_meshes is not None and w_collision > 0:
+            loss = loss + w_collision * interpenetration_loss(scene_body, collision_meshes, points, R, t,
+                                                              scale).mean()
         _step(optimiser, loss, params)
         history.append(float(loss.detach()))
     R, t = object_vars.pose()

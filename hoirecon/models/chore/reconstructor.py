@@ -433,17 +433,14 @@ class CHOREReconstructor(CHOREFieldNet):
                 object_terms = dict(vote_centre=centre0, vote_R=R0, w_centre=float(cfg['w_centre']),
                                     w_rotation=float(cfg['w_rotation']), mask_term=mask_term,
                                     w_mask=float(cfg['w_mask']))
-                collision = None
-                if float(cfg['w_collision']) > 0:  # the template samples of the object terms are its surface
-                    collision = dict(meshes=[self.collision_mesh(n, device) for n in names], samples=template)
+                meshes = [self.collision_mesh(n, device) for n in names] if float(cfg['w_collision']) > 0 else None
                 joint = fit_joint(field_fn, body, dict(fitted_body, betas=betas), fitted_object['R'],
                                   fitted_object['t'], template, vertex_parts, steps=int(cfg['joint_steps']),
-                                  lr=float(cfg['joint_lr']), vertex_subset=subset,
-                                  body_terms=body_terms,
+                                  lr=float(cfg['joint_lr']), vertex_subset=subset, body_terms=body_terms,
                                   object_terms=object_terms, contact_threshold=float(cfg['contact_threshold']),
                                   w_contact=float(cfg['w_joint_contact']),
                                   w_contact_object=float(cfg['w_joint_contact_object']),
-                                  collision=collision, w_collision=float(cfg['w_collision']))
+                                  collision_meshes=meshes, w_collision=float(cfg['w_collision']))
                 fitted_body, fitted_object = joint['body'], dict(R=joint['R'], t=joint['t'])
         scale = fitted_body['scale']
         for i, sample in enumerate(samples):
