@@ -18,22 +18,28 @@ import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weight
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from hoirecon.apis.cli import add_run_arguments, merge_common_args, tool_parser
+from hoirecon.apis.cli import merge_common_args
 from hoirecon.models.body_models import GMMPosePrior
 from hoirecon.registry import DATASETS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = tool_parser('Fit a Gaussian-mixture pose prior to the training poses of a config.',
-                         work_dir_help='unused (the prior goes to --out)')
+    parser = argparse.ArgumentParser(description='Fit a Gaussian-mixture pose prior to the training poses of a config.')
+    parser.add_argument('config', help='config file, e.g. configs/baselines/chore_synthetic.py')
     parser.add_argument('--out', required=True, help='the .npz file to write')
     parser.add_argument('--components', type=int, default=8, help='mixture components (SMPLify: 8)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the EM initialisation')
-    add_run_arguments(parser, 'train_dataloader.dataset.split=train', 'none')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_dataloader.dataset.split=train')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="folder that stands for the config's data/ (default: $HOIRECON_DATA_ROOT, else ./data "
+                        'when it exists, else the data/ of the hoirecon checkout)')
+    # no run of its own: no threads, launcher or work dir to set (merge_common_args reads the last two)
+    parser.set_defaults(work_dir=None, launcher='none')
     return parser.parse_args(argv)
 
 

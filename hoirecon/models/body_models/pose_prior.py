@@ -48,6 +48,7 @@ class GMMPosePrior:
         self._precisions = torch.as_tensor(np.linalg.inv(covariances))
         self._means = torch.as_tensor(means)
         self._const = torch.as_tensor(const - const.min())
+        self._cast = {}  # (dtype, device) -> (means, precisions, const) converted once, reused at every fit step
 
     @property
     def dim(self) -> int:
@@ -70,9 +71,13 @@ class GMMPosePrior:
         if x.shape[1] != self.dim:
             raise ValueError(f'GMMPosePrior: poses of {x.shape[1] // 3} joints, the mixture has {self.dim // 3}; '
                              'use prior.for_joints(J).')
-        d = x[:, None, :] - self._means.to(x)  # (B, K, D)
-        maha = torch.einsum('bkd,kde,bke->bk', d, self._precisions.to(x), d)
-        return (0.5 * maha + self._const.to(x)).min(1).values
+        key = (x.dtype, x.device)
+        if key not in self._cast:
+            self._cast[key] = tuple(v.to(x) for v in (self._means, self._precisions, self._const))
+        means, precisions, const = self._cast[key]
+        d = x[:, None, :] - means  # (B, K, D)
+        maha = torch.einsum('bkd,kde,bke->bk', d, precisions, d)
+        return (0.5 * maha + const).min(1).values
 
     # ---------------------------------------------------------------- sources
     @classmethod
