@@ -357,7 +357,7 @@ model = dict(
     relation_encoder=dict(_delete_=True, type='DirectRelativePose'),
     phosa=dict(object_library=dict(_delete_=True, dataset='behave'), num_starts=4, object_steps=4, num_candidates=1,
                joint_steps=2, object_size=16, joint_size=16, render_faces=120, num_search=64, local_samples=8,
-               show_progress=False))
+               fine_size=32, fine_samples=4, show_progress=False))
 train_pipeline = [dict(type='LoadHOIImage'), dict(type='HOICrop', img_size=img_size, padding_ratio=0.2),
                   dict(type='PackHOIInputs', body_target='male')]
 test_pipeline = [
@@ -390,3 +390,56 @@ def test_tools_test_runs_the_phosa_config(behave_synthetic_root, surrogate_body_
     assert metrics['hoi_chamfer/object_hoi'] > 0 and metrics['hoi_chamfer/num_frames'] > 0
     written = json.load(open(work_dir / 'chamfer.json'))
     assert len(written['frames']) == metrics['hoi_chamfer/num_frames']
+
+
+def test_climb_fine_climbs_and_ranks_the_starts_at_the_higher_resolution():
+    """The high-resolution check (``fine_size``) on a mask rendered from a known pose of the asymmetric tripod: a
+    start 6 deg off the truth climbs closer (measured: to 0.2 deg, IoU 0.975 against the truth's 0.979) and is ranked
+    before one 35 deg off; no start loses IoU; its IoUs are those of the returned poses."""
+    from scipy.spatial.transform import Rotation
+
+    from hoirecon.models.utils.soft_silhouette import hard_silhouette, mask_iou
+    vertices, faces = _tripod()
+    K_img = torch.tensor([[500.0, 0, 127.5], [0, 500.0, 95.5], [0, 0, 1]], dtype=torch.float64)
+    R_gt, t_gt = Rotation.random(random_state=3).as_matrix(), np.array([0.05, -0.03, 2.2])
+    mask = hard_silhouette(torch.tensor(vertices @ R_gt.T + t_gt)[None], torch.tensor(faces), K_img,
+                           (256, 192))[0].numpy()
+    fitter = PHOSAObjectFitter(object_size=32, fine_size=96, fine_search=(4.0, 2.0, 1.0, 0.5), fine_samples=64)
+    masks = fitter.prepare_masks(None, mask)
+    assert masks.fine_mask.shape == (96, 96) and masks.object_mask.shape == (32, 32)
+    K_fine = roi_intrinsics(K_img[None], torch.tensor(masks.object_roi)[None], 96)
+    target = torch.tensor(masks.fine_mask, dtype=torch.float64)[None]
+    starts = np.stack([Rotation.from_rotvec(np.array(axis) * np.radians(angle)).as_matrix() @ R_gt
+                       for axis, angle in (([0.0, 0.6, 0.8], 35.0), ([1.0, 0.0, 0.0], 6.0))])
+    R0 = torch.tensor(starts)[None]
+    t0 = torch.tensor(np.stack([t_gt, t_gt]))[None]
+    template = dict(fine_vertices=vertices, fine_faces=faces, extent=float(np.linalg.norm(np.ptp(vertices, 0))))
+    tv, tf = torch.tensor(vertices), torch.tensor(faces)
+
+    def iou(R, t):
+        return mask_iou(hard_silhouette(tv @ R.transpose(1, 2) + t[:, None], tf, K_fine[0], (96, 96)), target[0],
+                        dtype=torch.float64)
+
+    R, t, fine_iou = fitter.climb_fine(template, K_fine, target, torch.zeros_like(target), R0, t0)
+    assert R.shape == (1, 2, 3, 3) and t.shape == (1, 2, 3) and fine_iou.shape == (1, 2)
+    torch.testing.assert_close(fine_iou[0], iou(R[0], t[0]))
+    assert float(fine_iou[0, 0]) >= float(fine_iou[0, 1])
+    assert float(fine_iou[0].min()) >= float(iou(R0[0], t0[0]).min()) - 1e-12
+    errors = [_rotation_error(R[0, k].numpy(), R_gt) for k in range(2)]
+    print(f'fine check: rotation errors {np.round(errors, 1)} deg, IoU {fine_iou[0].numpy().round(3)}')
+    assert errors[0] < 3.0
+
+
+def test_fine_size_without_fine_masks_is_refused():
+    from scipy.spatial.transform import Rotation
+    vertices, faces = _tripod()
+    K_img = torch.tensor([[500.0, 0, 127.5], [0, 500.0, 95.5], [0, 0, 1]], dtype=torch.float64)
+    from hoirecon.models.utils.soft_silhouette import hard_silhouette
+    R = Rotation.random(random_state=0).as_matrix()
+    mask = hard_silhouette(torch.tensor(vertices @ R.T + [0, 0, 2.0])[None], torch.tensor(faces), K_img,
+                           (256, 192))[0].numpy()
+    fitter = PHOSAObjectFitter(object_library=dict(dataset='behave'), fine_size=64)
+    with pytest.raises(ValueError, match='prepare_masks'):
+        fitter(torch.zeros(1, 4, 3, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.long),
+               torch.zeros(4, dtype=torch.long), torch.tensor([0]), K_img[None], [prepare_masks(None, mask, 32, 16)],
+               torch.eye(3, dtype=torch.float64)[None], torch.zeros(1, 3, dtype=torch.float64))

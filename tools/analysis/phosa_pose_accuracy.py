@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from hoirecon.datasets.transforms.loading import LoadHOIImage
 from hoirecon.evaluation.functional.object_pose import rotation_error_deg, symmetric_rotation_error_deg
-from hoirecon.models.baselines.phosa import prepare_masks, roi_intrinsics
+from hoirecon.models.baselines.phosa import roi_intrinsics
 from hoirecon.models.baselines.phosa_reconstructor import sample_intrinsics, sample_masks
 from hoirecon.objects import ObjectLibrary
 from hoirecon.models.utils.soft_silhouette import silhouette_iou
@@ -46,15 +46,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def truth_iou(fitter, label: int, K: torch.Tensor, masks, R: np.ndarray, t: np.ndarray) -> float:
-    """The silhouette IoU of the true pose in the fit's object square (as the fit scores its candidates): a fit that
-    reaches it with a wrong rotation found a pose the mask cannot tell from the truth."""
+    """The silhouette IoU of the true pose in the square where the fit ranks its candidates (the object's square,
+    at ``fine_size`` with the fine template when the high-resolution check is on): a fit that reaches it with a wrong
+    rotation found a pose the mask cannot tell from the truth."""
     tmpl = fitter.template(label)
-    K_obj = roi_intrinsics(K, torch.as_tensor(masks.object_roi)[None], fitter.object_size)
-    posed = torch.as_tensor(tmpl['render_vertices']) @ torch.as_tensor(R).T + torch.as_tensor(t)
-    size = fitter.object_size
-    return float(silhouette_iou(posed[None], torch.as_tensor(tmpl['render_faces']), K_obj, (size, size),
-                                torch.as_tensor(masks.object_mask)[None],
-                                occluder=torch.as_tensor(masks.object_person)[None])[0])
+    fine = fitter.fine_size is not None
+    size = fitter.fine_size if fine else fitter.object_size
+    prefix = 'fine' if fine else 'render'
+    verts, faces = tmpl[f'{prefix}_vertices'], tmpl[f'{prefix}_faces']
+    mask, person = (masks.fine_mask, masks.fine_person) if fine else (masks.object_mask, masks.object_person)
+    K_obj = roi_intrinsics(K, torch.as_tensor(masks.object_roi)[None], size)
+    posed = torch.as_tensor(verts) @ torch.as_tensor(R).T + torch.as_tensor(t)
+    return float(silhouette_iou(posed[None], torch.as_tensor(faces), K_obj, (size, size), torch.as_tensor(mask)[None],
+                                occluder=torch.as_tensor(person)[None])[0])
 
 
 def main(argv=None) -> dict:
@@ -87,7 +91,7 @@ def main(argv=None) -> dict:
             person, obj = None, loaded['object_full_mask']
         if obj is None or not obj.any():
             continue
-        masks = [prepare_masks(person, obj, fitter.object_size, fitter.joint_size, fitter.padding)]
+        masks = [fitter.prepare_masks(person, obj)]
         K = sample_intrinsics(sample)[None]
         label = int(gt.object_label[0])
         result = fitter(human, torch.as_tensor(body.faces, dtype=torch.long), torch.as_tensor(body.part_labels),

@@ -116,6 +116,8 @@ class PHOSAMasks:
         object_mask, object_person: (S_o, S_o) object / person mask in the object's square.
         joint_object, joint_person: (S_j, S_j) object / person mask in the joint square.
         object_box, person_box: (4,) xyxy mask boxes in the image (person: None without a person mask).
+        fine_mask, fine_person: (S_f, S_f) object / person mask in the object's square at the high-resolution check's
+            size (:meth:`PHOSAObjectFitter.check_poses`); None when it is off.
     """
     object_roi: np.ndarray
     joint_roi: np.ndarray
@@ -125,12 +127,14 @@ class PHOSAMasks:
     joint_person: np.ndarray
     object_box: np.ndarray
     person_box: Optional[np.ndarray]
+    fine_mask: Optional[np.ndarray] = None
+    fine_person: Optional[np.ndarray] = None
 
 
 def prepare_masks(person_mask: Optional[np.ndarray], object_mask: np.ndarray, object_size: int = 64,
-                  joint_size: int = 64, padding: float = 0.15) -> Optional[PHOSAMasks]:
-    """Crop an image's person and (visible) object masks to the two squares the fit renders; None for an empty
-    object mask (nothing to fit)."""
+                  joint_size: int = 64, padding: float = 0.15, fine_size: Optional[int] = None) -> Optional[PHOSAMasks]:
+    """Crop an image's person and (visible) object masks to the two squares the fit renders (and, with
+    ``fine_size``, the object's square once more at that size); None for an empty object mask (nothing to fit)."""
     object_box = mask_box(object_mask)
     if object_box is None:
         return None
@@ -144,7 +148,9 @@ def prepare_masks(person_mask: Optional[np.ndarray], object_mask: np.ndarray, ob
                       object_person=crop_mask(person, object_roi, object_size),
                       joint_object=crop_mask(object_mask, joint_roi, joint_size),
                       joint_person=crop_mask(person, joint_roi, joint_size), object_box=object_box,
-                      person_box=person_box)
+                      person_box=person_box,
+                      fine_mask=None if fine_size is None else crop_mask(object_mask, object_roi, fine_size),
+                      fine_person=None if fine_size is None else crop_mask(person, object_roi, fine_size))
 
 
 # ---------------------------------------------------------------------------------------------- hard depth
@@ -405,6 +411,11 @@ class PHOSAObjectFitter:
         max_search_rows: poses rendered at once in the search (memory).
         slide_range, slide_samples: the factors tried by :meth:`slide_along_rays` before the joint stage (0 or 1
             sample: no slide).
+        fine_size: pixels a side of the high-resolution check after stage 1 (:meth:`climb_fine`): the starts are
+            scored again, and climbed, in the object's square at this size with the template at ``fine_faces``;
+            None: off (the candidates are ranked at ``object_size``).
+        fine_faces: faces of the template in that check (:func:`cluster_decimate`); None: the full template.
+        fine_search, fine_samples: its climbing rounds (degrees) and perturbations per start and round.
         seed: of the starts.
         show_progress: a progress bar over images.
     """
@@ -419,7 +430,8 @@ class PHOSAObjectFitter:
                  num_search: int = 0, search_min_angle: float = 20.0,
                  local_search: Sequence[float] = (16.0, 8.0, 4.0, 2.0), local_samples: int = 128,
                  max_search_rows: int = 512, slide_range: Tuple[float, float] = (0.25, 4.0),
-                 slide_samples: int = 0,
+                 slide_samples: int = 0, fine_size: Optional[int] = None, fine_faces: Optional[int] = None,
+                 fine_search: Sequence[float] = (4.0, 2.0, 1.0), fine_samples: int = 32,
                  seed: int = 0, show_progress: bool = False):
         self.object_library = dict(object_library or dict(dataset='behave'))
         self.num_starts, self.object_steps, self.object_lr = int(num_starts), int(object_steps), float(object_lr)
@@ -443,14 +455,18 @@ class PHOSAObjectFitter:
         self.local_search, self.local_samples = tuple(float(a) for a in local_search), int(local_samples)
         self.max_search_rows = max(1, int(max_search_rows))
         self.slide_range, self.slide_samples = tuple(float(v) for v in slide_range), int(slide_samples)
+        self.fine_size = None if fine_size is None else int(fine_size)
+        self.fine_faces = None if fine_faces is None else int(fine_faces)
+        self.fine_search, self.fine_samples = tuple(float(a) for a in fine_search), int(fine_samples)
         self.seed, self.show_progress = int(seed), bool(show_progress)
         self._library = None
         self._templates: Dict[int, dict] = {}
 
     # -------------------------------------------------------------------------------------------- templates
     def template(self, label: int) -> dict:
-        """``vertices`` (V, 3), ``faces`` (F, 3), the rendered ``render_vertices`` / ``render_faces``, ``surface`` /
-        ``normals`` (P, 3) float64 numpy, ``name``, ``extent``."""
+        """``vertices`` (V, 3), ``faces`` (F, 3), the rendered ``render_vertices`` / ``render_faces`` (and
+        ``fine_vertices`` / ``fine_faces`` of the high-resolution check), ``surface`` / ``normals`` (P, 3) float64
+        numpy, ``name``, ``extent``."""
         if label not in self._templates:
             if self._library is None:
                 from hoirecon.objects.library import ObjectLibrary
@@ -459,10 +475,17 @@ class PHOSAObjectFitter:
             surface, normals = surface_samples(t.vertices, t.faces, self.surface_points, seed=self.seed)
             render = (t.vertices, t.faces) if self.render_faces is None else \
                 cluster_decimate(t.vertices, t.faces, self.render_faces)
+            fine = (t.vertices, t.faces) if self.fine_faces is None or self.fine_faces >= len(t.faces) else \
+                cluster_decimate(t.vertices, t.faces, self.fine_faces)
             self._templates[label] = dict(name=t.name, vertices=t.vertices, faces=t.faces, render_vertices=render[0],
-                                          render_faces=render[1], surface=surface, normals=normals,
+                                          render_faces=render[1], fine_vertices=fine[0], fine_faces=fine[1],
+                                          surface=surface, normals=normals,
                                           extent=float(np.linalg.norm(np.ptp(t.vertices, axis=0))))
         return self._templates[label]
+
+    def prepare_masks(self, person_mask: Optional[np.ndarray], object_mask: np.ndarray) -> Optional[PHOSAMasks]:
+        """:func:`prepare_masks` at this fitter's sizes and padding (the input of :meth:`__call__`)."""
+        return prepare_masks(person_mask, object_mask, self.object_size, self.joint_size, self.padding, self.fine_size)
 
     def _prior(self, name: str) -> Tuple[float, float]:
         mean, std = self.scale_prior['per_category'].get(name, (self.scale_prior['mean'], self.scale_prior['std']))
@@ -488,16 +511,14 @@ class PHOSAObjectFitter:
     def search_poses(self, vertices: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor,
                      mask: torch.Tensor, other: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Stage 0, a search by the hard silhouette before any gradient (PHOSA's many initialisations, scored
-        without a gradient; :func:`~hoirecon.models.utils.soft_silhouette.hard_silhouette` costs about 1 ms a pose
+        without a gradient; :func:`~hoirecon.models.utils.soft_silhouette.hard_silhouette` costs about 0.2 ms a pose
         at 64 px on 2 CPU cores):
 
         1. ``num_search`` rotations (seeded, uniform) per image, each placed in the mask's box
            (:func:`place_in_box`), scored by the occlusion-aware IoU of its hard silhouette; the ``num_starts``
            best that lie more than ``search_min_angle`` degrees apart are kept;
-        2. each kept pose climbs: in every round of ``local_search`` (degrees), ``local_samples`` perturbations of
-           it (a rotation by a random axis and an angle of that scale, placed in the box again, then shifted by
-           ``angle / 8`` pixels and ``angle / 4`` % in depth at that scale: occlusion can cut the box) are scored and
-           the best of them and the pose itself is kept.
+        2. each kept pose climbs (:meth:`_climb`): in every round of ``local_search`` (degrees), ``local_samples``
+           perturbations of it are scored and the best of them and the pose itself is kept.
 
         Args: as :meth:`fit_object`. Returns R (N, M, 3, 3), t (N, M, 3), IoU (N, M), M = ``num_starts``, the best
         IoU first.
@@ -517,29 +538,72 @@ class PHOSAObjectFitter:
                 rest = iou.argsort(descending=True)
                 rest = rest[~torch.isin(rest, keep)][:self.num_starts - len(keep)]
                 keep = torch.cat([keep, rest])
-            R, t, iou = rotations[keep], t[keep], iou[keep]
-            m, p = len(keep), self.local_samples
-            for angle in self.local_search:
-                axis = F.normalize(torch.randn(m, p, 3, generator=gen, dtype=torch.float64), dim=-1).to(K)
-                turn = axis * (torch.randn(m, p, 1, generator=gen, dtype=torch.float64).to(K) * np.radians(angle))
-                R_try = axis_angle_to_matrix(turn) @ R[:, None]                             # (m, p, 3, 3)
-                # each turned pose placed in the box again, then shifted a little (occlusion can cut the box)
-                placed = place_in_box(verts, R_try.reshape(-1, 3, 3), K[i].expand(m * p, 3, 3),
-                                      box.expand(m * p, 4), extent).reshape(m, p, 3)
-                noise = torch.randn(m, p, 3, generator=gen, dtype=torch.float64).to(K)
-                depth = placed[..., 2:] * (1 + noise[..., 2:] * angle / 400)
-                lateral = noise[..., :2] * angle / 8 / K[i, [0, 1], [0, 1]] * depth
-                t_try = torch.cat([placed[..., :2] * depth / placed[..., 2:] + lateral, depth], dim=-1)
-                score = self._search_iou(verts, faces, R_try.reshape(-1, 3, 3), t_try.reshape(-1, 3), K[i],
-                                         mask[i], other[i]).reshape(m, p)
-                best = score.argmax(dim=1)
-                better = score[torch.arange(m), best] > iou
-                R = torch.where(better[:, None, None], R_try[torch.arange(m), best], R)
-                t = torch.where(better[:, None], t_try[torch.arange(m), best], t)
-                iou = torch.where(better, score[torch.arange(m), best], iou)
+            R, t, iou = self._climb(verts, faces, extent, K[i], mask[i], other[i], box, rotations[keep], t[keep],
+                                    iou[keep], self.local_search, self.local_samples, gen)
             order = iou.argsort(descending=True)
             out_R.append(R[order])
             out_t.append(t[order])
+            out_iou.append(iou[order])
+        return torch.stack(out_R), torch.stack(out_t), torch.stack(out_iou)
+
+    def _climb(self, verts: torch.Tensor, faces: torch.Tensor, extent: float, K: torch.Tensor, mask: torch.Tensor,
+               other: torch.Tensor, box: torch.Tensor, R: torch.Tensor, t: torch.Tensor, iou: torch.Tensor,
+               angles: Sequence[float], samples: int, gen: torch.Generator
+               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Climb M poses (R (M, 3, 3), t (M, 3), their IoU (M,)) of one image by the hard silhouette: in every round
+        (``angles``, degrees) ``samples`` perturbations of each pose (a random axis and an angle of that scale, placed
+        in ``box`` again, then shifted by ``angle / 8`` pixels and ``angle / 4`` % in depth: occlusion can cut the
+        box) are scored, and the best of them and the pose itself is kept. K (3, 3), mask / other (S, S) of the
+        square the poses are scored in. Returns the climbed R, t, IoU."""
+        m, p = len(R), int(samples)
+        for angle in angles:
+            axis = F.normalize(torch.randn(m, p, 3, generator=gen, dtype=torch.float64), dim=-1).to(K)
+            turn = axis * (torch.randn(m, p, 1, generator=gen, dtype=torch.float64).to(K) * np.radians(angle))
+            R_try = axis_angle_to_matrix(turn) @ R[:, None]                             # (m, p, 3, 3)
+            # each turned pose placed in the box again, then shifted a little (occlusion can cut the box)
+            placed = place_in_box(verts, R_try.reshape(-1, 3, 3), K.expand(m * p, 3, 3),
+                                  box.expand(m * p, 4), extent).reshape(m, p, 3)
+            noise = torch.randn(m, p, 3, generator=gen, dtype=torch.float64).to(K)
+            depth = placed[..., 2:] * (1 + noise[..., 2:] * angle / 400)
+            lateral = noise[..., :2] * angle / 8 / K[[0, 1], [0, 1]] * depth
+            t_try = torch.cat([placed[..., :2] * depth / placed[..., 2:] + lateral, depth], dim=-1)
+            score = self._search_iou(verts, faces, R_try.reshape(-1, 3, 3), t_try.reshape(-1, 3), K,
+                                     mask, other).reshape(m, p)
+            best = score.argmax(dim=1)
+            better = score[torch.arange(m), best] > iou
+            R = torch.where(better[:, None, None], R_try[torch.arange(m), best], R)
+            t = torch.where(better[:, None], t_try[torch.arange(m), best], t)
+            iou = torch.where(better, score[torch.arange(m), best], iou)
+        return R, t, iou
+
+    def climb_fine(self, template: dict, K: torch.Tensor, mask: torch.Tensor, other: torch.Tensor, R: torch.Tensor,
+                   t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The high-resolution check after stage 1 (``fine_size``): at ``object_size`` with a decimated template
+        the outline of a flat or box-like object can fit a wrong rotation as well as the true one (docs/refiners.md,
+        "PHOSA-style baseline"); here every start is scored again in the object's square at ``fine_size`` pixels
+        with the template at ``fine_faces`` and climbed there (``fine_search`` rounds of ``fine_samples``
+        perturbations, :meth:`_climb`), so that the candidates are ranked by the sharper outline.
+
+        Args:
+            template: :meth:`template`'s dict. K: (N, 3, 3) intrinsics of the object's squares at ``fine_size``.
+            mask, other: (N, S_f, S_f) object / person masks there (:attr:`PHOSAMasks.fine_mask` / ``fine_person``).
+            R: (N, M, 3, 3), t: (N, M, 3) the starts.
+
+        Returns:
+            R (N, M, 3, 3), t (N, M, 3), IoU (N, M) at ``fine_size``, each image's best first.
+        """
+        verts = torch.as_tensor(template['fine_vertices']).to(K)
+        faces = torch.as_tensor(template['fine_faces'], dtype=torch.long, device=K.device)
+        gen = torch.Generator().manual_seed(self.seed + 3)
+        out_R, out_t, out_iou = [], [], []
+        for i in range(len(R)):
+            iou = self._search_iou(verts, faces, R[i], t[i], K[i], mask[i], other[i])
+            box = crop_mask_box(mask[i]).to(K)
+            Ri, ti, iou = self._climb(verts, faces, template['extent'], K[i], mask[i], other[i], box, R[i], t[i], iou,
+                                      self.fine_search, self.fine_samples, gen)
+            order = iou.argsort(descending=True)
+            out_R.append(Ri[order])
+            out_t.append(ti[order])
             out_iou.append(iou[order])
         return torch.stack(out_R), torch.stack(out_t), torch.stack(out_iou)
 
@@ -683,6 +747,12 @@ class PHOSAObjectFitter:
             from tqdm import tqdm
             progress = tqdm(total=batch, desc='PHOSA fit', unit='image', leave=False)
             progress.update(batch - sum(len(v) for v in groups.values()))
+        missing = [i for i in range(batch) if self.fine_size is not None and masks[i] is not None
+                   and (masks[i].fine_mask is None or masks[i].fine_mask.shape[-1] != self.fine_size)]
+        if missing:
+            raise ValueError(f'PHOSAObjectFitter: fine_size={self.fine_size} needs the object masks at that size too '
+                             f'(images {missing[:8]} have none or another size); build them with '
+                             'PHOSAObjectFitter.prepare_masks(person_mask, object_mask).')
         for label, index in groups.items():
             tmpl = self.template(label)
             result = self._fit_group(tmpl, index, human_vertices, human_faces, part_labels, K, masks)
@@ -717,6 +787,9 @@ class PHOSAObjectFitter:
         if self.num_search > 0:
             starts = self.search_poses(verts, faces, tmpl['extent'], K_obj, object_mask, object_person)[:2]
         R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, object_mask, object_person, *starts)
+        if self.fine_size is not None:
+            K_fine = roi_intrinsics(K[idx], stack('object_roi'), self.fine_size)
+            R1, t1, iou1 = self.climb_fine(tmpl, K_fine, stack('fine_mask'), stack('fine_person'), R1, t1)
         k = self.num_candidates
         top = iou1.topk(k, dim=1).indices                                                # (n, k)
         R = torch.gather(R1, 1, top[..., None, None].expand(-1, -1, 3, 3)).reshape(n * k, 3, 3)

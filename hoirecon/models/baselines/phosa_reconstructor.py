@@ -19,7 +19,7 @@ from hoirecon.models.reconstructors.hoi_reconstructor import HOIReconstructor
 from hoirecon.models.utils import hoi_frame
 from hoirecon.registry import MODELS, REFINERS
 from hoirecon.structures import HOIDataSample
-from .phosa import PHOSAObjectFitter, prepare_masks
+from .phosa import PHOSAObjectFitter
 
 #: metainfo keys the PHOSA configs add to ``PackHOIInputs(meta_keys=...)``.
 MASK_META_KEYS = ('person_mask_path', 'object_mask_path')
@@ -82,8 +82,7 @@ class PHOSAReconstructor(HOIReconstructor):
         masks = []
         for sample in data_samples:
             person, obj = sample_masks(sample)
-            masks.append(None if obj is None else prepare_masks(person, obj, fitter.object_size, fitter.joint_size,
-                                                                fitter.padding))
+            masks.append(None if obj is None else fitter.prepare_masks(person, obj))
         K = torch.stack([sample_intrinsics(s) for s in data_samples]).to(first)
         result = fitter(stack('human_vertices'), torch.as_tensor(self.body_model.faces, dtype=torch.long),
                         torch.as_tensor(self.body_model.part_labels), self._labels(data_samples), K, masks,
