@@ -16,18 +16,19 @@ test_pipeline = [
     dict(type='PackHOIInputs', body_target='gendered', meta_keys=mask_meta_keys),
 ]
 # CPU-sized, the measured setting (docs/refiners.md, "PHOSA-style baseline"): 2048 rotations per image scored by their
-# hard silhouette at 64 px and the 4 best climbed (stage 0), no soft stage-1 steps (from those starts they lowered the
-# IoU), PHOSA's choice of the single best pose, 20 joint steps; templates rendered at <= 300 faces; about 10 s per
-# image on the 2-core CPU (--cfg-options phosa.object_size=96 recovers more rotations, 52 % against 42 % within 10
-# degrees up to symmetry, at 1.5x the time, but scored a worse object Chamfer on the first 16 test images). The slide
-# along the camera rays before the joint stage stays off (slide_samples=0: it fixed a 3 m depth error but moved
+# hard silhouette at 64 px and the 12 best climbed (stage 0), no soft stage-1 steps (from those starts they lowered the
+# IoU), the 12 checked and climbed again at 128 px with the full template (fine_size: at 64 px flat and box-like
+# outlines fit wrong rotations as well as the truth), PHOSA's choice of the single best pose, 20 joint steps;
+# templates rendered at <= 300 faces. Rotations within 10 degrees up to symmetry on 65 % of 31 test images (42 % with
+# 4 starts and no check); about 6 s per image in tools/test.py on a 2-core AVX2 CPU (9 s one image at a time). The
+# slide along the camera rays before the joint stage stays off (slide_samples=0: it fixed a 3 m depth error but moved
 # correctly placed held boxes by 30-40 cm on this world).
 phosa = dict(object_library=_base_.object_library, num_search=2048, search_min_angle=20.0,
-             local_search=(16.0, 8.0, 4.0, 2.0), local_samples=128, num_starts=4, object_steps=0, object_lr=0.01,
+             local_search=(16.0, 8.0, 4.0, 2.0), local_samples=128, num_starts=12, object_steps=0, object_lr=0.01,
              num_candidates=1, joint_steps=20, joint_lr=0.01, sigma=(2.0, 0.3), object_size=64, joint_size=32,
              padding=0.15, loss_weights=dict(silhouette=1.0, interaction=0.5, depth=0.2, collision=50.0, scale=0.01),
              contact_parts=(20, 21), scale_prior=dict(mean=1.0, std=0.1), render_faces=300, slide_samples=0,
-             show_progress=True)
+             fine_size=128, fine_faces=None, fine_search=(4.0, 2.0, 1.0), fine_samples=32, show_progress=True)
 model = dict(type='PHOSAReconstructor', phosa=phosa)
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
