@@ -68,7 +68,7 @@ def test_training_steps_lower_the_loss(body, library, head_type):
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     totals = []
-    for _ in range(20):
+    for _ in range(30):
         losses = model(**data, mode='loss')
         if head_type == 'RegressionHead':
             assert 'loss_nll_pose' not in losses
@@ -77,6 +77,8 @@ def test_training_steps_lower_the_loss(body, library, head_type):
         sum(losses.values()).backward()
         optimizer.step()
         totals.append(float(total.detach()))
+    # 30 steps, not 20: the regression head's loss after 20 steps sat near the bound and depends on the CPU's rounding
+    # (0.49-0.51x the first in two runs on a 2-core AVX2 EPYC, one of them failing; 0.41x after 30)
     assert totals[-1] < 0.5 * totals[0], totals
 
 
