@@ -117,7 +117,7 @@ class PHOSAMasks:
         joint_object, joint_person: (S_j, S_j) object / person mask in the joint square.
         object_box, person_box: (4,) xyxy mask boxes in the image (person: None without a person mask).
         fine_mask, fine_person: (S_f, S_f) object / person mask in the object's square at the high-resolution check's
-            size (:meth:`PHOSAObjectFitter.check_poses`); None when it is off.
+            size (:meth:`PHOSAObjectFitter.climb_fine`); None when it is off.
     """
     object_roi: np.ndarray
     joint_roi: np.ndarray
@@ -473,10 +473,9 @@ class PHOSAObjectFitter:
                 self._library = ObjectLibrary(**self.object_library)
             t = self._library.by_index(int(label))
             surface, normals = surface_samples(t.vertices, t.faces, self.surface_points, seed=self.seed)
-            render = (t.vertices, t.faces) if self.render_faces is None else \
-                cluster_decimate(t.vertices, t.faces, self.render_faces)
-            fine = (t.vertices, t.faces) if self.fine_faces is None or self.fine_faces >= len(t.faces) else \
-                cluster_decimate(t.vertices, t.faces, self.fine_faces)
+            # cluster_decimate returns a template already within the bound as it is
+            render, fine = ((t.vertices, t.faces) if limit is None else cluster_decimate(t.vertices, t.faces, limit)
+                            for limit in (self.render_faces, self.fine_faces))
             self._templates[label] = dict(name=t.name, vertices=t.vertices, faces=t.faces, render_vertices=render[0],
                                           render_faces=render[1], fine_vertices=fine[0], fine_faces=fine[1],
                                           surface=surface, normals=normals,

@@ -141,9 +141,9 @@ def hard_silhouette(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor
     spans are filled by a running sum): what lets a search score thousands of poses
     (:meth:`~hoirecon.models.baselines.phosa.PHOSAObjectFitter.search_poses`).
 
-    Measured (``python tools/analysis/benchmark_silhouette.py``; 2-core AMD EPYC VM, float64, the toolbox
-    template in a 64 px square at 296 faces / 128 px at 992 faces): 0.5 / 1.4 ms a pose, against 3.2 / 25 ms when every
-    face met every row.
+    Measured (``python tools/analysis/benchmark_silhouette.py``; 2-core AMD EPYC VM, AVX2, idle, float64, the
+    toolbox template in a 64 px square at 296 faces / 128 px at 992 faces): 0.19 / 0.90 ms a pose, against
+    2.57 / 23.4 ms when every face met every row (docs/refiners.md).
 
     Args:
         vertices: (B, V, 3) camera frame, metres. faces: (F, 3). K: (B, 3, 3) or (3, 3). image_size: (W, H).
