@@ -11,12 +11,16 @@ Examples (from the repository root, with ``pip install -e .`` done)::
     python tools/benchmark.py configs/baselines/chore_synthetic.py --train \\
         --body-estimates configs/stackflow_synthetic.py=work_dirs/stackflow_synthetic/epoch_12.pth
     python tools/benchmark.py CONFIG ... --meshes chore=work_dirs/chore_meshes --gt-meshes data/gt_meshes
+    python tools/benchmark.py CONFIG ... --out work_dirs/bench --resume   # go on after a stop: finished rows are kept
+    # one table from runs made elsewhere (other machines, other sessions; later files win a row both have)
+    python tools/benchmark.py --merge work_dirs/bench_a/records.json work_dirs/bench_b/records.json --out work_dirs/all
 
 A config's checkpoint: ``CONFIG=CKPT``, else its place in ``--checkpoints``, else the newest one that
 ``tools/train.py CONFIG`` left in ``<--train-root>/<config name>``, else ``--checkpoint`` when it fits the model
 (every weight present with its shape). A config, checkpoint or mesh folder that is missing, or a run that fails,
 gives a row with the reason; the other methods still run. Each run is a fresh process (its log in
-``OUT/logs/``). Writes ``OUT/benchmark.md``, ``benchmark.csv``, ``benchmark.png`` and ``records.json``.
+``OUT/logs/``). Writes ``OUT/benchmark.md``, ``benchmark.csv``, ``benchmark.png`` and ``records.json``, again after
+every row (a ``records.json`` from before is kept as ``records.<time>.json``).
 See docs/evaluation.md, "One table for several methods".
 """
 import argparse
@@ -25,14 +29,14 @@ import os.path as osp
 import hoirecon  # noqa: F401  # isort: skip  (first: installs hoirecon's weights-only checkpoint loader)
 from mmengine.config import DictAction
 
-from hoirecon.apis.benchmark import benchmark_table, run_benchmark, write_benchmark
+from hoirecon.apis.benchmark import benchmark_table, merge_records, run_benchmark, write_benchmark
 
 EVALUATE_MESHES = osp.join(osp.dirname(osp.abspath(__file__)), 'evaluate_meshes.py')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('configs', nargs='+', metavar='CONFIG[=CKPT]',
+    parser.add_argument('configs', nargs='*', metavar='CONFIG[=CKPT]',
                         help='config files, each optionally with its checkpoint after "="')
     parser.add_argument('--checkpoint', help='checkpoint for every config that has none of its own and whose model '
                         'it fits (e.g. a StackFLOW checkpoint for the mean-relation baseline)')
@@ -56,6 +60,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--body-estimates', metavar='CONFIG=CKPT',
                         help="write this body network's predictions as the split's k*.mocap.json body estimates "
                         'first (existing files kept): the start of the CHORE-style fit (docs/chore.md, "Body start")')
+    parser.add_argument('--resume', action='store_true',
+                        help="reuse the rows of OUT/records.json measured with the same config, checkpoint file, "
+                        "--refine stage, options and code, instead of running them again")
+    parser.add_argument('--merge', nargs='+', default=[], metavar='RECORDS_JSON',
+                        help="put the rows of these records.json files (other runs of this tool) in the table too; a "
+                        "row of this run, or of a later file, replaces one with the same method and "
+                        "post-optimisation")
     parser.add_argument('--title', help='title above the Markdown table')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override entries of every config, e.g. test_dataloader.batch_size=8')
@@ -64,6 +75,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--in-process', action='store_true',
                         help='run the methods in this process (debugging; the peak memory is then the process\'s)')
     args = parser.parse_args(argv)
+    if not args.configs and not args.meshes and not args.merge:
+        parser.error('nothing to put in the table: give configs, --meshes or --merge')
+    for path in args.merge:
+        if not osp.isfile(path):
+            parser.error(f'--merge: {path} not found (the records.json that tools/benchmark.py writes in its --out)')
     if args.meshes and not args.gt_meshes:
         parser.error('--meshes needs --gt-meshes')
     if args.body_estimates is not None and '=' not in args.body_estimates:
@@ -107,11 +123,16 @@ def meshes_from_args(args: argparse.Namespace) -> list:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
+    try:
+        merged = merge_records(args.merge)
+    except ValueError as error:
+        raise SystemExit(f'--merge: {error}')
     records = run_benchmark(methods_from_args(args), args.out, refine=args.refine, train=args.train,
                             shared_checkpoint=args.checkpoint, train_root=args.train_root,
                             cfg_options=args.cfg_options, data_root=args.data_root, threads=args.threads,
                             meshes=meshes_from_args(args), evaluate_meshes_tool=EVALUATE_MESHES,
-                            isolate=not args.in_process, body_estimates=body_estimates_from_args(args))
+                            isolate=not args.in_process, body_estimates=body_estimates_from_args(args),
+                            resume=args.resume, merged=merged, title=args.title)
     paths = write_benchmark(records, args.out, args.title)
     print('\n' + benchmark_table(records, args.title) + '\n')
     print('written: ' + ', '.join(paths.values()))

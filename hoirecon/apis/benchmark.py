@@ -21,11 +21,20 @@ A record is a dict::
                           'object_none': [...], 'frames': n},
                   'vis': {... the frames with visibility >= threshold ...} or None},
          visibility_threshold=0.3, images=416, seconds_per_image=0.21, wall_s=120.3,
-         peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu')
+         peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu',
+         measured_at='2026-12-07 21:40:12',
+         run=dict(config=..., settings=..., checkpoint=dict(path=..., bytes=..., mtime=...) or None, refine=False,
+                  cfg_options={...}, data_root=None, code='0.1.0+git.<commit>[-dirty]'))  # :func:`run_identity`
+
+A long benchmark keeps what it measured: :func:`run_benchmark` rewrites the table after every row, and with
+``resume=True`` reuses a row of the folder's ``records.json`` whose :func:`run_identity` is the one it would run;
+:func:`merge_records` builds one table from the ``records.json`` of several runs (other machines, other sessions).
 """
 import csv
 import glob
+import hashlib
 import io
+import json
 import os
 import os.path as osp
 import re
@@ -63,7 +72,87 @@ def new_record(method: str, config: Optional[str] = None, checkpoint: Optional[s
     """A record with no numbers yet (a reason row when ``status`` is not ``'ok'``)."""
     return dict(method=method, config=config, checkpoint=checkpoint, refine=refine, status=status, reason=reason,
                 chamfer=None, visibility_threshold=None, images=None, seconds_per_image=None, wall_s=None,
-                peak_memory_mib=None, memory_kind=None, device=None)
+                peak_memory_mib=None, memory_kind=None, device=None, measured_at=None, run=None)
+
+
+def code_version() -> str:
+    """``<hoirecon version>+git.<commit>`` (``-dirty`` with uncommitted changes) of the installed hoirecon, or the
+    version alone outside a git checkout."""
+    from hoirecon import __version__
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    try:
+        commit = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                                timeout=20).stdout.strip()
+        dirty = subprocess.run(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = '', ''
+    return f'{__version__}+git.{commit[:12]}{"-dirty" if dirty else ""}' if commit else __version__
+
+
+def config_digest(config: str, cfg_options: Optional[dict] = None) -> str:
+    """sha256 (16 hex digits) of the config as it would run: the file with its ``_base_`` files and the
+    ``cfg_options`` merged (a change of any of them changes it)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=repr)
+    text = re.sub(r' at 0x[0-9a-fA-F]+', '', text)  # reprs of functions carry their address
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_identity(config: str, checkpoint: Optional[str], refine: bool, cfg_options: Optional[dict] = None,
+                 data_root: Optional[str] = None, code: Optional[str] = None) -> Dict[str, Any]:
+    """What a row is measured from: the config (path and :func:`config_digest`), the checkpoint file (path, size,
+    modification time: a checkpoint trained again into the same path is another one), post-optimisation,
+    ``--cfg-options``, ``--data-root`` and the code (:func:`code_version`). ``resume`` reuses a row only when all of
+    them are equal."""
+    ckpt = None
+    if checkpoint:
+        ckpt = dict(path=osp.abspath(checkpoint))
+        if osp.isfile(checkpoint):
+            stat = os.stat(checkpoint)
+            ckpt.update(bytes=stat.st_size, mtime=int(stat.st_mtime))
+    try:
+        settings = config_digest(config, cfg_options)
+    except Exception as error:  # noqa: B902  (a config that does not load is never reused)
+        settings = f'unreadable: {type(error).__name__}'
+    return dict(config=osp.abspath(config), settings=settings, checkpoint=ckpt, refine=bool(refine),
+                cfg_options=json.loads(json.dumps(cfg_options or {}, sort_keys=True, default=repr)),
+                data_root=None if data_root is None else osp.abspath(data_root),
+                code=code if code is not None else code_version())
+
+
+def load_records(path: str) -> List[Record]:
+    """The records of a benchmark's ``records.json``.
+
+    Raises:
+        ValueError: the file is not a list of records (it names the file).
+    """
+    try:
+        records = json.load(open(path))
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{path}: not a records.json of tools/benchmark.py ({error})') from error
+    if not isinstance(records, list) or not all(isinstance(r, dict) and 'method' in r and 'refine' in r
+                                                for r in records):
+        raise ValueError(f'{path}: not a records.json of tools/benchmark.py (a list of records with "method" and '
+                         '"refine" was expected)')
+    return [dict(new_record(r['method']), **r) for r in records]
+
+
+def merge_records(paths: Sequence[str], log: Callable[[str], None] = print) -> List[Record]:
+    """The records of several ``records.json`` files in one list, for one table (runs on other machines or in
+    other sessions). A row (method, post-optimisation) given by several files is taken from the last one; each such
+    replacement is logged."""
+    merged: Dict[tuple, Record] = {}
+    for path in paths:
+        for record in load_records(path):
+            key = (record['method'], record['refine'])
+            if key in merged:
+                log(f'merge: {record["method"]} ({_post(record["refine"])}) of {path} replaces the one read before')
+            merged[key] = dict(record, source=path)
+    return list(merged.values())
 
 
 def chamfer_summary(metrics: Dict[str, float], prefix: str = 'hoi_chamfer') -> Dict[str, Any]:
@@ -109,7 +198,6 @@ def chamfer_evaluator(cfg) -> dict:
 def add_visible_frames(table: Dict[str, Any], result_file: Optional[str]) -> Dict[str, Any]:
     """Put the frame count of the ``vis`` rows (not among the logged scalars) into ``table``
     (:func:`chamfer_summary`) from the metric's JSON file (``summary.visible.num_frames``), when there is one."""
-    import json
     if table.get('vis') is not None and result_file and osp.isfile(result_file):
         visible = json.load(open(result_file))['summary'].get('visible')
         if visible is not None:
@@ -418,7 +506,6 @@ def score_meshes(name: str, pred_dir: str, gt_dir: str, out_dir: str, tool: str,
         tail = open(log_file).read().strip().splitlines()[-1:] or ['']
         return dict(record, status=FAILED, reason=f'failed: evaluate_meshes exited with {done.returncode}: '
                     f'{tail[0][:200]} (log: {log_file})')
-    import json
     result = json.load(open(out_file))
     protocol, summary = result['protocol'], result['summary']
     metrics = flat_metrics(summary, protocol['alignments'], protocol['visibility_threshold'])
@@ -569,8 +656,11 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
                   cfg_options: Optional[dict] = None, data_root: Optional[str] = None, threads: Optional[int] = None,
                   meshes: Sequence[Dict[str, Any]] = (), evaluate_meshes_tool: Optional[str] = None,
                   isolate: bool = True, body_estimates: Optional[Dict[str, str]] = None,
+                  resume: bool = False, merged: Sequence[Record] = (), title: Optional[str] = None,
                   log: Callable[[str], None] = print) -> List[Record]:
-    """Run every method and mesh folder; never stop on one that fails.
+    """Run every method and mesh folder; never stop on one that fails. The table, CSV, chart and ``records.json``
+    in ``out_dir`` are rewritten after every row (:func:`write_benchmark`), so that a run stopped half-way keeps its
+    rows; a ``records.json`` there from before is first kept as ``records.<its time>.json``.
 
     Args:
         methods: ``dict(config=..., checkpoint=... or None)`` each; a None checkpoint is looked for in
@@ -586,6 +676,12 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
         body_estimates: ``dict(config=..., checkpoint=...)`` of a body network whose predictions are written first
             as the split's ``k*.mocap.json`` body estimates (:func:`~.body_estimates.export_body_estimates`, existing
             files kept), the start of the CHORE-style fit; a failure is logged and the methods still run.
+        resume: reuse each row of ``out_dir/records.json`` whose :func:`run_identity` (config and settings,
+            checkpoint file, post-optimisation, options, code) is the one this run would measure, instead of running
+            it again (a run that stopped, say at the end of a session or for a kill, goes on where it stopped).
+        merged: records of other runs (:func:`merge_records`) put in the table first; a row of this run with the
+            same method and post-optimisation replaces theirs.
+        title: title above the Markdown table.
         log: progress lines.
 
     Returns:
@@ -594,6 +690,24 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
     records: List[Record] = []
     common = dict(cfg_options=cfg_options, data_root=data_root, threads=threads)
     total = len(methods) + len(meshes)
+    records_file = osp.join(out_dir, 'records.json')
+    previous = load_records(records_file) if resume and osp.isfile(records_file) else []
+    if osp.isfile(records_file):
+        kept = osp.join(out_dir, time.strftime('records.%Y%m%d-%H%M%S.json',
+                                               time.localtime(os.stat(records_file).st_mtime)))
+        os.replace(records_file, kept)
+        log(f'the records of the previous run in {out_dir} are kept as {kept}')
+    code = code_version()
+
+    def reusable(identity: Dict[str, Any]) -> Optional[Record]:
+        for record in previous:
+            if record.get('status') == OK and record.get('run') == identity:
+                return record
+        return None
+
+    def table_records() -> List[Record]:
+        done = {(r['method'], r['refine']) for r in records}
+        return [r for r in merged if (r['method'], r['refine']) not in done] + records
 
     def call(function, log_file, **kwargs):
         if isolate:
@@ -605,7 +719,10 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
             raise RuntimeError(f'{type(error).__name__}: {error}') from error
 
     def finish(record: Record) -> Record:
+        if record.get('measured_at') is None:
+            record['measured_at'] = time.strftime('%Y-%m-%d %H:%M:%S')
         records.append(record)
+        write_benchmark(table_records(), out_dir, title)
         if record['chamfer'] is None:
             log(f'    {record["reason"]}')
         else:
@@ -651,6 +768,13 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
             kwargs = dict(config=config, checkpoint=checkpoint, refine=stage, shared_checkpoint=shared,
                           fresh_process=isolate, work_dir=osp.join(out_dir, RUNS, run_name), **common)
             log_file = osp.join(out_dir, LOGS, run_name + '.log')
+            identity = run_identity(config, checkpoint, stage, cfg_options, data_root, code)
+            earlier = reusable(identity) if previous else None
+            if earlier is not None:
+                log(f'    reused: measured {earlier.get("measured_at") or "before"} with the same config, checkpoint, '
+                    'options and code (--resume)')
+                finish(dict(earlier))
+                continue
             try:
                 record = call(run_method, log_file, **kwargs)
                 if record['status'] == NOT_RUN and record['checkpoint'] is None and train:
@@ -662,7 +786,9 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
                     record = call(run_method, log_file, **dict(kwargs, checkpoint=checkpoint, shared_checkpoint=False))
             except Exception as error:  # noqa: B902  (one method's failure is a row, never the end of the run)
                 record = new_record(name, config, checkpoint, stage, FAILED, f'failed: {error}')
-            finish(record)
+            if record['checkpoint'] != checkpoint:  # trained here: the row is the trained checkpoint's
+                identity = run_identity(config, record['checkpoint'], stage, cfg_options, data_root, code)
+            finish(dict(record, run=identity))
             if record['chamfer'] is None:
                 break  # the post-optimised run would stop for the same reason
     for index, entry in enumerate(meshes, len(methods) + 1):
@@ -674,7 +800,7 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
             record = new_record(entry['name'], entry['pred'], None, None, FAILED,
                                 f'failed: {type(error).__name__}: {error}')
         finish(record)
-    return records
+    return table_records()
 
 
 def write_body_estimates(source: Dict[str, str], out_dir: str, call: Callable, log_file: str,
@@ -697,7 +823,6 @@ def write_body_estimates(source: Dict[str, str], out_dir: str, call: Callable, l
 def write_benchmark(records: Sequence[Record], out_dir: str, title: Optional[str] = None) -> Dict[str, str]:
     """Write ``benchmark.md``, ``benchmark.csv``, ``benchmark.png`` (all frames) and ``records.json`` to
     ``out_dir``; return their paths by kind."""
-    import json
     os.makedirs(out_dir, exist_ok=True)
     paths = dict(markdown=osp.join(out_dir, 'benchmark.md'), csv=osp.join(out_dir, 'benchmark.csv'),
                  chart=osp.join(out_dir, 'benchmark.png'), records=osp.join(out_dir, 'records.json'))

@@ -8,8 +8,10 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, checkpoint_fit, csv_text, new_record,
-                                     own_checkpoint, run_benchmark, write_body_estimates, write_chart)
+from hoirecon.apis import benchmark as benchmark_api
+from hoirecon.apis.benchmark import (benchmark_table, chamfer_summary, checkpoint_fit, csv_text, load_records,
+                                     merge_records, new_record, own_checkpoint, run_benchmark, write_body_estimates,
+                                     write_chart)
 from hoirecon.testing.tiny_model import save_plausible_tiny_checkpoint
 from hoirecon.testing.tools import load_tool
 
@@ -167,6 +169,97 @@ def test_body_estimates_are_written_first_and_never_stop_the_run(tmp_path):
     assert records[0]['reason'] == f'not run: config {tmp_path / "nope.py"} not found'
     with pytest.raises(SystemExit):
         _load_tool().parse_args(['a.py', '--body-estimates', 'no_checkpoint.py'])
+
+
+def _fake_runs(monkeypatch, out):
+    """run_method replaced by a fake that records its calls; the ✓ run checks that the × row is already on disk."""
+    calls = []
+
+    def fake_run_method(config, checkpoint=None, refine=False, **kwargs):
+        calls.append((config, checkpoint, refine, kwargs['cfg_options']))
+        if refine:  # the table is rewritten after every row: the network row is there before this one runs
+            assert [r['refine'] for r in load_records(str(out / 'records.json'))] == [False]
+        record = _record(benchmark_api.method_name(config), refine, _cells(5.0 + refine, 9.0, 20.0, 30.0, 4))
+        return dict(record, config=config, checkpoint=checkpoint)
+
+    monkeypatch.setattr(benchmark_api, 'run_method', fake_run_method)
+    return calls
+
+
+def test_resume_reuses_only_rows_of_the_same_run(tmp_path, monkeypatch):
+    """--resume: a row is reused only with the same config settings, checkpoint file, stage and options; the
+    previous records.json is kept, never overwritten."""
+    config, checkpoint, out = tmp_path / 'method.py', tmp_path / 'method.pth', tmp_path / 'bench'
+    config.write_text("model = dict(type='M', refiner=dict(type='R'))\n")
+    checkpoint.write_bytes(b'weights')
+    calls = _fake_runs(monkeypatch, out)
+    methods = [dict(config=str(config), checkpoint=str(checkpoint))]
+    run = lambda **kw: run_benchmark(methods, str(out), refine=True, isolate=False, log=lambda line: None,  # noqa
+                                     **kw)
+    first = run()
+    assert [c[2] for c in calls] == [False, True] and len(first) == 2
+    assert first[0]['run']['checkpoint']['bytes'] == 7 and first[0]['measured_at']
+    on_disk = load_records(str(out / 'records.json'))
+    assert [r['chamfer'] for r in on_disk] == [r['chamfer'] for r in first]
+
+    printed = []
+    again = run_benchmark(methods, str(out), refine=True, isolate=False, resume=True, log=printed.append)
+    assert len(calls) == 2, 'nothing runs again'
+    assert [(r['refine'], r['measured_at'], r['chamfer']) for r in again] == \
+        [(r['refine'], r['measured_at'], r['chamfer']) for r in first]
+    assert sum('reused' in line for line in printed) == 2
+    kept = [name for name in os.listdir(out) if name.startswith('records.') and name != 'records.json']
+    assert len(kept) == 1 and load_records(str(out / kept[0]))[0]['chamfer'] == first[0]['chamfer']
+
+    run(resume=True, cfg_options={'test_dataloader.batch_size': 2})  # other options: both rows run
+    assert len(calls) == 4 and calls[-1][3] == {'test_dataloader.batch_size': 2}
+    os.utime(checkpoint, (1, 1))  # another checkpoint file at the same path: run again
+    run(resume=True, cfg_options={'test_dataloader.batch_size': 2})
+    assert len(calls) == 6
+    config.write_text("model = dict(type='M', refiner=dict(type='R', steps=3))\n")  # other settings
+    run(resume=True, cfg_options={'test_dataloader.batch_size': 2})
+    assert len(calls) == 8
+    run(cfg_options={'test_dataloader.batch_size': 2})  # no --resume: everything runs
+    assert len(calls) == 10
+
+
+def test_merge_puts_runs_of_other_sessions_in_one_table(tmp_path, monkeypatch, capsys):
+    """--merge: rows of several records.json files and of this run in one table; a later row with the same method
+    and post-optimisation replaces the earlier one; a file that is not a records.json is named."""
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    a.write_text(json.dumps([_record('phosa', False, _cells(8.0, 40.0, 28.0, 45.0, 416)),
+                             _record('stackflow', False, _cells(6.0, 15.0, 28.0, 45.0, 416))]))
+    b.write_text(json.dumps([_record('chore', True, _cells(5.3, 11.1, 15.1, 12.5, 416)),
+                             _record('phosa', False, _cells(7.0, 39.0, 28.0, 45.0, 416))]))
+    merged = merge_records([str(a), str(b)], log=lambda line: None)
+    assert [(r['method'], r['chamfer']['all']['object_hoi'][0], r['source']) for r in merged] == \
+        [('phosa', 39.0, str(b)), ('stackflow', 15.0, str(a)), ('chore', 11.1, str(b))]
+    out = tmp_path / 'table'
+    tool = _load_tool()
+    tool.main(['--merge', str(a), str(b), '--out', str(out), '--title', 'merged'])
+    table = (out / 'benchmark.md').read_text()
+    assert '| phosa | all | × | 7.00±1.00 | 39.00±2.50 |' in table and '| chore | all | ✓ | 5.30±1.00 |' in table
+    assert '| stackflow | all | × | 6.00±1.00 |' in table and table.startswith('**merged**')
+
+    # with configs as well: this run's row replaces the merged one of the same method and stage
+    config = tmp_path / 'stackflow.py'
+    config.write_text("model = dict(type='M')\n")
+    checkpoint = tmp_path / 'ckpt.pth'
+    checkpoint.write_bytes(b'w')
+    _fake_runs(monkeypatch, out)
+    records = run_benchmark([dict(config=str(config), checkpoint=str(checkpoint))], str(out), isolate=False,
+                            merged=merged, log=lambda line: None)
+    assert [(r['method'], r['chamfer']['all']['human_hoi'][0]) for r in records] == \
+        [('phosa', 7.0), ('chore', 5.3), ('stackflow', 5.0)]
+
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"method": 1}')
+    with pytest.raises(SystemExit, match='bad.json: not a records.json'):
+        tool.main(['--merge', str(bad), '--out', str(out)])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--out', str(out)])  # nothing to put in the table
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--merge', str(tmp_path / 'missing.json')])
 
 
 @pytest.mark.slow
