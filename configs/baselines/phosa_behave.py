@@ -25,12 +25,17 @@ test_pipeline = [
     dict(type='HOICrop', img_size=_base_.img_size, padding_ratio=0.2),
     dict(type='PackHOIInputs', body_target='gendered', meta_keys=mask_meta_keys),
 ]
+# the stages that read the masks alone (search, stage 1, check) do not depend on the person: their results are kept
+# here, keyed by the masks, the settings and the source code, so that a second run on the same images (the
+# post-optimised row after the network's, other joint weights) reads them (None: off)
+search_cache = 'work_dirs/phosa_search_cache'
 phosa = dict(object_library=_base_.object_library, num_search=8192, num_starts=12, object_steps=100, object_lr=0.01,
              num_candidates=1, joint_steps=100, joint_lr=0.01, sigma=(2.0, 0.3), object_size=96, joint_size=96,
              padding=0.15,
              loss_weights=dict(silhouette=1.0, interaction=0.5, depth=0.2, collision=50.0, scale=0.01),
              contact_parts=(20, 21), scale_prior=dict(mean=1.0, std=0.1), render_faces=None, max_rows=256,
-             fine_size=192, fine_faces=None, fine_search=(4.0, 2.0, 1.0, 0.5), fine_samples=64, show_progress=True)
+             fine_size=192, fine_faces=None, fine_search=(4.0, 2.0, 1.0, 0.5), fine_samples=64,
+             search_cache=search_cache, show_progress=True)
 model = dict(type='PHOSAReconstructor', phosa=phosa)
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

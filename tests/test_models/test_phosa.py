@@ -132,6 +132,40 @@ def test_render_depth_is_the_plane_depth_and_differentiable():
     assert v.grad[:, 2].sum() > 0  # pushing the plane back deepens every pixel
 
 
+def _dense_depth(vertices, faces, K, size):
+    """Reference z-buffer: every face tested at every pixel centre at once, the nearest hit kept (the lowest face
+    index among equal depths)."""
+    from hoirecon.models.baselines.phosa import _face_depth
+    pixels, depth = project_vertices(vertices, K)
+    tri, tz = pixels[:, faces], depth[:, faces]
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=vertices.dtype), torch.arange(size, dtype=vertices.dtype),
+                            indexing='ij')
+    grid = torch.stack([xs, ys], -1).reshape(1, -1, 1, 2)
+    d, hit = _face_depth(grid, tri[:, None], tz[:, None])
+    d = torch.where(hit & (tz > 1e-3).all(-1)[:, None], d, torch.full_like(d, float('inf')))
+    return d.min(dim=2).values.reshape(len(vertices), size, size)
+
+
+def test_render_depth_equals_the_dense_z_buffer_on_tiny_and_aligned_faces():
+    """render_depth tests only faces whose box holds a pixel centre: on soups of sub-pixel faces, faces with
+    corners on pixel centres and faces behind the camera, every pixel equals the dense reference exactly."""
+    gen = torch.Generator().manual_seed(5)
+    for trial in range(6):
+        centres = torch.rand(300, 1, 3, generator=gen, dtype=torch.float64) * torch.tensor([0.8, 0.8, 1.0]) \
+            + torch.tensor([-0.4, -0.4, 1.5])
+        scale = 0.02 if trial % 2 else 0.05  # faces mostly below a pixel (1 px = 0.05 m at z = 2), or a few pixels
+        v = (centres + torch.randn(300, 3, 3, generator=gen, dtype=torch.float64) * scale).reshape(-1, 3)
+        if trial >= 4:  # corners on pixel centres: x = (u - 15.5) z / 40 at z = 2
+            v[::2, :2] = (torch.round(v[::2, :2] * 20 + 15.5) - 15.5) / 20
+            v[::2, 2] = 2.0
+            v[:30, 2] = -1.0  # behind the camera
+        faces = torch.arange(len(v)).reshape(-1, 3)
+        batch = torch.stack([v, v + torch.tensor([0.01, 0.0, 0.1], dtype=torch.float64)])
+        got = render_depth(batch, faces, K, (32, 32), max_chunk_elements=4096 * (trial + 1))
+        torch.testing.assert_close(got, _dense_depth(batch, faces, K, 32), rtol=0, atol=0)
+        assert torch.isfinite(got).sum() > (10 if trial % 2 else 50)
+
+
 def test_ordinal_depth_on_two_squares():
     # square a (front, z = 2) and square b (behind, z = 3) overlap in the image
     va, f = _square(0.3, 2.0, (-0.1, 0.0))
@@ -386,10 +420,20 @@ def test_tools_test_runs_the_phosa_config(behave_synthetic_root, surrogate_body_
     metrics = test_tool.main([str(config), checkpoint, '--work-dir', str(work_dir), '--cfg-options',
                               f'train_dataloader.dataset.data_root={behave_synthetic_root}',
                               f'test_dataloader.dataset.data_root={behave_synthetic_root}',
-                              'test_evaluator.out_file=chamfer.json'])
+                              'test_evaluator.out_file=chamfer.json', f'model.phosa.search_cache={tmp_path / "cache"}'])
     assert metrics['hoi_chamfer/object_hoi'] > 0 and metrics['hoi_chamfer/num_frames'] > 0
     written = json.load(open(work_dir / 'chamfer.json'))
     assert len(written['frames']) == metrics['hoi_chamfer/num_frames']
+    # a second run reads the mask stages back from the cache, one entry per fitted image, and scores the same
+    entries = sorted((tmp_path / 'cache').rglob('*.npz'))
+    assert 0 < len(entries) <= metrics['hoi_chamfer/num_frames']
+    again = test_tool.main([str(config), checkpoint, '--work-dir', str(tmp_path / 'again'), '--cfg-options',
+                            f'train_dataloader.dataset.data_root={behave_synthetic_root}',
+                            f'test_dataloader.dataset.data_root={behave_synthetic_root}',
+                            f'model.phosa.search_cache={tmp_path / "cache"}'])
+    assert sorted((tmp_path / 'cache').rglob('*.npz')) == entries
+    assert {k: again[k] for k in metrics if k.startswith('hoi_chamfer/')} == \
+        {k: metrics[k] for k in metrics if k.startswith('hoi_chamfer/')}
 
 
 def test_climb_fine_climbs_and_ranks_the_starts_at_the_higher_resolution():
@@ -428,6 +472,61 @@ def test_climb_fine_climbs_and_ranks_the_starts_at_the_higher_resolution():
     errors = [_rotation_error(R[0, k].numpy(), R_gt) for k in range(2)]
     print(f'fine check: rotation errors {np.round(errors, 1)} deg, IoU {fine_iou[0].numpy().round(3)}')
     assert errors[0] < 3.0
+
+
+def _tripod_masks(fitter, seeds):
+    from scipy.spatial.transform import Rotation
+
+    from hoirecon.models.utils.soft_silhouette import hard_silhouette
+    vertices, faces = _tripod()
+    K_img = torch.tensor([[500.0, 0, 127.5], [0, 500.0, 95.5], [0, 0, 1]], dtype=torch.float64)
+    masks = []
+    for seed in seeds:
+        R = Rotation.random(random_state=seed).as_matrix()
+        masks.append(hard_silhouette(torch.tensor(vertices @ R.T + [0.02 * seed, 0, 2.0])[None], torch.tensor(faces),
+                                     K_img, (256, 192))[0].numpy())
+    tmpl = dict(render_vertices=vertices, render_faces=faces, fine_vertices=vertices, fine_faces=faces,
+                extent=float(np.linalg.norm(np.ptp(vertices, 0))))
+    return tmpl, K_img.expand(len(seeds), 3, 3), masks
+
+
+def test_mask_stages_do_not_depend_on_the_batch_and_are_read_back_from_the_cache(tmp_path, monkeypatch):
+    """fit_to_masks (search, stage 1, check) gives an image the same starts alone or beside another image; with
+    search_cache the second call reads them back bit for bit (the stages are not run), and another mask or another
+    setting is fitted anew."""
+    settings = dict(object_size=32, num_search=96, num_starts=3, local_search=(8.0, ), local_samples=16,
+                    object_steps=0, fine_size=64, fine_search=(2.0, ), fine_samples=8)
+    plain = PHOSAObjectFitter(**settings)
+    tmpl, K_img, images = _tripod_masks(plain, (1, 2))
+    masks = [plain.prepare_masks(None, m) for m in images]
+    both = plain.fit_to_masks(tmpl, K_img, masks)
+    alone = plain.fit_to_masks(tmpl, K_img[1:], masks[1:])
+    for part_both, part_alone in zip(both, alone):
+        assert torch.equal(part_both[1:], part_alone)
+
+    cache = tmp_path / 'cache'
+    cached = PHOSAObjectFitter(**settings, search_cache=str(cache))
+    first = cached.fit_to_masks(tmpl, K_img, masks)
+    assert all(torch.equal(a, b) for a, b in zip(first, both))
+    assert len(list(cache.rglob('*.npz'))) == 2
+
+    def not_again(*args, **kwargs):
+        raise AssertionError('the mask stages ran again')
+
+    monkeypatch.setattr(cached, '_mask_stages', not_again)
+    swapped = cached.fit_to_masks(tmpl, K_img.flip(0), masks[::-1])
+    assert all(torch.equal(a, b.flip(0)) for a, b in zip(swapped, both))
+
+    changed = plain.prepare_masks(None, np.roll(images[0], 1, axis=1))
+    with pytest.raises(AssertionError, match='ran again'):
+        cached.fit_to_masks(tmpl, K_img[:1], [changed])
+    other = PHOSAObjectFitter(**dict(settings, fine_samples=9), search_cache=str(cache))
+    assert other.search_cache_key(tmpl, K_img[0], masks[0]) != cached.search_cache_key(tmpl, K_img[0], masks[0])
+    # a file cut short (a run killed while writing) is fitted again and written anew
+    path = next(cache.rglob(cached.search_cache_key(tmpl, K_img[0], masks[0]) + '.npz'))
+    path.write_bytes(path.read_bytes()[:40])
+    again = PHOSAObjectFitter(**settings, search_cache=str(cache)).fit_to_masks(tmpl, K_img[:1], masks[:1])
+    assert all(torch.equal(a, b[:1]) for a, b in zip(again, both))
 
 
 def test_fine_size_without_fine_masks_is_refused():

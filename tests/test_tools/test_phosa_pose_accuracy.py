@@ -15,7 +15,7 @@ def test_rows_and_summary(behave_synthetic_root, surrogate_body_root, tmp_path):
         f'phosa.object_library.template_dir={behave_synthetic_root}/objects', 'phosa.num_starts=2',
         'phosa.object_steps=2', 'phosa.joint_steps=1', 'phosa.num_candidates=1', 'phosa.object_size=16',
         'phosa.joint_size=16', 'phosa.num_search=64', 'phosa.local_samples=8', 'phosa.fine_size=32',
-        'phosa.fine_samples=4', '--mask', 'full'])
+        'phosa.fine_samples=4', f'phosa.search_cache={tmp_path / "cache"}', '--mask', 'full'])
     assert summary['images'] == len(summary['rows']) == 2 and summary['mask'] == 'full'
     for row in summary['rows']:
         assert 0 <= row['rotation_up_to_symmetry_deg'] <= row['rotation_deg'] + 1e-9 <= 180 + 1e-9

@@ -33,6 +33,10 @@ the template's own size (PHOSA: sizes from the web), the renderer is :mod:`~hoir
 (PHOSA: Neural Mesh Renderer) and ordinal depth reads a hard z-buffer (:func:`render_depth`). docs/refiners.md,
 "PHOSA-style baseline".
 """
+import hashlib
+import os
+import os.path as osp
+import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -51,6 +55,26 @@ DEFAULT_LOSS_WEIGHTS = dict(silhouette=1.0, interaction=0.5, depth=0.2, collisio
 #: SMPL-family body parts (22-part labels of the body model, hands folded into the wrists) used as contact parts.
 HAND_PARTS = (20, 21)
 _INF = float('inf')
+_SOURCE_DIGEST: Optional[str] = None
+
+
+def _source_digest() -> str:
+    """sha256 of this module's and the silhouette renderers' source files and torch's version (the code a cached
+    search result came from; :meth:`PHOSAObjectFitter.search_cache_key`)."""
+    global _SOURCE_DIGEST
+    if _SOURCE_DIGEST is None:
+        from hoirecon.models.refiners import silhouette_fit
+        from hoirecon.models.utils import soft_silhouette
+        digest = hashlib.sha256(torch.__version__.encode())
+        for module_file in (__file__, soft_silhouette.__file__, silhouette_fit.__file__):
+            with open(module_file, 'rb') as f:
+                digest.update(f.read())
+        _SOURCE_DIGEST = digest.hexdigest()
+    return _SOURCE_DIGEST
+
+
+#: pixels by which render_depth grows a face's box before testing it for a pixel centre (far above rounding).
+_BOX_MARGIN = 1e-3
 
 
 # ---------------------------------------------------------------------------------------------- regions of interest
@@ -186,6 +210,14 @@ def render_depth(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, i
     faces = faces.to(device=vertices.device, dtype=torch.long)
     tri, tz = pixels[:, faces], depth[:, faces]              # (B, F, 3, 2), (B, F, 3)
     valid = (tz > near).all(-1)
+    with torch.no_grad():
+        # only faces whose box (grown by a margin far above rounding) holds a pixel centre can win a pixel: a body's
+        # faces are mostly smaller than a pixel of the joint square. Kept in their order, so ties go as before.
+        low, high = tri.detach().amin(2) - _BOX_MARGIN, tri.detach().amax(2) + _BOX_MARGIN       # (B, F, 2)
+        limit = torch.tensor([width - 1, height - 1], dtype=tri.dtype, device=tri.device)
+        valid = valid & (torch.ceil(low).clamp_min(0) <= torch.floor(high).minimum(limit)).all(-1)
+        kept = valid.any(0).nonzero()[:, 0]                  # (F',) in face order
+    tri_k, tz_k, valid_k = tri[:, kept], tz[:, kept], valid[:, kept]
     ys, xs = torch.meshgrid(torch.arange(height, device=vertices.device, dtype=vertices.dtype),
                             torch.arange(width, device=vertices.device, dtype=vertices.dtype), indexing='ij')
     grid = torch.stack([xs, ys], dim=-1).reshape(1, -1, 1, 2)  # (1, P, 1, 2)
@@ -194,16 +226,16 @@ def render_depth(vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, i
     winner = torch.full((batch, num_pixels), -1, device=vertices.device, dtype=torch.long)
     chunk = max(1, int(max_chunk_elements // max(1, batch * num_pixels)))
     with torch.no_grad():
-        for start in range(0, faces.shape[0], chunk):
-            d, hit = _face_depth(grid, tri[:, None, start:start + chunk].detach(),
-                                 tz[:, None, start:start + chunk].detach())
-            d = torch.where(hit & valid[:, None, start:start + chunk], d, torch.full_like(d, _INF))
+        for start in range(0, len(kept), chunk):
+            d, hit = _face_depth(grid, tri_k[:, None, start:start + chunk].detach(),
+                                 tz_k[:, None, start:start + chunk].detach())
+            d = torch.where(hit & valid_k[:, None, start:start + chunk], d, torch.full_like(d, _INF))
             value, index = d.min(dim=2)
             better = value < best
             best = torch.where(better, value, best)
             winner = torch.where(better, index + start, winner)
     found = winner >= 0
-    index = winner.clamp_min(0)
+    index = kept[winner.clamp_min(0)] if len(kept) else winner.clamp_min(0)
     tri_w = torch.gather(tri, 1, index[..., None, None].expand(-1, -1, 3, 2))
     tz_w = torch.gather(tz, 1, index[..., None].expand(-1, -1, 3))
     d, _ = _face_depth(grid.reshape(1, -1, 2), tri_w, tz_w)
@@ -416,7 +448,13 @@ class PHOSAObjectFitter:
             None: off (the candidates are ranked at ``object_size``).
         fine_faces: faces of the template in that check (:func:`cluster_decimate`); None: the full template.
         fine_search, fine_samples: its climbing rounds (degrees) and perturbations per start and round.
-        seed: of the starts.
+        search_cache: a folder for the results of the stages that read the masks alone (:meth:`fit_to_masks`:
+            search, stage 1, check; about 60 % of a fit on the CPU). They do not depend on the person, so a second
+            run on the same images (the post-optimised row after the network's, other joint weights) reads them
+            there. Entries are keyed by everything they come from, the source code included
+            (:meth:`search_cache_key`): a stale one is never read. None: no cache.
+        seed: of the starts (each image draws its own, so that a fit does not depend on the other images of its
+            batch).
         show_progress: a progress bar over images.
     """
 
@@ -432,7 +470,7 @@ class PHOSAObjectFitter:
                  max_search_rows: int = 512, slide_range: Tuple[float, float] = (0.25, 4.0),
                  slide_samples: int = 0, fine_size: Optional[int] = None, fine_faces: Optional[int] = None,
                  fine_search: Sequence[float] = (4.0, 2.0, 1.0), fine_samples: int = 32,
-                 seed: int = 0, show_progress: bool = False):
+                 search_cache: Optional[str] = None, seed: int = 0, show_progress: bool = False):
         self.object_library = dict(object_library or dict(dataset='behave'))
         self.num_starts, self.object_steps, self.object_lr = int(num_starts), int(object_steps), float(object_lr)
         self.num_candidates = max(1, min(int(num_candidates), self.num_starts))
@@ -458,6 +496,7 @@ class PHOSAObjectFitter:
         self.fine_size = None if fine_size is None else int(fine_size)
         self.fine_faces = None if fine_faces is None else int(fine_faces)
         self.fine_search, self.fine_samples = tuple(float(a) for a in fine_search), int(fine_samples)
+        self.search_cache = None if not search_cache else str(search_cache)
         self.seed, self.show_progress = int(seed), bool(show_progress)
         self._library = None
         self._templates: Dict[int, dict] = {}
@@ -525,9 +564,9 @@ class PHOSAObjectFitter:
         n = mask.shape[0]
         rotations = _random_rotations(self.num_search, self.seed + 1, torch.float64).to(K)
         verts = vertices.to(K)
-        gen = torch.Generator().manual_seed(self.seed + 2)
         out_R, out_t, out_iou = [], [], []
         for i in range(n):
+            gen = torch.Generator().manual_seed(self.seed + 2)  # per image: a fit does not depend on its batch
             box = crop_mask_box(mask[i]).to(K)
             Ki = K[i].expand(len(rotations), 3, 3)
             t = place_in_box(verts, rotations, Ki, box.expand(len(rotations), 4), extent)
@@ -593,9 +632,9 @@ class PHOSAObjectFitter:
         """
         verts = torch.as_tensor(template['fine_vertices']).to(K)
         faces = torch.as_tensor(template['fine_faces'], dtype=torch.long, device=K.device)
-        gen = torch.Generator().manual_seed(self.seed + 3)
         out_R, out_t, out_iou = [], [], []
         for i in range(len(R)):
+            gen = torch.Generator().manual_seed(self.seed + 3)  # per image, as in search_poses
             iou = self._search_iou(verts, faces, R[i], t[i], K[i], mask[i], other[i])
             box = crop_mask_box(mask[i]).to(K)
             Ri, ti, iou = self._climb(verts, faces, template['extent'], K[i], mask[i], other[i], box, R[i], t[i], iou,
@@ -656,6 +695,90 @@ class PHOSAObjectFitter:
             # the person's pixels may hide the object
             iou = silhouette_iou(posed, faces, K_rows, (size, size), mask_rows, occluder=other_rows).to(K)
         return R.reshape(n, m, 3, 3), trans.detach().reshape(n, m, 3), iou.reshape(n, m)
+
+    def fit_to_masks(self, tmpl: dict, K: torch.Tensor, masks: Sequence[PHOSAMasks]
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The stages that read the masks alone, for N images of one template: the search (stage 0,
+        :meth:`search_poses`), stage 1 (:meth:`fit_object`) and the high-resolution check (:meth:`climb_fine`). They do
+        not depend on the person, so with ``search_cache`` each image's result is read from there when the same
+        image was fitted before with the same settings and code (:meth:`search_cache_key`), and written there
+        otherwise.
+
+        Args:
+            tmpl: :meth:`template`'s dict. K: (N, 3, 3) full-image intrinsics. masks: N :func:`prepare_masks` outputs.
+
+        Returns:
+            R (N, M, 3, 3), t (N, M, 3), IoU (N, M): every start, each image's best first when the search or the
+            check ranked them.
+        """
+        keys = [self.search_cache_key(tmpl, K[j], masks[j]) for j in range(len(masks))] \
+            if self.search_cache else [None] * len(masks)
+        found = [None if key is None else self._read_cached(key, K) for key in keys]
+        todo = [j for j, hit in enumerate(found) if hit is None]
+        if todo:
+            computed = self._mask_stages(tmpl, K[todo], [masks[j] for j in todo])
+            for n, j in enumerate(todo):
+                found[j] = tuple(x[n] for x in computed)
+                if keys[j] is not None:
+                    self._write_cached(keys[j], found[j])
+        return tuple(torch.stack([hit[part] for hit in found]) for part in range(3))
+
+    def _mask_stages(self, tmpl: dict, K: torch.Tensor, masks: Sequence[PHOSAMasks]
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        as_t = dict(dtype=K.dtype, device=K.device)
+        verts = torch.as_tensor(tmpl['render_vertices'], **as_t)
+        faces = torch.as_tensor(tmpl['render_faces'], dtype=torch.long, device=K.device)
+        stack = lambda key: torch.as_tensor(np.stack([getattr(m, key) for m in masks]), **as_t)  # noqa: E731
+        K_obj = roi_intrinsics(K, stack('object_roi'), self.object_size)
+        object_mask, object_person = stack('object_mask'), stack('object_person')
+        starts = (None, None)
+        if self.num_search > 0:
+            starts = self.search_poses(verts, faces, tmpl['extent'], K_obj, object_mask, object_person)[:2]
+        if self.fine_size is not None and self.object_steps == 0 and starts[0] is not None:
+            # no stage-1 step, and the check scores the starts again: only the 6D round trip of stage 1 is left
+            R1, t1 = rot6d_to_matrix(matrix_to_rot6d(starts[0].reshape(-1, 3, 3))).reshape(starts[0].shape), starts[1]
+        else:
+            R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, object_mask, object_person, *starts)
+        if self.fine_size is not None:
+            K_fine = roi_intrinsics(K, stack('object_roi'), self.fine_size)
+            R1, t1, iou1 = self.climb_fine(tmpl, K_fine, stack('fine_mask'), stack('fine_person'), R1, t1)
+        return R1, t1, iou1
+
+    def search_cache_key(self, tmpl: dict, K: torch.Tensor, masks: PHOSAMasks) -> str:
+        """sha256 of everything :meth:`fit_to_masks` reads for one image: the settings of its stages, the template
+        as rendered, the intrinsics K (3, 3), the masks, the dtype, torch's version and the source files of the fit
+        and of its renderers (an edit of either makes every entry stale, so none is ever read wrongly)."""
+        digest = hashlib.sha256(_source_digest().encode())
+        settings = (self.num_search, self.search_min_angle, self.local_search, self.local_samples, self.num_starts,
+                    self.object_steps, self.object_lr, self.translation_lr, self.sigma, self.object_size,
+                    self.max_rows, self.fine_size, self.fine_faces, self.fine_search, self.fine_samples, self.seed,
+                    self.render_faces, str(K.dtype), tmpl['extent'])
+        digest.update(repr(settings).encode())
+        arrays = [tmpl['render_vertices'], tmpl['render_faces'], tmpl['fine_vertices'], tmpl['fine_faces'],
+                  K.detach().cpu().numpy(), masks.object_roi, masks.object_mask, masks.object_person,
+                  masks.fine_mask, masks.fine_person]
+        for array in arrays:
+            array = np.zeros(0) if array is None else np.ascontiguousarray(array)
+            digest.update(f'{array.dtype}{array.shape}'.encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
+
+    def _read_cached(self, key: str, like: torch.Tensor) -> Optional[Tuple[torch.Tensor, ...]]:
+        path = osp.join(self.search_cache, key[:2], key + '.npz')
+        if not osp.isfile(path):
+            return None
+        try:
+            with np.load(path) as data:
+                return tuple(torch.as_tensor(data[name]).to(device=like.device) for name in ('R', 't', 'iou'))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None  # a file cut short (a killed run): fitted again and written anew
+
+    def _write_cached(self, key: str, result: Tuple[torch.Tensor, ...]) -> None:
+        path = osp.join(self.search_cache, key[:2], key + '.npz')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        part = f'{path}.{os.getpid()}.part.npz'
+        np.savez(part, **{name: x.detach().cpu().numpy() for name, x in zip(('R', 't', 'iou'), result)})
+        os.replace(part, path)
 
     # -------------------------------------------------------------------------------------------- stage 2
     def joint_losses(self, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, template: dict,
@@ -779,16 +902,7 @@ class PHOSAObjectFitter:
         idx = torch.as_tensor(index, device=like.device)
         verts = torch.as_tensor(tmpl['render_vertices'], **as_t)
         faces = torch.as_tensor(tmpl['render_faces'], dtype=torch.long, device=like.device)
-        stack = lambda key: torch.as_tensor(np.stack([getattr(masks[i], key) for i in index]), **as_t)  # noqa: E731
-        K_obj = roi_intrinsics(K[idx], stack('object_roi'), self.object_size)
-        object_mask, object_person = stack('object_mask'), stack('object_person')
-        starts = (None, None)
-        if self.num_search > 0:
-            starts = self.search_poses(verts, faces, tmpl['extent'], K_obj, object_mask, object_person)[:2]
-        R1, t1, iou1 = self.fit_object(verts, faces, tmpl['extent'], K_obj, object_mask, object_person, *starts)
-        if self.fine_size is not None:
-            K_fine = roi_intrinsics(K[idx], stack('object_roi'), self.fine_size)
-            R1, t1, iou1 = self.climb_fine(tmpl, K_fine, stack('fine_mask'), stack('fine_person'), R1, t1)
+        R1, t1, iou1 = self.fit_to_masks(tmpl, K[idx], [masks[i] for i in index])
         k = self.num_candidates
         top = iou1.topk(k, dim=1).indices                                                # (n, k)
         R = torch.gather(R1, 1, top[..., None, None].expand(-1, -1, 3, 3)).reshape(n * k, 3, 3)
