@@ -26,7 +26,7 @@ from hoirecon.evaluation.functional.object_pose import rotation_error_deg, symme
 from hoirecon.models.baselines.phosa import roi_intrinsics
 from hoirecon.models.baselines.phosa_reconstructor import sample_intrinsics, sample_masks
 from hoirecon.objects import ObjectLibrary
-from hoirecon.models.utils.soft_silhouette import silhouette_iou
+from hoirecon.models.utils.soft_silhouette import hard_silhouette, mask_iou
 from hoirecon.objects.symmetry import object_symmetries
 from hoirecon.registry import BODY_MODELS, DATASETS, REFINERS
 
@@ -47,8 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def truth_iou(fitter, label: int, K: torch.Tensor, masks, R: np.ndarray, t: np.ndarray) -> float:
     """The silhouette IoU of the true pose in the square where the fit ranks its candidates (the object's square,
-    at ``fine_size`` with the fine template when the high-resolution check is on): a fit that reaches it with a wrong
-    rotation found a pose the mask cannot tell from the truth."""
+    at ``fine_size`` with the fine template when the high-resolution check is on), scored as the fit scores its
+    poses (hard silhouette, occlusion-aware IoU): a fit that reaches it with a wrong rotation found a pose the mask
+    cannot tell from the truth."""
     tmpl = fitter.template(label)
     fine = fitter.fine_size is not None
     size = fitter.fine_size if fine else fitter.object_size
@@ -57,8 +58,9 @@ def truth_iou(fitter, label: int, K: torch.Tensor, masks, R: np.ndarray, t: np.n
     mask, person = (masks.fine_mask, masks.fine_person) if fine else (masks.object_mask, masks.object_person)
     K_obj = roi_intrinsics(K, torch.as_tensor(masks.object_roi)[None], size)
     posed = torch.as_tensor(verts) @ torch.as_tensor(R).T + torch.as_tensor(t)
-    return float(silhouette_iou(posed[None], torch.as_tensor(faces), K_obj, (size, size), torch.as_tensor(mask)[None],
-                                occluder=torch.as_tensor(person)[None])[0])
+    covered = hard_silhouette(posed[None], torch.as_tensor(faces), K_obj[0], (size, size))
+    as_k = dict(dtype=K_obj.dtype)
+    return float(mask_iou(covered, torch.as_tensor(mask, **as_k), torch.as_tensor(person, **as_k), K_obj.dtype)[0])
 
 
 def main(argv=None) -> dict:
