@@ -24,7 +24,7 @@ A record is a dict::
          peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu',
          measured_at='2026-12-07 21:40:12',
          run=dict(config=..., settings=..., checkpoint=dict(path=..., bytes=..., mtime=...) or None, refine=False,
-                  cfg_options={...}, data_root=None, code='0.1.0+git.<commit>[-dirty]'))  # :func:`run_identity`
+                  cfg_options={...}, data_root=None, code='0.1.0+src.<digest>'))  # :func:`run_identity`
 
 A long benchmark keeps what it measured: :func:`run_benchmark` rewrites the table after every row, and with
 ``resume=True`` reuses a row of the folder's ``records.json`` whose :func:`run_identity` is the one it would run;
@@ -76,18 +76,18 @@ def new_record(method: str, config: Optional[str] = None, checkpoint: Optional[s
 
 
 def code_version() -> str:
-    """``<hoirecon version>+git.<commit>`` (``-dirty`` with uncommitted changes) of the installed hoirecon, or the
-    version alone outside a git checkout."""
+    """``<hoirecon version>+src.<digest>``: sha256 (12 hex digits) of the source files of the installed hoirecon package
+    (every ``.py`` under it, by relative path and content), so that any edit of the code that runs a method, committed
+    or not, gives another value, while docs, tests and tools do not count (configs count through
+    :func:`config_digest`)."""
     from hoirecon import __version__
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    try:
-        commit = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'], capture_output=True, text=True,
-                                timeout=20).stdout.strip()
-        dirty = subprocess.run(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'],
-                               capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = '', ''
-    return f'{__version__}+git.{commit[:12]}{"-dirty" if dirty else ""}' if commit else __version__
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(osp.join(package, '**', '*.py'), recursive=True)):
+        digest.update(osp.relpath(path, package).encode())
+        with open(path, 'rb') as f:
+            digest.update(f.read())
+    return f'{__version__}+src.{digest.hexdigest()[:12]}'
 
 
 def config_digest(config: str, cfg_options: Optional[dict] = None) -> str:
@@ -615,7 +615,8 @@ def write_csv(records: Sequence[Record], path: str) -> str:
 def write_chart(records: Sequence[Record], path: str, subset: str = 'all') -> str:
     """Bar chart (PNG) of the records' Chamfer distances on ``subset`` ('all' frames or 'vis'): one group of bars per
     method row (name, ``+post-opt`` for ✓), human and object, HOI-aligned (left panel) and without alignment (right),
-    the standard deviation as error bars; reason rows are listed under the chart. Returns ``path``."""
+    the standard deviation as error bars (cut at 0 below: a distance); reason rows are listed under the chart.
+    Returns ``path``."""
     import matplotlib
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
@@ -631,11 +632,13 @@ def write_chart(records: Sequence[Record], path: str, subset: str = 'all') -> st
             cells = [r['cells'].get(f'{part}_{alignment}') for r in rows]
             means = [c[0] if c else np.nan for c in cells]
             stds = [c[1] if c else 0.0 for c in cells]
-            ax.bar(x + offset, means, 0.4, yerr=stds, capsize=3, color=colour, label=part)
+            below = [min(s, m) if np.isfinite(m) else 0.0 for s, m in zip(stds, means)]  # a distance is >= 0
+            ax.bar(x + offset, means, 0.4, yerr=[below, stds], capsize=3, color=colour, label=part)
         ax.set_title(f'{title} Chamfer (cm), {"all frames" if subset == "all" else "visible frames"}')
         ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=30, ha='right', fontsize=8)
         ax.set_ylabel('cm')
+        ax.set_ylim(bottom=0)
         ax.legend()
         ax.grid(axis='y', alpha=0.3)
     if skipped:
