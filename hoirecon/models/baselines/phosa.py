@@ -59,14 +59,19 @@ _SOURCE_DIGEST: Optional[str] = None
 
 
 def _source_digest() -> str:
-    """sha256 of this module's and the silhouette renderers' source files and torch's version (the code a cached
-    search result came from; :meth:`PHOSAObjectFitter.search_cache_key`)."""
+    """sha256 of the source files of this module, of the silhouette renderers, of the random rotations and of the
+    rotation conversions, and of torch's version (the code a cached search result came from;
+    :meth:`PHOSAObjectFitter.search_cache_key`)."""
     global _SOURCE_DIGEST
     if _SOURCE_DIGEST is None:
-        from hoirecon.models.refiners import silhouette_fit
+        import inspect
+
         from hoirecon.models.utils import soft_silhouette
+        files = {__file__, soft_silhouette.__file__, inspect.getsourcefile(_random_rotations),
+                 inspect.getsourcefile(axis_angle_to_matrix), inspect.getsourcefile(matrix_to_rot6d),
+                 inspect.getsourcefile(rot6d_to_matrix)}
         digest = hashlib.sha256(torch.__version__.encode())
-        for module_file in (__file__, soft_silhouette.__file__, silhouette_fit.__file__):
+        for module_file in sorted(files):
             with open(module_file, 'rb') as f:
                 digest.update(f.read())
         _SOURCE_DIGEST = digest.hexdigest()
@@ -746,8 +751,9 @@ class PHOSAObjectFitter:
 
     def search_cache_key(self, tmpl: dict, K: torch.Tensor, masks: PHOSAMasks) -> str:
         """sha256 of everything :meth:`fit_to_masks` reads for one image: the settings of its stages, the template
-        as rendered, the intrinsics K (3, 3), the masks, the dtype, torch's version and the source files of the fit
-        and of its renderers (an edit of either makes every entry stale, so none is ever read wrongly)."""
+        as rendered, the intrinsics K (3, 3), the masks, the dtype, torch's version and the source files of the fit,
+        its renderers and its rotations (:func:`_source_digest`: an edit of any makes every entry stale, so none is
+        ever read wrongly)."""
         digest = hashlib.sha256(_source_digest().encode())
         settings = (self.num_search, self.search_min_angle, self.local_search, self.local_samples, self.num_starts,
                     self.object_steps, self.object_lr, self.translation_lr, self.sigma, self.object_size,
