@@ -772,7 +772,7 @@ def run_benchmark(methods: Sequence[Dict[str, Any]], out_dir: str, refine: bool 
                           fresh_process=isolate, work_dir=osp.join(out_dir, RUNS, run_name), **common)
             log_file = osp.join(out_dir, LOGS, run_name + '.log')
             identity = run_identity(config, checkpoint, stage, cfg_options, data_root, code)
-            earlier = reusable(identity) if previous else None
+            earlier = reusable(identity)
             if earlier is not None:
                 log(f'    reused: measured {earlier.get("measured_at") or "before"} with the same config, checkpoint, '
                     'options and code (--resume)')

@@ -769,8 +769,11 @@ class PHOSAObjectFitter:
             digest.update(array.tobytes())
         return digest.hexdigest()
 
+    def _cache_path(self, key: str) -> str:
+        return osp.join(self.search_cache, key[:2], key + '.npz')
+
     def _read_cached(self, key: str, like: torch.Tensor) -> Optional[Tuple[torch.Tensor, ...]]:
-        path = osp.join(self.search_cache, key[:2], key + '.npz')
+        path = self._cache_path(key)
         if not osp.isfile(path):
             return None
         try:
@@ -780,7 +783,7 @@ class PHOSAObjectFitter:
             return None  # a file cut short (a killed run): fitted again and written anew
 
     def _write_cached(self, key: str, result: Tuple[torch.Tensor, ...]) -> None:
-        path = osp.join(self.search_cache, key[:2], key + '.npz')
+        path = self._cache_path(key)
         os.makedirs(osp.dirname(path), exist_ok=True)
         part = f'{path}.{os.getpid()}.part.npz'
         np.savez(part, **{name: x.detach().cpu().numpy() for name, x in zip(('R', 't', 'iou'), result)})
