@@ -89,11 +89,11 @@ def test_layout_and_the_two_part_sequence(generated):
 
 def test_fits_are_the_generators(sequences):
     for name, (fits, motion, _) in sequences.items():
-        np.testing.assert_array_equal(fits['smpl']['poses'], motion.poses)
-        np.testing.assert_array_equal(fits['smpl']['trans'], motion.trans)
-        np.testing.assert_array_equal(fits['smpl']['betas'], motion.betas)
-        np.testing.assert_array_equal(fits['object']['angles'], motion.object_angles)
-        np.testing.assert_array_equal(fits['object']['trans'], motion.object_trans)
+        # float32 motion planned twice: a few ulps apart where SIMD kernels round by buffer alignment (AVX-512)
+        for got, planned in ((fits['smpl']['poses'], motion.poses), (fits['smpl']['trans'], motion.trans),
+                             (fits['smpl']['betas'], motion.betas), (fits['object']['angles'], motion.object_angles),
+                             (fits['object']['trans'], motion.object_trans)):
+            np.testing.assert_allclose(got, planned, rtol=1e-6, atol=1e-7)
         assert list(fits['object']['frame_times']) == motion.frame_times
         assert np.all(fits['smpl']['betas'] == fits['smpl']['betas'][0])
 
