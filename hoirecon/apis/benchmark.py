@@ -22,6 +22,8 @@ A record is a dict::
                   'vis': {... the frames with visibility >= threshold ...} or None},
          visibility_threshold=0.3, images=416, seconds_per_image=0.21, wall_s=120.3,
          peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu',
+         machine='AMD EPYC (AVX2, 2 cores), torch threads 2',  # what timed it: the CPU or the GPU (absent in older
+                                                                  # records)
          measured_at='2026-12-07 21:40:12',
          run=dict(config=..., settings=..., checkpoint=dict(path=..., bytes=..., mtime=...) or None, refine=False,
                   cfg_options={...}, data_root=None, code='0.1.0+src.<digest>'))  # :func:`run_identity`
@@ -72,7 +74,7 @@ def new_record(method: str, config: Optional[str] = None, checkpoint: Optional[s
     """A record with no numbers yet (a reason row when ``status`` is not ``'ok'``)."""
     return dict(method=method, config=config, checkpoint=checkpoint, refine=refine, status=status, reason=reason,
                 chamfer=None, visibility_threshold=None, images=None, seconds_per_image=None, wall_s=None,
-                peak_memory_mib=None, memory_kind=None, device=None, measured_at=None, run=None)
+                peak_memory_mib=None, memory_kind=None, device=None, machine=None, measured_at=None, run=None)
 
 
 def code_version() -> str:
@@ -322,6 +324,7 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     from mmengine.runner import Runner
 
     from hoirecon.engine import configure_threads, hoirecon_checkpoint_loading
+    from hoirecon.engine.threads import cpu_description
     from .cli import place_metric_files, register_adaptive_threads
     from .prepare import prepare_experiment
     from .refinement import configure_refinement, metric_prefix
@@ -392,7 +395,9 @@ def run_method(config: str, checkpoint: Optional[str] = None, refine: bool = Fal
     record.update(chamfer=dict(all=summary['all'], vis=summary['vis']), visibility_threshold=summary['threshold'],
                   images=images, wall_s=wall[0],
                   seconds_per_image=(wall[0] - scoring[0]) / images if images else None,
-                  device='cuda' if cuda else 'cpu')
+                  device='cuda' if cuda else 'cpu',
+                  machine=torch.cuda.get_device_name() if cuda else
+                  f'{cpu_description()}, torch threads {torch.get_num_threads()}')
     if cuda:
         record.update(peak_memory_mib=torch.cuda.max_memory_allocated() / 2**20, memory_kind='CUDA')
     else:
@@ -573,14 +578,30 @@ def benchmark_table(records: Sequence[Record], title: Optional[str] = None) -> s
                       *(_mean_std(cells.get(key)) for key, _ in CHAMFER_COLUMNS), str(cells.get('frames', '-')),
                       '-' if seconds is None else f'{seconds:.3f}', _memory(record)]
         lines.append('| ' + ' | '.join(v.replace('|', '/') for v in values) + ' |')
+    timings = timing_machines(records)
+    if len(timings) > 1:  # one machine: the reader's report names it; several: the seconds are not comparable
+        named = [f"{machine or 'machine not recorded'} ({', '.join(methods)})" for machine, methods in timings.items()]
+        lines += ['', 'Timed on different machines: ' + '; '.join(named) + '.']
     return '\n'.join(lines)
+
+
+def timing_machines(records: Sequence[Record]) -> Dict[Optional[str], List[str]]:
+    """The machines (``machine``, None when a record predates the field) that timed the records, each with its rows'
+    names (``method ×/✓``), in the records' order; meshes scored without timing are left out."""
+    machines: Dict[Optional[str], List[str]] = {}
+    for record in records:
+        if record.get('seconds_per_image') is None:
+            continue
+        name = record['method'] if record['refine'] is None else f"{record['method']} {_post(record['refine'])}"
+        machines.setdefault(record.get('machine'), []).append(name)
+    return machines
 
 
 #: CSV columns, in order.
 CSV_FIELDS = ('method', 'visible_ratio', 'post_optimisation',
               *(f'{key}_{stat}' for key, _ in CHAMFER_COLUMNS for stat in ('mean', 'std')),
-              'frames', 'seconds_per_image', 'peak_memory_mib', 'memory_kind', 'device', 'status', 'reason', 'config',
-              'checkpoint')
+              'frames', 'seconds_per_image', 'peak_memory_mib', 'memory_kind', 'device', 'machine', 'status', 'reason',
+              'config', 'checkpoint')
 
 
 def csv_text(records: Sequence[Record]) -> str:
@@ -594,7 +615,8 @@ def csv_text(records: Sequence[Record]) -> str:
                       post_optimisation='' if record['refine'] is None else int(bool(record['refine'])),
                       frames=cells.get('frames', ''), status=record['status'], reason=record['reason'] or '',
                       config=record.get('config') or '', checkpoint=record.get('checkpoint') or '',
-                      device=record.get('device') or '', memory_kind=record.get('memory_kind') or '')
+                      device=record.get('device') or '', machine=record.get('machine') or '',
+                      memory_kind=record.get('memory_kind') or '')
         for key, _ in CHAMFER_COLUMNS:
             mean, std = cells.get(key, ('', ''))
             values[f'{key}_mean'], values[f'{key}_std'] = mean, std

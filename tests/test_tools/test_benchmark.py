@@ -76,6 +76,18 @@ def test_csv_has_the_numbers_unrounded_and_the_reasons(records):
     assert rows[5]['human_none_mean'] == '' and rows[5]['seconds_per_image'] == ''
 
 
+def test_rows_timed_on_different_machines_are_named_under_the_table(records):
+    one_machine = [dict(r, machine='AMD EPYC (AVX2, 2 cores), torch threads 2') for r in records]
+    assert 'Timed on' not in benchmark_table(one_machine)
+    assert list(csv.DictReader(io.StringIO(csv_text(one_machine))))[0]['machine'] == \
+        'AMD EPYC (AVX2, 2 cores), torch threads 2'
+    merged = one_machine[:1] + [dict(records[1], machine='NVIDIA H100 80GB HBM3')] + one_machine[2:] + \
+        [_record('phosa', False, _cells(7.8, 33.3, 20.0, 40.0, 10))]  # a record from before the field existed
+    assert benchmark_table(merged).splitlines()[-2:] == [
+        '', 'Timed on different machines: AMD EPYC (AVX2, 2 cores), torch threads 2 (stackflow ✓); '
+        'NVIDIA H100 80GB HBM3 (stackflow ×); machine not recorded (phosa ×).']
+
+
 def test_chart_is_a_readable_png(records, tmp_path):
     import matplotlib.image
     path = write_chart(records, str(tmp_path / 'chart.png'))
@@ -288,6 +300,7 @@ def test_benchmark_end_to_end(behave_synthetic_root, surrogate_body_root, tmp_pa
         assert record['status'] == 'ok', record['reason']
         assert record['images'] == record['chamfer']['all']['frames'] > 0
         assert record['seconds_per_image'] > 0 and record['peak_memory_mib'] > 100 and record['memory_kind'] == 'RSS'
+        assert record['machine'].endswith('cores), torch threads 1'), record['machine']
         for key in ('human_hoi', 'object_hoi', 'human_none', 'object_none'):
             assert np.isfinite(record['chamfer']['all'][key]).all()
         assert 0 < record['chamfer']['vis']['frames'] <= record['images']
