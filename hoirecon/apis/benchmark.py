@@ -22,8 +22,7 @@ A record is a dict::
                   'vis': {... the frames with visibility >= threshold ...} or None},
          visibility_threshold=0.3, images=416, seconds_per_image=0.21, wall_s=120.3,
          peak_memory_mib=812.0, memory_kind='RSS' | 'CUDA' | 'RSS (in process)' | 'RSS (process peak)', device='cpu',
-         machine='AMD EPYC (AVX2, 2 cores), torch threads 2',  # what timed it: the CPU or the GPU (absent in older
-                                                                  # records)
+         machine='AMD EPYC (AVX2, 2 cores), torch threads 2',  # what timed it (CPU or GPU); absent in old records
          measured_at='2026-12-07 21:40:12',
          run=dict(config=..., settings=..., checkpoint=dict(path=..., bytes=..., mtime=...) or None, refine=False,
                   cfg_options={...}, data_root=None, code='0.1.0+src.<digest>'))  # :func:`run_identity`

@@ -36,8 +36,8 @@ TINY = dict(num_sequences=2, frames_per_sequence=10, seed=3, image_size=(160, 90
 CAMERAS = TINY['cameras']
 FRAMES = TINY['frames_per_sequence']
 #: The motion is float32 and is planned twice (by the generator and by ``truth``). numpy's and torch's SIMD kernels may
-#: round a float32 sum differently by the alignment of its buffer (seen on an AVX-512 EPYC under pytest-xdist: 1 ulp,
-#: 1.2e-7 m on a translation of 1.9 m), so the two plans agree to a few ulps, not to the bit.
+#: round a float32 sum differently by the alignment of its buffer (seen in CI under pytest-xdist: 1 ulp, 1.2e-7 m
+#: on a translation of 1.9 m), so the two plans agree to a few ulps, not to the bit.
 FLOAT32_MOTION = dict(rtol=1e-6, atol=1e-7)
 
 
