@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from hoirecon.engine.threads import cpu_description
 from hoirecon.models.baselines.phosa import cluster_decimate, place_in_box
 from hoirecon.models.refiners.silhouette_fit import _random_rotations
 from hoirecon.models.utils.soft_silhouette import hard_silhouette, project_vertices, soft_silhouette
@@ -43,18 +44,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def cpu_description() -> str:
-    """Model name, AVX2 / AVX-512 and the load average of this machine (Linux; 'unknown' elsewhere)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-        name = next(line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('model name'))
-        flags = next(line for line in info.splitlines() if line.startswith('flags')).split()
-        simd = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'
-    except (OSError, StopIteration):
-        name, simd = 'unknown', 'unknown'
+def machine_line() -> str:
+    """The CPU (:func:`~hoirecon.engine.threads.cpu_description`: model, AVX2 / AVX-512, cores), the 1-min load
+    average and torch's threads, printed before the figures."""
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    return f'{name} ({simd}), {os.cpu_count()} cores, load {load:.2f}, torch {torch.get_num_threads()} threads'
+    return f'{cpu_description()}, load {load:.2f}, torch {torch.get_num_threads()} threads'
 
 
 @torch.no_grad()
@@ -120,7 +114,7 @@ def main(argv=None) -> list:
     if args.threads:
         torch.set_num_threads(args.threads)
     template = ObjectLibrary('behave')[args.object]
-    print(cpu_description())
+    print(machine_line())
     print(f'{"size":>5} {"faces":>6} {"hard ms/pose":>12} {"dense rows":>10} {"x":>6} {"soft @ 0.05":>11} {"x":>7} '
           f'{"px off (dense / soft)":>22}')
     rows = []
